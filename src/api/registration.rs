@@ -1,0 +1,210 @@
+//! The `CallbackRegistration` kind: common spec fields, the one-provider rule, and the status.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::validation::DURATION_PATTERN;
+use super::{EdnaSpec, EnvelopeSpec, MailSpec};
+
+/// A webhook/callback registration that the operator keeps true at one external provider.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "callback-operator.io",
+    version = "v1alpha1",
+    kind = "CallbackRegistration",
+    plural = "callbackregistrations",
+    shortname = "cbr",
+    category = "callbacks",
+    namespaced,
+    cel,
+    status = "CallbackRegistrationStatus",
+    doc = "A webhook/callback registration kept true at edna Pulse, Unisender Go (mail) or DocStudio (envelope).",
+    printcolumn = r#"{"name":"Provider","type":"string","jsonPath":".status.provider","description":"edna, mail or envelope"}"#,
+    printcolumn = r#"{"name":"Target","type":"string","jsonPath":".status.target","description":"The callback URL registered"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[x_kube(
+    validation = Rule::new("(has(self.edna) ? 1 : 0) + (has(self.mail) ? 1 : 0) + (has(self.envelope) ? 1 : 0) == 1")
+        .message("exactly one provider block must be set: edna, mail or envelope"),
+    validation = Rule::new("has(self.edna) == has(oldSelf.edna) && has(self.mail) == has(oldSelf.mail) && has(self.envelope) == has(oldSelf.envelope)")
+        .message("the provider block cannot be switched after creation; create a new CallbackRegistration instead")
+        .reason(Reason::FieldValueForbidden)
+)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackRegistrationSpec {
+    /// The Secret, in this object's namespace, holding the provider credentials: `apiKey` for edna and mail;
+    /// `token`, or `login` and `password`, for envelope; optionally `endpoint`, a provider base URL that the cluster
+    /// admin allows (regional hosts, white-label instances).
+    pub credentials_ref: CredentialsRef,
+
+    /// What happens at the provider when this object is deleted: `Delete` (the default when absent) removes the
+    /// registration; `Orphan` leaves it in place. edna has no delete method, so there both leave it (with an Event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+
+    /// When true the operator makes no provider calls for this object until it is set back to false
+    /// (deleting the object still honours `deletionPolicy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
+
+    /// How often the provider's state is re-checked and drift repaired, as a duration such as `10m` or `1h`
+    /// (at least 10s). Absent means the operator's default (its `--resync-interval`; edna re-asserts on its own,
+    /// longer interval because it cannot read state back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('10s')").message("resyncInterval must be at least 10s"))]
+    pub resync_interval: Option<String>,
+
+    /// edna Pulse callback URLs (delivery status, incoming messages, template events) for one channel or the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edna: Option<EdnaSpec>,
+
+    /// A Unisender Go (transactional email) webhook, identified at the provider by its URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<MailSpec>,
+
+    /// A DocStudio envelope callback in one mailbox, identified by (mailbox, url).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<EnvelopeSpec>,
+}
+
+/// A reference to a Secret in the same namespace as the CallbackRegistration.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct CredentialsRef {
+    /// The Secret's name. Secrets in other namespaces cannot be referenced.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub name: String,
+}
+
+/// What to do at the provider when the object is deleted.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletionPolicy {
+    /// Remove the registration at the provider (where the provider can).
+    Delete,
+    /// Leave the registration at the provider.
+    Orphan,
+}
+
+/// Which provider a registration targets.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Edna,
+    Mail,
+    Envelope,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Edna => "edna",
+            ProviderKind::Mail => "mail",
+            ProviderKind::Envelope => "envelope",
+        }
+    }
+}
+
+/// The one provider block of a spec.
+#[derive(Clone, Copy, Debug)]
+pub enum ProviderSpec<'a> {
+    Edna(&'a EdnaSpec),
+    Mail(&'a MailSpec),
+    Envelope(&'a EnvelopeSpec),
+}
+
+impl CallbackRegistrationSpec {
+    /// The provider block; `None` only for an object that bypassed the schema (exactly one is enforced by CEL).
+    pub fn provider(&self) -> Option<ProviderSpec<'_>> {
+        match (&self.edna, &self.mail, &self.envelope) {
+            (Some(e), None, None) => Some(ProviderSpec::Edna(e)),
+            (None, Some(m), None) => Some(ProviderSpec::Mail(m)),
+            (None, None, Some(e)) => Some(ProviderSpec::Envelope(e)),
+            _ => None,
+        }
+    }
+
+    pub fn deletion_policy(&self) -> DeletionPolicy {
+        self.deletion_policy.unwrap_or(DeletionPolicy::Delete)
+    }
+
+    pub fn is_suspended(&self) -> bool {
+        self.suspend.unwrap_or(false)
+    }
+}
+
+impl ProviderSpec<'_> {
+    pub fn kind(&self) -> ProviderKind {
+        match self {
+            ProviderSpec::Edna(_) => ProviderKind::Edna,
+            ProviderSpec::Mail(_) => ProviderKind::Mail,
+            ProviderSpec::Envelope(_) => ProviderKind::Envelope,
+        }
+    }
+}
+
+/// What the operator observed and did; written only by the operator, through server-side apply.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CallbackRegistrationStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+
+    /// Ready, Reconciling and Stalled (kstatus), each with a CamelCase reason and a human message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "super::conditions_schema")]
+    pub conditions: Vec<Condition>,
+
+    /// The provider this object targets (edna, mail or envelope), for `kubectl get`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+
+    /// The callback URL(s) this object registers, for `kubectl get`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+
+    /// What the provider holds for this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<Registration>,
+
+    /// A hash of the last desired state applied at the provider, including salted hashes of write-only values
+    /// (API key fingerprint, basic-auth password), so a rotated secret is re-pushed though nothing can read it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_hash: Option<String>,
+}
+
+/// The provider-side identity and state of a registration.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Registration {
+    /// The provider account: its base URL and a keyed fingerprint of the credential (never the credential).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+
+    /// The provider's id for the registration, where it issues one (mail's webhook id, envelope's callback id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+
+    /// The URL(s) registered at the provider. Cleanup and URL changes use this, not the spec.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+
+    /// edna only: the channel the URLs are set for; absent means every channel of the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_id: Option<i64>,
+
+    /// envelope only: the mailbox holding the callback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mailbox: Option<String>,
+
+    /// The provider-side status where the provider reports one (mail: active, disabled or stopped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_status: Option<String>,
+
+    /// When the operator last changed something at the provider for this object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_synced_time: Option<Time>,
+}

@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", callback_operator::api::crd_yaml());
+}

@@ -1,0 +1,95 @@
+//! Fault injection: answers a simulator gives instead of (or on top of) handling a call.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A fault consumed by one request. In JSON (admin API) it is tagged by `kind`:
+/// `{"kind":"status","status":503,"body":{...}}`, `{"kind":"rate_limited","retry_after_secs":2}`,
+/// `{"kind":"hang"}`, `{"kind":"crash_after_add"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// Answer this status and JSON body instead of handling the call.
+    Status {
+        status: u16,
+        #[serde(default)]
+        body: Value,
+    },
+    /// Answer `429 Too Many Requests` with a `Retry-After: <secs>` header, without handling the call.
+    RateLimited { retry_after_secs: u64 },
+    /// Never answer: the handler waits until the client gives up (or the simulator shuts down,
+    /// or [`HANG_LIMIT`](crate::common::HANG_LIMIT) passes). The call is not handled.
+    Hang,
+    /// Handle the call (state changes happen), then lose the response: the connection is closed
+    /// before any byte of the answer is written. Named after DocStudio's "crash after add", but it
+    /// works for every op.
+    CrashAfterAdd,
+}
+
+impl Fault {
+    /// A 5xx (or any) status with a provider-neutral JSON body.
+    pub fn status(status: u16) -> Self {
+        Fault::Status {
+            status,
+            body: serde_json::json!({"injected": true, "status": status}),
+        }
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Fault::Status { .. } => "status",
+            Fault::RateLimited { .. } => "rate_limited",
+            Fault::Hang => "hang",
+            Fault::CrashAfterAdd => "crash_after_add",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct FaultEntry {
+    pub op: Option<String>,
+    pub fault: Fault,
+    pub remaining: u32,
+}
+
+/// FIFO of pending faults; the first entry matching the op is consumed.
+#[derive(Default)]
+pub(crate) struct FaultQueue {
+    entries: VecDeque<FaultEntry>,
+}
+
+impl FaultQueue {
+    pub(crate) fn push(&mut self, op: Option<String>, fault: Fault, times: u32) {
+        if times > 0 {
+            self.entries.push_back(FaultEntry {
+                op,
+                fault,
+                remaining: times,
+            });
+        }
+    }
+
+    pub(crate) fn take(&mut self, op: &str) -> Option<Fault> {
+        let idx = self
+            .entries
+            .iter()
+            .position(|e| e.op.as_deref().is_none_or(|o| o == op))?;
+        let entry = &mut self.entries[idx];
+        entry.remaining -= 1;
+        let fault = entry.fault.clone();
+        if entry.remaining == 0 {
+            self.entries.remove(idx);
+        }
+        Some(fault)
+    }
+
+    pub(crate) fn pending(&self) -> Vec<FaultEntry> {
+        self.entries.iter().cloned().collect()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+}

@@ -1,0 +1,65 @@
+//! Shared plumbing of the simulators: request log, fault injection, latency, serving on
+//! loopback, the HTTPS webhook [`Receiver`] and the outbound probe client.
+
+mod core;
+mod fault;
+mod log;
+mod probe;
+mod receiver;
+mod server;
+
+pub use self::core::{
+    Classified, Classifier, HANG_LIMIT, MAX_BODY, RequestView, SimCore, sim_middleware,
+};
+pub(crate) use self::core::{header_str, lock};
+pub use fault::Fault;
+pub use log::{LOG_CAPACITY, RequestRecord};
+pub use probe::{install_crypto_provider, probe, probe_client};
+pub use receiver::{Hit, Receiver};
+pub use server::{ConnInfo, KillSwitch, KillableIo, KillableListener, Server, Shutdown, serve};
+
+/// Adds the shared test-handle methods (log, faults, latency) to a simulator handle that has a
+/// `core: Arc<SimCore>` field.
+macro_rules! impl_sim_controls {
+    ($ty:ty) => {
+        impl $ty {
+            /// All recorded API calls, oldest first.
+            pub fn requests(&self) -> Vec<$crate::common::RequestRecord> {
+                self.core.requests()
+            }
+            /// Number of calls of `op` since start or the last `clear_requests`.
+            pub fn count(&self, op: &str) -> u64 {
+                self.core.count(op)
+            }
+            /// Number of calls of `op` made with `credential`.
+            pub fn count_for(&self, credential: &str, op: &str) -> u64 {
+                self.core.count_for(credential, op)
+            }
+            /// Forget recorded calls and counters.
+            pub fn clear_requests(&self) {
+                self.core.clear_requests()
+            }
+            /// Queue `fault` for the next `times` calls of any op.
+            pub fn inject(&self, fault: $crate::common::Fault, times: u32) {
+                self.core.inject(fault, times)
+            }
+            /// Queue `fault` for the next `times` calls of `op` only.
+            pub fn inject_for(&self, op: &str, fault: $crate::common::Fault, times: u32) {
+                self.core.inject_for(op, fault, times)
+            }
+            /// Drop pending faults.
+            pub fn clear_faults(&self) {
+                self.core.clear_faults()
+            }
+            /// Delay every API call by `latency`.
+            pub fn set_latency(&self, latency: std::time::Duration) {
+                self.core.set_latency(latency)
+            }
+            /// The shared core (log, faults, latency).
+            pub fn core(&self) -> &std::sync::Arc<$crate::common::SimCore> {
+                &self.core
+            }
+        }
+    };
+}
+pub(crate) use impl_sim_controls;

@@ -1,6 +1,7 @@
 // Test tooling only: builds kube-apiserver and kubectl from the k8s.io/kubernetes module.
 // Never part of the Rust build. The replace block is derived from the module's own go.mod
 // (go mod download -json k8s.io/kubernetes@v1.37.2, field GoMod): each staging module => its published v0.37.2 tag.
+// Regenerate with tests/tools/k8s/bump.sh.
 module callback-operator/tests/tools/k8s
 
 go 1.26.0

@@ -7,6 +7,7 @@
 //! `POST /_sim/reset-requests`, `POST /_sim/latency`.
 
 pub mod common;
+pub mod edna;
 pub mod mail;
 
 pub use common::{Fault, Receiver, RequestRecord};

@@ -8,6 +8,7 @@
 
 pub mod common;
 pub mod edna;
+pub mod envelope;
 pub mod mail;
 
 pub use common::{Fault, Receiver, RequestRecord};

@@ -1,0 +1,210 @@
+//! HTTP handlers of the envelope simulator.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router, middleware};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::model::validate_create;
+use super::{EnvelopeInner, Token};
+use crate::common::{SimCore, header_str, lock, sim_middleware};
+
+const CALLBACK: &str = "/api/v1/envelope/callback";
+
+pub(super) fn router(core: Arc<SimCore>, inner: Arc<EnvelopeInner>) -> Router {
+    let state_inner = inner.clone();
+    Router::new()
+        .route("/api/login", post(login))
+        .route(&format!("{CALLBACK}/add"), post(add))
+        .route(&format!("{CALLBACK}/list"), get(list))
+        .route(&format!("{CALLBACK}/{{id}}/remove"), delete(remove))
+        .route(&format!("{CALLBACK}/{{id}}/send"), get(send))
+        .route(
+            "/_sim/state",
+            get(move || async move { Json(state_inner.state_json()) }),
+        )
+        .with_state(inner)
+        .merge(core.admin_router())
+        .layer(middleware::from_fn_with_state(core, sim_middleware))
+}
+
+/// `{"code": <status>, "message": ...}` under that status.
+fn error(status: u16, message: &str) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    (code, Json(json!({"code": status, "message": message}))).into_response()
+}
+
+fn parse(raw: &[u8]) -> Result<Value, Response> {
+    serde_json::from_slice(raw).map_err(|_| error(400, "body is not valid JSON"))
+}
+
+/// Check the bearer token and the `Mailbox` header; returns the mailbox.
+fn authorize(inner: &EnvelopeInner, headers: &HeaderMap) -> Result<String, Response> {
+    let token = header_str(headers, "authorization")
+        .and_then(|v| {
+            let (scheme, token) = v.split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        })
+        .ok_or_else(|| error(401, "bearer token missing"))?;
+    let mut store = lock(&inner.store);
+    let now = store.now();
+    let info: Token = match store.tokens.get(&token) {
+        None => return Err(error(401, "token invalid")),
+        Some(t) if t.expires.is_some_and(|e| e <= now) => {
+            store.tokens.remove(&token);
+            return Err(error(401, "token expired"));
+        }
+        Some(t) => t.clone(),
+    };
+    let mailbox = header_str(headers, "mailbox")
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| error(400, "Mailbox header missing"))?;
+    if !info.mailboxes.contains(&mailbox) {
+        return Err(error(403, "no access to the mailbox"));
+    }
+    Ok(mailbox)
+}
+
+async fn login(State(inner): State<Arc<EnvelopeInner>>, raw: Bytes) -> Response {
+    let body = match parse(&raw) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let (Some(login), Some(password)) = (
+        body.get("login").and_then(Value::as_str),
+        body.get("password").and_then(Value::as_str),
+    ) else {
+        return error(400, "login and password are required");
+    };
+    let mut store = lock(&inner.store);
+    let Some(user) = store
+        .users
+        .get(login)
+        .filter(|u| u.password == password)
+        .cloned()
+    else {
+        return error(401, "bad login or password");
+    };
+    let token = format!("login-{}", Uuid::new_v4().simple());
+    let expires = store.now() + inner.token_ttl;
+    store.tokens.insert(
+        token.clone(),
+        Token {
+            mailboxes: user.mailboxes.into_iter().collect(),
+            expires: Some(expires),
+            login: Some(user.login),
+        },
+    );
+    inner.logins.fetch_add(1, Ordering::SeqCst);
+    Json(json!({"token": token})).into_response()
+}
+
+async fn add(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap, raw: Bytes) -> Response {
+    let mailbox = match authorize(&inner, &headers) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let body = match parse(&raw) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let mut callback = match validate_create(&body) {
+        Ok(c) => c,
+        Err(msg) => return error(400, &msg),
+    };
+    // The API always generates the id; no idempotency: the same body twice makes two callbacks.
+    callback.id = Uuid::new_v4();
+    let answer = callback.to_api_json();
+    lock(&inner.store)
+        .callbacks
+        .entry(mailbox)
+        .or_default()
+        .push(callback);
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+async fn list(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap) -> Response {
+    let mailbox = match authorize(&inner, &headers) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let items: Vec<Value> = lock(&inner.store)
+        .callbacks
+        .get(&mailbox)
+        .map(|l| l.iter().map(|c| c.to_api_json()).collect())
+        .unwrap_or_default();
+    Json(Value::Array(items)).into_response()
+}
+
+async fn remove(
+    State(inner): State<Arc<EnvelopeInner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let mailbox = match authorize(&inner, &headers) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let Ok(id) = Uuid::parse_str(&id) else {
+        return error(404, "callback not found");
+    };
+    let removed_answer = inner.switches().removed_answer;
+    let mut store = lock(&inner.store);
+    let list = store.callbacks.entry(mailbox).or_default();
+    if let Some(pos) = list.iter().position(|c| c.id == id) {
+        list.remove(pos);
+        store.removed.insert(id);
+        return StatusCode::OK.into_response();
+    }
+    if store.removed.contains(&id) {
+        return error(removed_answer, "callback was removed");
+    }
+    error(404, "callback not found")
+}
+
+async fn send(
+    State(inner): State<Arc<EnvelopeInner>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let mailbox = match authorize(&inner, &headers) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let found = Uuid::parse_str(&id).ok().and_then(|id| {
+        lock(&inner.store)
+            .callbacks
+            .get(&mailbox)
+            .and_then(|l| l.iter().find(|c| c.id == id).cloned())
+    });
+    let Some(cb) = found else {
+        return error(404, "callback not found");
+    };
+    let mut req = inner
+        .probe
+        .post(&cb.url)
+        .timeout(Duration::from_millis(cb.timeout.into()))
+        .json(&json!({"test": true, "callbackId": cb.id, "mailboxUuid": mailbox}));
+    if let Some(login) = &cb.login {
+        req = req.basic_auth(login, cb.password.as_deref());
+    }
+    // No lock is held across this await.
+    match req.send().await {
+        Ok(resp) => {
+            let code = resp.status().as_u16();
+            let body = resp.text().await.unwrap_or_default();
+            Json(json!({"code": code, "body": body})).into_response()
+        }
+        Err(e) => Json(json!({"code": 0, "body": e.to_string()})).into_response(),
+    }
+}

@@ -36,18 +36,37 @@ pub(super) fn router(core: Arc<SimCore>, inner: Arc<EnvelopeInner>) -> Router {
         .layer(middleware::from_fn_with_state(core, sim_middleware))
 }
 
-/// `{"code": <status>, "message": ...}` under that status.
-fn error(status: u16, message: &str) -> Response {
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    (code, Json(json!({"code": status, "message": message}))).into_response()
+/// An error answer: `{"code": <status>, "message": ...}` under that status.
+struct ApiError {
+    status: u16,
+    message: String,
 }
 
-fn parse(raw: &[u8]) -> Result<Value, Response> {
-    serde_json::from_slice(raw).map_err(|_| error(400, "body is not valid JSON"))
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = json!({"code": self.status, "message": self.message});
+        (code, Json(body)).into_response()
+    }
+}
+
+fn err(status: u16, message: &str) -> ApiError {
+    ApiError {
+        status,
+        message: message.to_owned(),
+    }
+}
+
+fn error(status: u16, message: &str) -> Response {
+    err(status, message).into_response()
+}
+
+fn parse(raw: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(raw).map_err(|_| err(400, "body is not valid JSON"))
 }
 
 /// Check the bearer token and the `Mailbox` header; returns the mailbox.
-fn authorize(inner: &EnvelopeInner, headers: &HeaderMap) -> Result<String, Response> {
+fn authorize(inner: &EnvelopeInner, headers: &HeaderMap) -> Result<String, ApiError> {
     let token = header_str(headers, "authorization")
         .and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;
@@ -55,22 +74,22 @@ fn authorize(inner: &EnvelopeInner, headers: &HeaderMap) -> Result<String, Respo
                 .eq_ignore_ascii_case("bearer")
                 .then(|| token.trim().to_owned())
         })
-        .ok_or_else(|| error(401, "bearer token missing"))?;
+        .ok_or_else(|| err(401, "bearer token missing"))?;
     let mut store = lock(&inner.store);
     let now = store.now();
     let info: Token = match store.tokens.get(&token) {
-        None => return Err(error(401, "token invalid")),
+        None => return Err(err(401, "token invalid")),
         Some(t) if t.expires.is_some_and(|e| e <= now) => {
             store.tokens.remove(&token);
-            return Err(error(401, "token expired"));
+            return Err(err(401, "token expired"));
         }
         Some(t) => t.clone(),
     };
     let mailbox = header_str(headers, "mailbox")
         .filter(|m| !m.is_empty())
-        .ok_or_else(|| error(400, "Mailbox header missing"))?;
+        .ok_or_else(|| err(400, "Mailbox header missing"))?;
     if !info.mailboxes.contains(&mailbox) {
-        return Err(error(403, "no access to the mailbox"));
+        return Err(err(403, "no access to the mailbox"));
     }
     Ok(mailbox)
 }
@@ -78,7 +97,7 @@ fn authorize(inner: &EnvelopeInner, headers: &HeaderMap) -> Result<String, Respo
 async fn login(State(inner): State<Arc<EnvelopeInner>>, raw: Bytes) -> Response {
     let body = match parse(&raw) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let (Some(login), Some(password)) = (
         body.get("login").and_then(Value::as_str),
@@ -112,11 +131,11 @@ async fn login(State(inner): State<Arc<EnvelopeInner>>, raw: Bytes) -> Response 
 async fn add(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap, raw: Bytes) -> Response {
     let mailbox = match authorize(&inner, &headers) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let body = match parse(&raw) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let mut callback = match validate_create(&body) {
         Ok(c) => c,
@@ -136,7 +155,7 @@ async fn add(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap, raw: B
 async fn list(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap) -> Response {
     let mailbox = match authorize(&inner, &headers) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let items: Vec<Value> = lock(&inner.store)
         .callbacks
@@ -153,7 +172,7 @@ async fn remove(
 ) -> Response {
     let mailbox = match authorize(&inner, &headers) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let Ok(id) = Uuid::parse_str(&id) else {
         return error(404, "callback not found");
@@ -179,7 +198,7 @@ async fn send(
 ) -> Response {
     let mailbox = match authorize(&inner, &headers) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let found = Uuid::parse_str(&id).ok().and_then(|id| {
         lock(&inner.store)

@@ -2,3 +2,9 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod cli;
+pub mod controller;
+pub mod operator;
+pub mod providers;
+pub mod server;
+pub mod telemetry;

@@ -1,0 +1,118 @@
+//! Events: on provider-side mutations and on Ready transitions, never on a no-op resync.
+
+use kube::Resource;
+use kube::runtime::events::{Event, EventType, Recorder};
+use tracing::warn;
+
+use super::conditions::Verdict;
+use crate::api::CallbackRegistration;
+use crate::providers::Change;
+
+/// The Events one pass should publish.
+pub fn events_for(
+    previous_ready: Option<(&str, &str)>,
+    verdict: &Verdict,
+    changes: &[Change],
+) -> Vec<Event> {
+    let mut events: Vec<Event> = changes
+        .iter()
+        .map(|change| Event {
+            type_: EventType::Normal,
+            reason: change.reason.as_str().to_string(),
+            note: Some(change.message.clone()),
+            action: "Sync".into(),
+            secondary: None,
+        })
+        .collect();
+    let now = (ready_status(verdict), verdict.reason());
+    if previous_ready != Some(now) {
+        match verdict {
+            Verdict::Ready { message } if changes.is_empty() && previous_ready.is_some() => events
+                .push(Event {
+                    type_: EventType::Normal,
+                    reason: "Synced".into(),
+                    note: Some(message.clone()),
+                    action: "Sync".into(),
+                    secondary: None,
+                }),
+            Verdict::Progressing { reason, message } | Verdict::Stalled { reason, message } => {
+                events.push(Event {
+                    type_: EventType::Warning,
+                    reason: reason.clone(),
+                    note: Some(message.clone()),
+                    action: "Sync".into(),
+                    secondary: None,
+                })
+            }
+            _ => {}
+        }
+    }
+    events
+}
+
+fn ready_status(verdict: &Verdict) -> &'static str {
+    match verdict {
+        Verdict::Ready { .. } => "True",
+        Verdict::Suspended => "Unknown",
+        _ => "False",
+    }
+}
+
+/// Publishes events; a failure to publish is logged, never fails the reconciliation.
+pub async fn publish(recorder: &Recorder, obj: &CallbackRegistration, events: Vec<Event>) {
+    let reference = obj.object_ref(&());
+    for event in events {
+        if let Err(err) = recorder.publish(&event, &reference).await {
+            warn!(reason = %event.reason, error = %err, "publishing an Event failed");
+        }
+    }
+}
+
+/// A single Warning or Normal event, for cleanup paths.
+pub fn event(type_: EventType, reason: &str, note: String) -> Event {
+    Event {
+        type_,
+        reason: reason.to_string(),
+        note: Some(note),
+        action: "Cleanup".into(),
+        secondary: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ChangeReason;
+
+    #[test]
+    fn a_no_op_resync_publishes_nothing() {
+        let ready = Verdict::Ready {
+            message: "ok".into(),
+        };
+        assert!(events_for(Some(("True", "Synced")), &ready, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_mutation_publishes_one_event() {
+        let ready = Verdict::Ready {
+            message: "ok".into(),
+        };
+        let change = Change {
+            reason: ChangeReason::Updated,
+            message: "updated".into(),
+        };
+        let events = events_for(Some(("True", "Synced")), &ready, &[change]);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].reason, "Updated");
+    }
+
+    #[test]
+    fn repeated_failures_publish_one_warning() {
+        let stalled = Verdict::Stalled {
+            reason: "InvalidCredentials".into(),
+            message: "rejected".into(),
+        };
+        assert_eq!(events_for(Some(("True", "Synced")), &stalled, &[]).len(), 1);
+        assert!(events_for(Some(("False", "InvalidCredentials")), &stalled, &[]).is_empty());
+    }
+}

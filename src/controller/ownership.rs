@@ -1,0 +1,257 @@
+//! Who owns a provider-side identity when several objects claim it: the oldest claimant (creation time, then uid)
+//! of the same account. Pure: the caller supplies the claimants from the controller's store.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+/// One object's claim on provider-side identities.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claimant {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub created: Option<Time>,
+    /// The credentials Secret's name (same namespace + same Secret = same account for certain).
+    pub secret: String,
+    /// The account recorded in status, when the object has synced before.
+    pub account: Option<String>,
+    pub claims: Vec<String>,
+}
+
+impl Claimant {
+    fn seniority(&self) -> (Option<&Time>, &str) {
+        (self.created.as_ref(), self.uid.as_str())
+    }
+
+    fn same_account(&self, other: &Claimant, my_account: &str) -> bool {
+        (self.namespace == other.namespace && self.secret == other.secret)
+            || other.account.as_deref() == Some(my_account)
+    }
+
+    /// Whether `other` is older than `self`. A missing creation time (never from a real apiserver) sorts last.
+    fn is_older(&self, other: &Claimant) -> bool {
+        match (self.created.as_ref(), other.created.as_ref()) {
+            (Some(a), Some(b)) if a.0 != b.0 => b.0 < a.0,
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+            _ => other.seniority().1 < self.seniority().1,
+        }
+    }
+}
+
+/// The owner of the first claim `me` shares with an older claimant of the same account, if any.
+/// Returns (owner "namespace/name", the shared claim).
+pub fn conflicting_owner<'a>(
+    me: &Claimant,
+    my_account: &str,
+    others: impl IntoIterator<Item = &'a Claimant>,
+) -> Option<(String, String)> {
+    others
+        .into_iter()
+        .filter(|o| o.uid != me.uid && me.is_older(o) && me.same_account(o, my_account))
+        .filter_map(|o| {
+            me.claims
+                .iter()
+                .find(|c| o.claims.contains(c))
+                .map(|c| (o, c))
+        })
+        .min_by(|(a, _), (b, _)| {
+            if b.is_older(a) {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            }
+        })
+        .map(|(o, claim)| (format!("{}/{}", o.namespace, o.name), claim.clone()))
+}
+
+/// The claimants that share a claim with `me` and are younger: the ones to re-trigger when `me` goes away.
+pub fn contenders<'a>(
+    me: &Claimant,
+    my_account: &str,
+    others: impl IntoIterator<Item = &'a Claimant>,
+) -> Vec<(String, String)> {
+    others
+        .into_iter()
+        .filter(|o| {
+            o.uid != me.uid
+                && me.same_account(o, my_account)
+                && o.claims.iter().any(|c| me.claims.contains(c))
+        })
+        .map(|o| (o.namespace.clone(), o.name.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn claimant(name: &str, created: i64, secret: &str, claims: &[&str]) -> Claimant {
+        Claimant {
+            namespace: "shop".into(),
+            name: name.into(),
+            uid: format!("uid-{name}"),
+            created: Some(Time(Timestamp::from_second(created).unwrap())),
+            secret: secret.into(),
+            account: None,
+            claims: claims.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_younger_of_two_claimants_loses_to_the_older() {
+        let old = claimant("old", 1, "creds", &["mail url https://a"]);
+        let young = claimant("young", 2, "creds", &["mail url https://a"]);
+        assert_eq!(
+            conflicting_owner(&young, "acct", [&old, &young]),
+            Some(("shop/old".into(), "mail url https://a".into()))
+        );
+        assert_eq!(conflicting_owner(&old, "acct", [&old, &young]), None);
+    }
+
+    #[test]
+    fn disjoint_claims_coexist() {
+        let a = claimant("a", 1, "creds", &["edna 5 status"]);
+        let b = claimant("b", 2, "creds", &["edna 5 inMessage"]);
+        assert_eq!(conflicting_owner(&b, "acct", [&a]), None);
+    }
+
+    #[test]
+    fn different_accounts_never_conflict() {
+        let a = claimant("a", 1, "creds-a", &["mail url https://a"]);
+        let b = claimant("b", 2, "creds-b", &["mail url https://a"]);
+        assert_eq!(conflicting_owner(&b, "acct-b", [&a]), None);
+        let mut a_same_key = a.clone();
+        a_same_key.account = Some("acct-b".into());
+        assert!(
+            conflicting_owner(&b, "acct-b", [&a_same_key]).is_some(),
+            "same key in another Secret is the same account"
+        );
+    }
+
+    #[test]
+    fn equal_creation_times_fall_back_to_uid() {
+        let a = claimant("a", 1, "creds", &["x"]);
+        let b = claimant("b", 1, "creds", &["x"]);
+        assert!(conflicting_owner(&b, "acct", [&a]).is_some());
+        assert!(conflicting_owner(&a, "acct", [&b]).is_none());
+    }
+
+    #[test]
+    fn contenders_are_those_sharing_a_claim() {
+        let a = claimant("a", 1, "creds", &["x"]);
+        let b = claimant("b", 2, "creds", &["x"]);
+        let c = claimant("c", 3, "creds", &["y"]);
+        assert_eq!(
+            contenders(&a, "acct", [&b, &c]),
+            vec![("shop".to_string(), "b".to_string())]
+        );
+    }
+}
+
+/// Claimants by claim, fed by the CallbackRegistration watch (so every object is known, reconciled or not).
+#[derive(Debug, Default)]
+pub struct ClaimIndex {
+    inner: std::sync::Mutex<ClaimIndexInner>,
+}
+
+#[derive(Debug, Default)]
+struct ClaimIndexInner {
+    by_claim: std::collections::HashMap<String, Vec<Claimant>>,
+    claims_by_uid: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl ClaimIndex {
+    /// Adds or replaces `claimant`; returns the younger claimants that now share a claim with it (to re-trigger).
+    pub fn upsert(&self, claimant: Claimant) -> Vec<(String, String)> {
+        let mut inner = self.inner.lock().expect("claim index lock");
+        inner.remove(&claimant.uid);
+        let mut younger = Vec::new();
+        for claim in &claimant.claims {
+            let entry = inner.by_claim.entry(claim.clone()).or_default();
+            younger.extend(
+                entry
+                    .iter()
+                    .filter(|o| o.is_older(&claimant))
+                    .map(|o| (o.namespace.clone(), o.name.clone())),
+            );
+            entry.push(claimant.clone());
+        }
+        inner
+            .claims_by_uid
+            .insert(claimant.uid.clone(), claimant.claims.clone());
+        younger.sort();
+        younger.dedup();
+        younger
+    }
+
+    pub fn remove(&self, uid: &str) {
+        self.inner.lock().expect("claim index lock").remove(uid);
+    }
+
+    /// Every other claimant sharing at least one of `claims`.
+    pub fn sharing(&self, claims: &[String]) -> Vec<Claimant> {
+        let inner = self.inner.lock().expect("claim index lock");
+        let mut out: Vec<Claimant> = Vec::new();
+        for claim in claims {
+            for c in inner.by_claim.get(claim).into_iter().flatten() {
+                if !out.iter().any(|o| o.uid == c.uid) {
+                    out.push(c.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+impl ClaimIndexInner {
+    fn remove(&mut self, uid: &str) {
+        for claim in self.claims_by_uid.remove(uid).unwrap_or_default() {
+            if let Some(list) = self.by_claim.get_mut(&claim) {
+                list.retain(|c| c.uid != uid);
+                if list.is_empty() {
+                    self.by_claim.remove(&claim);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn claimant(name: &str, created: i64, claims: &[&str]) -> Claimant {
+        Claimant {
+            namespace: "ns".into(),
+            name: name.into(),
+            uid: name.into(),
+            created: Some(Time(Timestamp::from_second(created).unwrap())),
+            secret: "s".into(),
+            account: None,
+            claims: claims.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn an_older_claimant_arriving_late_retriggers_the_younger() {
+        let index = ClaimIndex::default();
+        assert!(index.upsert(claimant("young", 5, &["x"])).is_empty());
+        assert_eq!(
+            index.upsert(claimant("old", 1, &["x"])),
+            vec![("ns".to_string(), "young".to_string())]
+        );
+        assert_eq!(index.sharing(&["x".into()]).len(), 2);
+    }
+
+    #[test]
+    fn removal_and_changed_claims_leave_no_stale_entries() {
+        let index = ClaimIndex::default();
+        index.upsert(claimant("a", 1, &["x"]));
+        index.upsert(claimant("a", 1, &["y"]));
+        assert!(index.sharing(&["x".into()]).is_empty());
+        index.remove("a");
+        assert!(index.sharing(&["y".into()]).is_empty());
+    }
+}

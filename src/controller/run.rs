@@ -1,0 +1,158 @@
+//! Wiring: the CallbackRegistration watch (feeding the claim index), the metadata-only Secret watch mapped through
+//! the Secret index, re-triggers for released identities, bounded concurrency, graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::WatchStreamExt;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::watcher::{self, Event as WatchEvent};
+use kube::{Api, ResourceExt};
+use tracing::{info, warn};
+
+use super::backoff::Backoff;
+use super::breaker::CredentialBreaker;
+use super::ownership::ClaimIndex;
+use super::reconcile::{claimant, error_policy, reconcile};
+use super::secret_index::SecretIndex;
+use super::{Context, Providers, Settings};
+use crate::api::CallbackRegistration;
+use crate::telemetry::Metrics;
+
+/// How the controller runs.
+#[derive(Clone, Debug)]
+pub struct ControllerOptions {
+    pub settings: Settings,
+    /// Reconciliations in flight at once: also the first rate limit on the providers.
+    pub concurrency: u16,
+    /// The Event reporter instance (pod name).
+    pub instance: Option<String>,
+}
+
+/// Runs the controller until `shutdown` resolves; in-flight reconciliations finish first.
+pub async fn run_controller(
+    client: kube::Client,
+    providers: Providers,
+    metrics: Metrics,
+    options: ControllerOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    on_synced: impl FnOnce() + Send + 'static,
+) {
+    let registrations: Api<CallbackRegistration> = Api::all(client.clone());
+    let secrets: Api<PartialObjectMeta<Secret>> = Api::all(client.clone());
+    let (store, writer) = reflector::store();
+    let claims = Arc::new(ClaimIndex::default());
+    let secret_index = Arc::new(SecretIndex::default());
+    let (retrigger, retriggered) =
+        futures::channel::mpsc::unbounded::<ObjectRef<CallbackRegistration>>();
+
+    // The watch of every CallbackRegistration: managed fields dropped (memory), claims indexed as objects arrive.
+    let index = claims.clone();
+    let late_owner_retrigger = retrigger.clone();
+    let mut on_synced = Some(on_synced);
+    let stream = watcher::watcher(registrations, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .modify(|obj: &mut CallbackRegistration| obj.managed_fields_mut().clear())
+        .reflect(writer)
+        .inspect(move |event| match event {
+            Ok(WatchEvent::Apply(obj) | WatchEvent::InitApply(obj)) => {
+                for (ns, name) in index.upsert(claimant(obj, None)) {
+                    let _ = late_owner_retrigger.unbounded_send(ObjectRef::new(&name).within(&ns));
+                }
+            }
+            Ok(WatchEvent::Delete(obj)) => index.remove(&obj.uid().unwrap_or_default()),
+            Ok(WatchEvent::InitDone) => {
+                if let Some(done) = on_synced.take() {
+                    done();
+                }
+            }
+            Ok(WatchEvent::Init) => {}
+            Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
+        })
+        .touched_objects();
+
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "callback-operator".into(),
+            instance: options.instance.clone(),
+        },
+    );
+    let context = Arc::new(Context {
+        client: client.clone(),
+        recorder,
+        metrics: metrics.clone(),
+        providers,
+        backoff: Backoff::new(options.settings.backoff_base, options.settings.backoff_max),
+        settings: options.settings.clone(),
+        store: store.clone(),
+        breaker: CredentialBreaker::default(),
+        secret_index: secret_index.clone(),
+        claims,
+        retrigger,
+    });
+
+    let readiness = spawn_readiness_gauge(store.clone(), metrics.clone());
+    let secret_users = secret_index.clone();
+    Controller::for_stream(stream, store)
+        .watches(
+            secrets,
+            watcher::Config::default(),
+            move |secret: PartialObjectMeta<Secret>| {
+                let namespace = secret.namespace().unwrap_or_default();
+                secret_users.users_of(&namespace, &secret.name_any())
+            },
+        )
+        .reconcile_on(retriggered)
+        .with_config(ControllerConfig::default().concurrency(options.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, context)
+        .for_each(|result| async move {
+            if let Err(err) = result {
+                match err {
+                    kube::runtime::controller::Error::ObjectNotFound(_) => {}
+                    other => warn!(error = %other, "controller"),
+                }
+            }
+        })
+        .await;
+    readiness.abort();
+    info!("controller stopped");
+}
+
+/// Keeps `callback_operator_registrations{provider,ready}` current from the store (cheap: a scan every 15 s).
+fn spawn_readiness_gauge(
+    store: reflector::Store<CallbackRegistration>,
+    metrics: Metrics,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let mut counts: std::collections::HashMap<crate::telemetry::ReadinessLabels, i64> =
+                std::collections::HashMap::new();
+            for obj in store.state() {
+                let provider = obj
+                    .spec
+                    .provider()
+                    .map(|p| p.kind().as_str())
+                    .unwrap_or("unknown")
+                    .to_string();
+                let ready = obj
+                    .status
+                    .as_ref()
+                    .and_then(|s| super::conditions::ready_state(&s.conditions))
+                    .map(|(status, _)| status.to_string())
+                    .unwrap_or_else(|| "Unknown".into());
+                *counts
+                    .entry(crate::telemetry::ReadinessLabels { provider, ready })
+                    .or_default() += 1;
+            }
+            metrics.set_registrations(counts);
+            tokio::time::sleep(Duration::from_secs(15)).await;
+        }
+    })
+}

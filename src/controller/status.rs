@@ -1,0 +1,122 @@
+//! The next status, computed from the previous one and this pass's verdict. Pure, so "nothing changed → nothing
+//! written" is a plain equality check.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::conditions::{Verdict, conditions_for};
+use crate::api::{CallbackRegistrationStatus, ProviderKind, Registration};
+
+/// What a successful sync contributes to status.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Synced {
+    pub registration: Registration,
+    pub applied_hash: String,
+    /// The sync wrote to the provider: `lastSyncedTime` moves.
+    pub wrote: bool,
+}
+
+/// Everything one pass learned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PassResult {
+    pub verdict: Verdict,
+    pub provider: Option<ProviderKind>,
+    pub target: Option<String>,
+    pub synced: Option<Synced>,
+}
+
+/// The status to write after a pass. Fields a failed pass knows nothing about keep their previous values.
+pub fn next_status(
+    previous: Option<&CallbackRegistrationStatus>,
+    pass: &PassResult,
+    generation: Option<i64>,
+    now: &Time,
+) -> CallbackRegistrationStatus {
+    let previous = previous.cloned().unwrap_or_default();
+    let conditions = conditions_for(&pass.verdict, &previous.conditions, generation, now);
+    let (registration, applied_hash) = match &pass.synced {
+        Some(synced) => {
+            let last_synced_time = if synced.wrote {
+                Some(now.clone())
+            } else {
+                previous
+                    .registration
+                    .as_ref()
+                    .and_then(|r| r.last_synced_time.clone())
+            };
+            (
+                Some(Registration {
+                    last_synced_time,
+                    ..synced.registration.clone()
+                }),
+                Some(synced.applied_hash.clone()),
+            )
+        }
+        None => (previous.registration.clone(), previous.applied_hash.clone()),
+    };
+    CallbackRegistrationStatus {
+        observed_generation: generation,
+        conditions,
+        provider: pass
+            .provider
+            .map(|p| p.as_str().to_string())
+            .or(previous.provider),
+        target: pass.target.clone().or(previous.target),
+        registration,
+        applied_hash,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn at(secs: i64) -> Time {
+        Time(Timestamp::from_second(secs).unwrap())
+    }
+
+    fn ready_pass(wrote: bool) -> PassResult {
+        PassResult {
+            verdict: Verdict::Ready {
+                message: "ok".into(),
+            },
+            provider: Some(ProviderKind::Mail),
+            target: Some("https://a".into()),
+            synced: Some(Synced {
+                registration: Registration {
+                    urls: vec!["https://a".into()],
+                    ..Registration::default()
+                },
+                applied_hash: "h1".into(),
+                wrote,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_resync_that_changed_nothing_produces_an_identical_status() {
+        let first = next_status(None, &ready_pass(true), Some(1), &at(10));
+        let again = next_status(Some(&first), &ready_pass(false), Some(1), &at(99));
+        assert_eq!(first, again, "no timestamp churn at rest");
+        assert_eq!(first.registration.unwrap().last_synced_time, Some(at(10)));
+    }
+
+    #[test]
+    fn a_failed_pass_keeps_what_the_provider_holds() {
+        let first = next_status(None, &ready_pass(true), Some(1), &at(10));
+        let failed = PassResult {
+            verdict: Verdict::Progressing {
+                reason: "ProviderUnavailable".into(),
+                message: "503".into(),
+            },
+            provider: Some(ProviderKind::Mail),
+            target: Some("https://b".into()),
+            synced: None,
+        };
+        let next = next_status(Some(&first), &failed, Some(2), &at(20));
+        assert_eq!(next.registration, first.registration);
+        assert_eq!(next.applied_hash.as_deref(), Some("h1"));
+        assert_eq!(next.observed_generation, Some(2));
+        assert_eq!(next.target.as_deref(), Some("https://b"));
+    }
+}

@@ -1,0 +1,156 @@
+//! Which provider base URLs the operator may call: each provider's public default, plus what the cluster admin
+//! allows. A namespace user cannot steer the operator (and the credentials in their Secret) at arbitrary hosts.
+
+use crate::api::ProviderKind;
+
+/// The public base URL of each provider.
+pub fn default_endpoint(provider: ProviderKind) -> &'static str {
+    match provider {
+        ProviderKind::Edna => "https://app.edna.io",
+        ProviderKind::Mail => "https://go1.unisender.ru/ru/transactional/api/v1",
+        ProviderKind::Envelope => "https://api.docstudio.com",
+    }
+}
+
+/// The admin's allow-list of URL prefixes (`--allowed-endpoints`), on top of the public defaults.
+#[derive(Clone, Debug, Default)]
+pub struct EndpointPolicy {
+    allowed_prefixes: Vec<String>,
+}
+
+/// Why an endpoint was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "endpoint {endpoint} is not allowed for {provider}; the cluster admin can allow it with --allowed-endpoints"
+)]
+pub struct EndpointNotAllowed {
+    pub provider: &'static str,
+    pub endpoint: String,
+}
+
+impl EndpointPolicy {
+    pub fn new(prefixes: impl IntoIterator<Item = String>) -> Self {
+        let allowed_prefixes = prefixes
+            .into_iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        Self { allowed_prefixes }
+    }
+
+    /// The endpoint to call: the Secret's `endpoint` when allowed, else the provider's default.
+    pub fn resolve(
+        &self,
+        provider: ProviderKind,
+        requested: Option<&str>,
+    ) -> Result<String, EndpointNotAllowed> {
+        let default = default_endpoint(provider);
+        let Some(requested) = requested.map(str::trim).filter(|r| !r.is_empty()) else {
+            return Ok(default.to_string());
+        };
+        let normalised = requested.trim_end_matches('/');
+        let allowed = normalised == default
+            || self.is_regional_twin(provider, normalised)
+            || self
+                .allowed_prefixes
+                .iter()
+                .any(|p| prefix_matches(p, normalised));
+        if allowed {
+            Ok(normalised.to_string())
+        } else {
+            Err(EndpointNotAllowed {
+                provider: provider.as_str(),
+                endpoint: normalised.to_string(),
+            })
+        }
+    }
+
+    /// The providers' documented regional and white-label hosts are public defaults too.
+    fn is_regional_twin(&self, provider: ProviderKind, endpoint: &str) -> bool {
+        let twins: &[&str] = match provider {
+            ProviderKind::Edna => &["https://app.edna.ru", "https://app.edna.by"],
+            ProviderKind::Mail => &[
+                "https://go2.unisender.ru/ru/transactional/api/v1",
+                "https://api.unione.io/en/transactional/api/v1",
+            ],
+            ProviderKind::Envelope => &["https://api.centredo.com", "https://api.whitedoc.ua"],
+        };
+        twins.contains(&endpoint)
+    }
+}
+
+/// A prefix matches at a boundary only: `http://127.0.0.1:80` must not allow `http://127.0.0.1:8080`.
+fn prefix_matches(prefix: &str, endpoint: &str) -> bool {
+    let prefix = prefix.trim_end_matches('/');
+    endpoint == prefix
+        || (endpoint.starts_with(prefix) && endpoint[prefix.len()..].starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_endpoint_means_the_public_default() {
+        let policy = EndpointPolicy::default();
+        assert_eq!(
+            policy.resolve(ProviderKind::Edna, None).unwrap(),
+            "https://app.edna.io"
+        );
+        assert_eq!(
+            policy.resolve(ProviderKind::Mail, Some(" ")).unwrap(),
+            default_endpoint(ProviderKind::Mail)
+        );
+    }
+
+    #[test]
+    fn regional_hosts_are_allowed_without_configuration() {
+        let policy = EndpointPolicy::default();
+        assert!(
+            policy
+                .resolve(
+                    ProviderKind::Mail,
+                    Some("https://go2.unisender.ru/ru/transactional/api/v1/")
+                )
+                .is_ok()
+        );
+        assert!(
+            policy
+                .resolve(ProviderKind::Envelope, Some("https://api.whitedoc.ua"))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn unlisted_hosts_are_refused() {
+        let policy = EndpointPolicy::new(["http://127.0.0.1:8080".to_string()]);
+        let err = policy
+            .resolve(ProviderKind::Mail, Some("https://evil.example/api"))
+            .unwrap_err();
+        assert_eq!(err.endpoint, "https://evil.example/api");
+        assert!(
+            policy
+                .resolve(ProviderKind::Mail, Some("http://127.0.0.1:80801"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn allowed_prefixes_match_at_a_path_boundary() {
+        let policy = EndpointPolicy::new(["http://127.0.0.1:8080/".to_string()]);
+        assert_eq!(
+            policy
+                .resolve(
+                    ProviderKind::Mail,
+                    Some("http://127.0.0.1:8080/ru/transactional/api/v1")
+                )
+                .unwrap(),
+            "http://127.0.0.1:8080/ru/transactional/api/v1"
+        );
+        assert!(
+            policy
+                .resolve(ProviderKind::Edna, Some("http://127.0.0.1:8080"))
+                .is_ok()
+        );
+    }
+}

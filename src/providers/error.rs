@@ -1,0 +1,78 @@
+//! Provider errors, classified once: what the reconciler does next depends only on the class.
+
+use std::time::Duration;
+
+/// What an error means for the reconciler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Timeouts, 5xx, 429, a receiver not up yet: retry with per-object exponential backoff.
+    Transient,
+    /// 401/403: stall, and stop calling the provider with this Secret until the Secret changes.
+    Credentials,
+    /// The provider refused the request as invalid: stall until the spec changes.
+    Permanent,
+}
+
+/// An error from a provider call. Messages never contain secrets (callers redact provider text).
+#[derive(thiserror::Error, Debug, Clone, PartialEq)]
+pub enum ProviderError {
+    /// Worth retrying: the provider or the network had a moment, or something the user does not control yet.
+    #[error("{message}")]
+    Transient {
+        reason: &'static str,
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The provider rejected the credentials.
+    #[error("{message}")]
+    InvalidCredentials { message: String },
+    /// The provider refused the request; retrying the same request cannot succeed.
+    #[error("{message}")]
+    Rejected {
+        reason: &'static str,
+        message: String,
+    },
+}
+
+impl ProviderError {
+    pub fn transient(reason: &'static str, message: impl Into<String>) -> Self {
+        ProviderError::Transient {
+            reason,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn rejected(reason: &'static str, message: impl Into<String>) -> Self {
+        ProviderError::Rejected {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ProviderError::Transient { .. } => ErrorClass::Transient,
+            ProviderError::InvalidCredentials { .. } => ErrorClass::Credentials,
+            ProviderError::Rejected { .. } => ErrorClass::Permanent,
+        }
+    }
+
+    /// The CamelCase condition reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ProviderError::Transient { reason, .. } | ProviderError::Rejected { reason, .. } => {
+                reason
+            }
+            ProviderError::InvalidCredentials { .. } => "InvalidCredentials",
+        }
+    }
+
+    /// How long the provider asked us to wait (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ProviderError::Transient { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}

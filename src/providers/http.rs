@@ -1,0 +1,169 @@
+//! The one place provider HTTP requests are sent: timeouts, metrics and the classification every provider shares
+//! (transport failures, 429, 5xx, 401/403). Provider-specific bodies are read by the provider modules.
+
+use std::time::Duration;
+
+use reqwest::{RequestBuilder, StatusCode, header::RETRY_AFTER};
+
+use super::ProviderError;
+use crate::api::ProviderKind;
+use crate::telemetry::Metrics;
+
+/// A provider's HTTP answer, already read.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub retry_after: Option<Duration>,
+    pub body: bytes::Bytes,
+}
+
+impl Reply {
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// Shared HTTP client for every provider (one connection pool, one rustls provider).
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    metrics: Metrics,
+}
+
+impl HttpClient {
+    pub fn new(timeout: Duration, metrics: Metrics) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("callback-operator/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(64)
+            .build()?;
+        Ok(Self { client, metrics })
+    }
+
+    pub fn raw(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends `request`, records it, and turns transport errors into transient provider errors.
+    /// Every HTTP status is returned to the caller, which knows what the provider's codes mean.
+    pub async fn send(
+        &self,
+        provider: ProviderKind,
+        op: &'static str,
+        request: RequestBuilder,
+    ) -> Result<Reply, ProviderError> {
+        let outcome = request.send().await;
+        let response = match outcome {
+            Ok(response) => response,
+            Err(err) => {
+                let code = if err.is_timeout() { "timeout" } else { "error" };
+                self.metrics.provider_request(provider, op, code);
+                let what = if err.is_timeout() {
+                    "timed out"
+                } else {
+                    "failed"
+                };
+                // reqwest's Display includes the URL, which carries no secret (keys travel in headers/bodies).
+                return Err(ProviderError::transient(
+                    if err.is_timeout() {
+                        "ProviderTimeout"
+                    } else {
+                        "ProviderUnreachable"
+                    },
+                    format!(
+                        "{} {op} request {what}: {}",
+                        provider.as_str(),
+                        error_chain(&err)
+                    ),
+                ));
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        self.metrics.provider_request(provider, op, status.as_str());
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.metrics.provider_throttled(provider);
+        }
+        let body = response.bytes().await.map_err(|err| {
+            ProviderError::transient(
+                "ProviderUnreachable",
+                format!(
+                    "{} {op}: reading the answer failed: {}",
+                    provider.as_str(),
+                    error_chain(&err)
+                ),
+            )
+        })?;
+        Ok(Reply {
+            status,
+            retry_after,
+            body,
+        })
+    }
+}
+
+/// The error classes every provider shares: 429 and 5xx are transient, 401/403 are credential failures.
+/// `detail` is the provider's own message (already free of secrets). Returns `None` for statuses the provider
+/// module must interpret itself.
+pub fn common_failure(
+    provider: ProviderKind,
+    op: &str,
+    reply: &Reply,
+    detail: &str,
+) -> Option<ProviderError> {
+    let status = reply.status;
+    let name = provider.as_str();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return Some(ProviderError::Transient {
+            reason: "RateLimited",
+            message: format!("{name} {op} was rate limited (HTTP 429){}", suffix(detail)),
+            retry_after: reply.retry_after,
+        });
+    }
+    if status.is_server_error() {
+        return Some(ProviderError::Transient {
+            reason: "ProviderUnavailable",
+            message: format!(
+                "{name} {op} failed with HTTP {}{}",
+                status.as_u16(),
+                suffix(detail)
+            ),
+            retry_after: reply.retry_after,
+        });
+    }
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Some(ProviderError::InvalidCredentials {
+            message: format!(
+                "{name} rejected the credentials on {op} (HTTP {}){}",
+                status.as_u16(),
+                suffix(detail)
+            ),
+        });
+    }
+    None
+}
+
+fn suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}

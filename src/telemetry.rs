@@ -1,0 +1,219 @@
+//! Logging (tracing, JSON or plain) and Prometheus metrics.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::api::ProviderKind;
+
+/// Installs the global tracing subscriber. `RUST_LOG`-style filter in `level`.
+pub fn init_logging(level: &str, json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderRequestLabels {
+    provider: String,
+    operation: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadinessLabels {
+    pub provider: String,
+    pub ready: String,
+}
+
+/// Every metric the operator exports, cheap to clone (all handles are `Arc`s inside).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    reconciliations: Family<ResultLabels, Counter>,
+    reconcile_errors: Family<ErrorLabels, Counter>,
+    reconcile_duration: Histogram,
+    provider_requests: Family<ProviderRequestLabels, Counter>,
+    provider_throttled: Family<ProviderLabels, Counter>,
+    drift_corrections: Family<ProviderLabels, Counter>,
+    status_writes: Counter,
+    registrations: Family<ReadinessLabels, Gauge>,
+    leader: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("callback_operator");
+        let reconciliations = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "reconciliations",
+            "Reconciliations by result (ok, error)",
+            reconciliations.clone(),
+        );
+        let reconcile_errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "reconcile_errors",
+            "Reconciliations that ended in an error, by condition reason",
+            reconcile_errors.clone(),
+        );
+        let reconcile_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        registry.register(
+            "reconcile_duration_seconds",
+            "How long one reconciliation took",
+            reconcile_duration.clone(),
+        );
+        let provider_requests = Family::<ProviderRequestLabels, Counter>::default();
+        registry.register(
+            "provider_requests",
+            "Provider HTTP requests by provider, operation and HTTP code (timeout/error without an answer)",
+            provider_requests.clone(),
+        );
+        let provider_throttled = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "provider_throttled_requests",
+            "Provider answers of 429 Too Many Requests",
+            provider_throttled.clone(),
+        );
+        let drift_corrections = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "drift_corrections",
+            "Provider-side drift found and repaired",
+            drift_corrections.clone(),
+        );
+        let status_writes = Counter::default();
+        registry.register(
+            "status_writes",
+            "Status patches sent to the apiserver",
+            status_writes.clone(),
+        );
+        let registrations = Family::<ReadinessLabels, Gauge>::default();
+        registry.register(
+            "registrations",
+            "Registrations by provider and Ready state",
+            registrations.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "1 while this replica holds the leader Lease",
+            leader.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            reconciliations,
+            reconcile_errors,
+            reconcile_duration,
+            provider_requests,
+            provider_throttled,
+            drift_corrections,
+            status_writes,
+            registrations,
+            leader,
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+
+    pub fn reconciled(&self, ok: bool, seconds: f64) {
+        let result = if ok { "ok" } else { "error" };
+        self.reconciliations
+            .get_or_create(&ResultLabels {
+                result: result.into(),
+            })
+            .inc();
+        self.reconcile_duration.observe(seconds);
+    }
+
+    pub fn reconcile_error(&self, reason: &str) {
+        self.reconcile_errors
+            .get_or_create(&ErrorLabels {
+                reason: reason.into(),
+            })
+            .inc();
+    }
+
+    pub fn provider_request(&self, provider: ProviderKind, operation: &str, code: &str) {
+        self.provider_requests
+            .get_or_create(&ProviderRequestLabels {
+                provider: provider.as_str().into(),
+                operation: operation.into(),
+                code: code.into(),
+            })
+            .inc();
+    }
+
+    pub fn provider_throttled(&self, provider: ProviderKind) {
+        self.provider_throttled
+            .get_or_create(&ProviderLabels {
+                provider: provider.as_str().into(),
+            })
+            .inc();
+    }
+
+    pub fn drift_corrected(&self, provider: ProviderKind) {
+        self.drift_corrections
+            .get_or_create(&ProviderLabels {
+                provider: provider.as_str().into(),
+            })
+            .inc();
+    }
+
+    pub fn status_written(&self) {
+        self.status_writes.inc();
+    }
+
+    /// Replaces the registrations-by-readiness gauge with a fresh count.
+    pub fn set_registrations(&self, counts: impl IntoIterator<Item = (ReadinessLabels, i64)>) {
+        self.registrations.clear();
+        for (labels, n) in counts {
+            self.registrations.get_or_create(&labels).set(n);
+        }
+    }
+
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
+    }
+}

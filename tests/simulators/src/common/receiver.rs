@@ -4,21 +4,24 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::{Bytes, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::serve::Listener;
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -47,13 +50,12 @@ struct ReceiverState {
 
 /// HTTPS receiver on `127.0.0.1`. Answers every method and path with the configured status
 /// (default 200; per-path overrides with [`set_path_status`](Self::set_path_status)), records hits,
-/// and can be taken down (connections reset) and brought back up. Every answer carries
-/// `Connection: close`.
+/// and can be taken down (connections reset, open ones included) and brought back up.
 /// Dropping it stops the server.
 pub struct Receiver {
     addr: SocketAddr,
     state: Arc<ReceiverState>,
-    down: watch::Sender<bool>,
+    down: Arc<AtomicBool>,
     cert_pem: String,
     shutdown: Shutdown,
 }
@@ -96,13 +98,13 @@ impl Receiver {
 
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
         let addr = listener.local_addr()?;
-        let (down, down_rx) = watch::channel(false);
+        let down = Arc::new(AtomicBool::new(false));
         let (conn_tx, conn_rx) = mpsc::channel(64);
         let shutdown = Shutdown::new();
         tokio::spawn(accept_loop(
             listener,
             acceptor,
-            down_rx,
+            down.clone(),
             conn_tx,
             shutdown.clone(),
         ));
@@ -157,10 +159,10 @@ impl Receiver {
         lock(&self.state.path_status).insert(path, status);
     }
 
-    /// `true`: take the receiver down — new connections are reset before the TLS handshake (every
-    /// answer carries `Connection: close`, so no pooled connection outlives this); `false`: up again.
+    /// `true`: take the receiver down — new connections are reset before the TLS handshake and
+    /// open (pooled) ones fail on their next read or write; `false`: up again.
     pub fn set_down(&self, down: bool) {
-        self.down.send_replace(down);
+        self.down.store(down, Ordering::SeqCst);
     }
 
     /// Every request received, oldest first.
@@ -206,18 +208,69 @@ async fn answer(State(state): State<Arc<ReceiverState>>, req: Request) -> Respon
         body: String::from_utf8_lossy(&body).into_owned(),
         at: SystemTime::now(),
     });
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONNECTION, "close")]).into_response()
+    StatusCode::from_u16(status)
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        .into_response()
 }
 
-type Conn = (TlsStream<TcpStream>, SocketAddr);
+type Conn = (DownAwareIo, SocketAddr);
+
+/// A TLS connection whose I/O fails while the receiver is down.
+pub struct DownAwareIo {
+    inner: TlsStream<TcpStream>,
+    down: Arc<AtomicBool>,
+}
+
+impl DownAwareIo {
+    fn check(&self) -> io::Result<()> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                "receiver is down",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl AsyncRead for DownAwareIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.check()?;
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for DownAwareIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.check()?;
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.check()?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
 
 /// Accepts TCP and runs TLS handshakes off the accept path. While "down", every connection is
 /// reset at once (before the TLS handshake), so clients get a connection error.
 async fn accept_loop(
     listener: TcpListener,
     acceptor: TlsAcceptor,
-    down: watch::Receiver<bool>,
+    down: Arc<AtomicBool>,
     conns: mpsc::Sender<Conn>,
     shutdown: Shutdown,
 ) {
@@ -230,7 +283,7 @@ async fn accept_loop(
             tokio::time::sleep(Duration::from_millis(20)).await;
             continue;
         };
-        if *down.borrow() {
+        if down.load(Ordering::SeqCst) {
             // Linger 0: close with RST, the closest to "nobody listens" on an open port.
             let _ = tcp.set_zero_linger();
             drop(tcp);
@@ -238,10 +291,11 @@ async fn accept_loop(
         }
         let acceptor = acceptor.clone();
         let conns = conns.clone();
+        let down = down.clone();
         tokio::spawn(async move {
             let hs = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp));
-            if let Ok(Ok(tls)) = hs.await {
-                let _ = conns.send((tls, remote)).await;
+            if let Ok(Ok(inner)) = hs.await {
+                let _ = conns.send((DownAwareIo { inner, down }, remote)).await;
             }
         });
     }
@@ -253,7 +307,7 @@ struct TlsListener {
 }
 
 impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = DownAwareIo;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

@@ -416,3 +416,31 @@ async fn admin_state_shows_accounts_channels_and_callbacks() {
     assert_eq!(reqs[0]["op"], "callback/set");
     assert_eq!(reqs[0]["credential"], KEY);
 }
+
+#[tokio::test]
+async fn admin_can_activate_a_channel_and_switch_error_style() {
+    let sim = start(false).await;
+    let c = client();
+    let admin = format!("{}/_sim", sim.base_url());
+    let body = json!({"key": KEY, "channel_id": 2, "subject_id": 2002});
+    let s = c
+        .post(format!("{admin}/activate-channel"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(s, 204);
+    assert_eq!(sim.channels(KEY)[1].subject_id, Some(2002));
+    let s = c
+        .post(format!("{admin}/switches"))
+        .json(&json!({"error_style": "http400_code"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(s, 204);
+    assert_eq!(sim.switches().error_style, EdnaErrorStyle::Http400Code);
+    let (s, _) = set(&sim, KEY, json!({})).await;
+    assert_eq!(s, 400);
+}

@@ -427,3 +427,37 @@ async fn admin_state_shows_callbacks_with_passwords_and_tokens() {
     assert_eq!(state["callbacks"][MB][0]["password"], "pw-3");
     assert_eq!(state["tokens"][0]["kind"], "application");
 }
+
+#[tokio::test]
+async fn admin_can_advance_the_clock_and_revoke_tokens() {
+    let sim = start().await;
+    let c = client();
+    let admin = format!("{}/_sim", sim.base_url());
+    let (_, b) = login(&sim, "ops@example.com", "s3cret").await;
+    let token = b["token"].as_str().unwrap().to_owned();
+    let s = c
+        .post(format!("{admin}/advance-clock"))
+        .json(&json!({"secs": 12 * 3600}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(s, 204);
+    assert_eq!(list(&sim, &token, MB).await.0, 401);
+    let (_, b) = login(&sim, "ops@example.com", "s3cret").await;
+    let token = b["token"].as_str().unwrap().to_owned();
+    c.post(format!("{admin}/revoke-tokens"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list(&sim, &token, MB).await.0, 401);
+    let s = c
+        .post(format!("{admin}/switches"))
+        .json(&json!({"removed_answer": 410}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(s, 204);
+    assert_eq!(sim.switches().removed_answer, 410);
+}

@@ -550,3 +550,49 @@ async fn admin_endpoints_expose_state_requests_and_faults() {
         .unwrap();
     assert!(sim.requests().is_empty());
 }
+
+#[tokio::test]
+async fn admin_can_stop_a_webhook_and_flip_switches() {
+    let sim = start(false).await;
+    call(&sim, KEY, "webhook/set", hook("https://h.example/a")).await;
+    let admin = format!("http://{}/_sim", sim.addr());
+    let c = client();
+    let stop = json!({"key": KEY, "url": "https://h.example/a", "status": "stopped"});
+    let s = c
+        .post(format!("{admin}/webhook-status"))
+        .json(&stop)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(s, 204);
+    assert_eq!(
+        sim.webhook(KEY, "https://h.example/a").unwrap().status,
+        "stopped"
+    );
+    let missing = json!({"key": KEY, "url": "https://h.example/none", "status": "stopped"});
+    let s = c
+        .post(format!("{admin}/webhook-status"))
+        .json(&missing)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(s, 404);
+
+    let switches = json!({"not_found_http_status": 404, "set_omitted": "keep"});
+    let s = c
+        .post(format!("{admin}/switches"))
+        .json(&switches)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(s, 204);
+    let now = sim.switches();
+    assert_eq!(
+        (now.not_found_http_status, now.set_omitted),
+        (404, SetOmitted::Keep)
+    );
+    assert!(now.activation_check, "fields left out take their defaults");
+}

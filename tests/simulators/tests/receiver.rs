@@ -45,3 +45,38 @@ async fn a_client_that_checks_certificates_refuses_the_self_signed_receiver() {
     let strict = support::client();
     assert!(strict.head(receiver.url("/")).send().await.is_err());
 }
+
+#[tokio::test]
+async fn receiver_admin_sets_status_and_lists_hits() {
+    let receiver = Receiver::start().await.unwrap();
+    let client = probe_client(Duration::from_secs(2));
+    let set = client
+        .post(receiver.url("/_sim/status"))
+        .json(&serde_json::json!({"status": 503, "path": "/down"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 204);
+    assert_eq!(
+        probe(&client, Method::HEAD, &receiver.url("/down")).await,
+        Ok(503)
+    );
+    assert_eq!(
+        probe(&client, Method::HEAD, &receiver.url("/up")).await,
+        Ok(200)
+    );
+    let hits: serde_json::Value = client
+        .get(receiver.url("/_sim/hits"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        hits.as_array().unwrap().len(),
+        2,
+        "admin calls are not hits"
+    );
+    assert_eq!(hits[0]["status"], 503);
+}

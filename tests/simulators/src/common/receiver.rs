@@ -10,15 +10,16 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
-use axum::Router;
 use axum::body::{Bytes, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::serve::Listener;
+use axum::{Json, Router};
 use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -51,6 +52,7 @@ struct ReceiverState {
 /// HTTPS receiver on `127.0.0.1`. Answers every method and path with the configured status
 /// (default 200; per-path overrides with [`set_path_status`](Self::set_path_status)), records hits,
 /// and can be taken down (connections reset, open ones included) and brought back up.
+/// Admin: `GET /_sim/hits`, `POST /_sim/status` `{"status": N, "path"?: "/p"}` (not recorded).
 /// Dropping it stops the server.
 pub struct Receiver {
     addr: SocketAddr,
@@ -114,7 +116,11 @@ impl Receiver {
             path_status: Mutex::default(),
             hits: Mutex::default(),
         });
-        let router = Router::new().fallback(answer).with_state(state.clone());
+        let router = Router::new()
+            .route("/_sim/hits", get(admin_hits))
+            .route("/_sim/status", post(admin_status))
+            .fallback(answer)
+            .with_state(state.clone());
         let signal = shutdown.clone();
         tokio::spawn(async move {
             let _ = axum::serve(TlsListener { rx: conn_rx, addr }, router)
@@ -182,6 +188,32 @@ impl Receiver {
     pub fn clear_hits(&self) {
         lock(&self.state.hits).clear();
     }
+}
+
+async fn admin_hits(State(state): State<Arc<ReceiverState>>) -> Json<Vec<Hit>> {
+    Json(lock(&state.hits).clone())
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    status: u16,
+    #[serde(default)]
+    path: Option<String>,
+}
+
+/// `{"status": 503}` for every path, or `{"status": 404, "path": "/hook"}` for one.
+async fn admin_status(
+    State(state): State<Arc<ReceiverState>>,
+    Json(b): Json<StatusBody>,
+) -> StatusCode {
+    match b.path {
+        Some(path) => {
+            let path = format!("/{}", path.trim_start_matches('/'));
+            lock(&state.path_status).insert(path, b.status);
+        }
+        None => state.status.store(b.status, Ordering::SeqCst),
+    }
+    StatusCode::NO_CONTENT
 }
 
 async fn answer(State(state): State<Arc<ReceiverState>>, req: Request) -> Response {

@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{CallbackUrls, EdnaErrorStyle, EdnaInner, EdnaSetOmitted, MAX_URL_LEN};
+use super::{CallbackUrls, EdnaErrorStyle, EdnaInner, EdnaSetOmitted, EdnaSwitches, MAX_URL_LEN};
 use crate::common::{SimCore, header_str, lock, probe, sim_middleware};
 
 /// The URL fields of a `set` body, in the order they are checked.
@@ -30,6 +31,8 @@ pub(super) fn router(core: Arc<SimCore>, inner: Arc<EdnaInner>) -> Router {
             "/_sim/state",
             get(move || async move { Json(state_inner.state_json()) }),
         )
+        .route("/_sim/switches", post(admin_switches))
+        .route("/_sim/activate-channel", post(admin_activate))
         .with_state(inner)
         .merge(core.admin_router())
         .layer(middleware::from_fn_with_state(core, sim_middleware))
@@ -292,4 +295,31 @@ async fn channel_profile(
         })
         .unwrap_or_default();
     Json(Value::Array(channels)).into_response()
+}
+
+async fn admin_switches(
+    State(inner): State<Arc<EdnaInner>>,
+    Json(switches): Json<EdnaSwitches>,
+) -> StatusCode {
+    *lock(&inner.switches) = switches;
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Activate {
+    key: String,
+    channel_id: i64,
+    subject_id: i64,
+}
+
+/// `{"key","channel_id","subject_id"}`: activate a pending channel.
+async fn admin_activate(
+    State(inner): State<Arc<EdnaInner>>,
+    Json(b): Json<Activate>,
+) -> StatusCode {
+    if inner.activate_channel(&b.key, b.channel_id, b.subject_id) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
 }

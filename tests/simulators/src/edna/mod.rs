@@ -9,6 +9,7 @@
 //! - in `Problem` style `detail` is `"<code>: <message>"`, `title` the code, `type` `about:blank`.
 
 mod handlers;
+mod model;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -18,6 +19,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+pub use model::{CallbackUrls, Channel};
 
 use crate::common::{
     Classified, RequestView, Server, SimCore, header_str, impl_sim_controls, lock,
@@ -52,8 +55,9 @@ pub enum EdnaSetOmitted {
     Clear,
 }
 
-/// Runtime-switchable behaviour.
-#[derive(Clone, Debug, Serialize)]
+/// Runtime-switchable behaviour. In JSON (`POST /_sim/switches`) every field is optional.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EdnaSwitches {
     /// `HEAD` each URL before accepting it (default true).
     pub url_check: bool,
@@ -69,76 +73,6 @@ impl Default for EdnaSwitches {
             set_omitted: EdnaSetOmitted::default(),
         }
     }
-}
-
-/// A channel of an account, as listed by `channel-profile`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Channel {
-    pub id: i64,
-    pub name: String,
-    /// Sender name.
-    pub subject: String,
-    /// Present once the channel is active and registered.
-    pub subject_id: Option<i64>,
-    pub active: bool,
-    /// `WHATSAPP`, `VIBER`, `SMS`, ...
-    pub channel_type: String,
-}
-
-impl Channel {
-    /// An active, registered channel.
-    pub fn active(id: i64, name: &str, subject: &str, subject_id: i64, channel_type: &str) -> Self {
-        Channel {
-            id,
-            name: name.to_owned(),
-            subject: subject.to_owned(),
-            subject_id: Some(subject_id),
-            active: true,
-            channel_type: channel_type.to_owned(),
-        }
-    }
-
-    /// A channel not active yet (no `subjectId`).
-    pub fn pending(id: i64, name: &str, subject: &str, channel_type: &str) -> Self {
-        Channel {
-            id,
-            name: name.to_owned(),
-            subject: subject.to_owned(),
-            subject_id: None,
-            active: false,
-            channel_type: channel_type.to_owned(),
-        }
-    }
-
-    fn usable_subject_id(&self) -> Option<i64> {
-        self.subject_id.filter(|_| self.active)
-    }
-
-    /// The API's JSON shape.
-    pub fn to_api_json(&self) -> Value {
-        let mut v = json!({
-            "id": self.id,
-            "name": self.name,
-            "subject": self.subject,
-            "channelAttribute": self.subject,
-            "active": self.active,
-            "registrationStatus": if self.usable_subject_id().is_some() { "REGISTERED" } else { "IN_PROGRESS" },
-            "type": self.channel_type,
-        });
-        if let Some(sid) = self.usable_subject_id() {
-            v["subjectId"] = json!(sid);
-        }
-        v
-    }
-}
-
-/// The callback URLs held for one (account, subjectId or tenant-wide) pair.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CallbackUrls {
-    pub status_callback_url: Option<String>,
-    pub in_message_callback_url: Option<String>,
-    pub message_matcher_callback_url: Option<String>,
 }
 
 /// Start-up configuration.
@@ -207,6 +141,21 @@ pub(crate) struct EdnaInner {
 }
 
 impl EdnaInner {
+    fn activate_channel(&self, key: &str, channel_id: i64, subject_id: i64) -> bool {
+        let mut store = lock(&self.store);
+        let channel = store
+            .account_mut(key)
+            .and_then(|a| a.channels.iter_mut().find(|c| c.id == channel_id));
+        match channel {
+            Some(c) => {
+                c.active = true;
+                c.subject_id = Some(subject_id);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn switches(&self) -> EdnaSwitches {
         lock(&self.switches).clone()
     }
@@ -364,18 +313,7 @@ impl EdnaSim {
 
     /// Activate a channel and give it its `subjectId`. False when there is no such channel.
     pub fn activate_channel(&self, key: &str, channel_id: i64, subject_id: i64) -> bool {
-        let mut store = lock(&self.inner.store);
-        let channel = store
-            .account_mut(key)
-            .and_then(|a| a.channels.iter_mut().find(|c| c.id == channel_id));
-        match channel {
-            Some(c) => {
-                c.active = true;
-                c.subject_id = Some(subject_id);
-                true
-            }
-            None => false,
-        }
+        self.inner.activate_channel(key, channel_id, subject_id)
     }
 
     pub fn channels(&self, key: &str) -> Vec<Channel> {

@@ -10,11 +10,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router, middleware};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::model::validate_create;
-use super::{EnvelopeInner, Token};
+use super::{EnvelopeInner, EnvelopeSwitches, Token};
 use crate::common::{SimCore, header_str, lock, sim_middleware};
 
 const CALLBACK: &str = "/api/v1/envelope/callback";
@@ -31,6 +32,9 @@ pub(super) fn router(core: Arc<SimCore>, inner: Arc<EnvelopeInner>) -> Router {
             "/_sim/state",
             get(move || async move { Json(state_inner.state_json()) }),
         )
+        .route("/_sim/switches", post(admin_switches))
+        .route("/_sim/advance-clock", post(admin_advance_clock))
+        .route("/_sim/revoke-tokens", post(admin_revoke))
         .with_state(inner)
         .merge(core.admin_router())
         .layer(middleware::from_fn_with_state(core, sim_middleware))
@@ -226,4 +230,31 @@ async fn send(
         }
         Err(e) => Json(json!({"code": 0, "body": e.to_string()})).into_response(),
     }
+}
+
+async fn admin_switches(
+    State(inner): State<Arc<EnvelopeInner>>,
+    Json(switches): Json<EnvelopeSwitches>,
+) -> StatusCode {
+    *lock(&inner.switches) = switches;
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    secs: u64,
+}
+
+/// `{"secs": N}`: move the simulated clock forward.
+async fn admin_advance_clock(
+    State(inner): State<Arc<EnvelopeInner>>,
+    Json(b): Json<Advance>,
+) -> StatusCode {
+    inner.advance_clock(Duration::from_secs(b.secs));
+    StatusCode::NO_CONTENT
+}
+
+async fn admin_revoke(State(inner): State<Arc<EnvelopeInner>>) -> StatusCode {
+    inner.revoke_tokens();
+    StatusCode::NO_CONTENT
 }

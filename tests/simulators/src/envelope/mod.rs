@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -37,8 +37,9 @@ pub const PROVIDER: &str = "envelope";
 /// Lifetime of a login token (simulated time).
 pub const LOGIN_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
 
-/// Runtime-switchable behaviour.
-#[derive(Clone, Debug, Serialize)]
+/// Runtime-switchable behaviour. In JSON (`POST /_sim/switches`) every field is optional.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EnvelopeSwitches {
     /// Status answered when removing an id that was already removed (default 404; 410 allowed
     /// by the contract). Ids never seen always answer 404.
@@ -121,6 +122,14 @@ pub(crate) struct EnvelopeInner {
 }
 
 impl EnvelopeInner {
+    fn advance_clock(&self, by: Duration) {
+        lock(&self.store).clock_offset += by;
+    }
+
+    fn revoke_tokens(&self) {
+        lock(&self.store).tokens.retain(|_, t| t.expires.is_none());
+    }
+
     fn switches(&self) -> EnvelopeSwitches {
         lock(&self.switches).clone()
     }
@@ -283,14 +292,12 @@ impl EnvelopeSim {
 
     /// Move the simulated clock forward (login tokens expire 12 h after issue, simulated).
     pub fn advance_clock(&self, by: Duration) {
-        lock(&self.inner.store).clock_offset += by;
+        self.inner.advance_clock(by);
     }
 
     /// Invalidate every token issued by `/api/login` (application tokens stay).
     pub fn revoke_tokens(&self) {
-        lock(&self.inner.store)
-            .tokens
-            .retain(|_, t| t.expires.is_none());
+        self.inner.revoke_tokens();
     }
 
     /// Successful logins so far.

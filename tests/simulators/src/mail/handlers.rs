@@ -4,15 +4,16 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use reqwest::Method;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::model::{required_url, validate_set};
-use super::{API_PREFIX, MailError, MailInner, MailKeyState, SetOmitted};
+use super::{API_PREFIX, MailError, MailInner, MailKeyState, MailSwitches, SetOmitted};
 use crate::common::{SimCore, header_str, lock, probe, sim_middleware};
 
 pub(super) fn router(core: Arc<SimCore>, inner: Arc<MailInner>) -> Router {
@@ -24,6 +25,8 @@ pub(super) fn router(core: Arc<SimCore>, inner: Arc<MailInner>) -> Router {
             "/_sim/state",
             get(move || async move { Json(state_inner.state_json()) }),
         )
+        .route("/_sim/switches", post(admin_switches))
+        .route("/_sim/webhook-status", post(admin_webhook_status))
         .with_state(inner);
     api.merge(core.admin_router())
         .layer(middleware::from_fn_with_state(core, sim_middleware))
@@ -177,5 +180,32 @@ fn delete(inner: &MailInner, key: &str, body: &Map<String, Value>) -> Result<Res
     match removed {
         Some(_) => Ok(success(json!({}))),
         None => Err(not_found(inner)),
+    }
+}
+
+async fn admin_switches(
+    State(inner): State<Arc<MailInner>>,
+    Json(switches): Json<MailSwitches>,
+) -> StatusCode {
+    *lock(&inner.switches) = switches;
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct WebhookStatus {
+    key: String,
+    url: String,
+    status: String,
+}
+
+/// `{"key","url","status"}`: e.g. flip a webhook to `stopped` as the provider's auto-stop does.
+async fn admin_webhook_status(
+    State(inner): State<Arc<MailInner>>,
+    Json(b): Json<WebhookStatus>,
+) -> StatusCode {
+    if inner.set_webhook_status(&b.key, &b.url, &b.status) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
     }
 }

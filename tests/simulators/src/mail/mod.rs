@@ -10,7 +10,7 @@
 mod handlers;
 mod model;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use model::KeyHooks;
 pub use model::{EMAIL_STATUSES, Events, Webhook};
 
 use crate::common::{
@@ -57,8 +58,10 @@ pub enum MailKeyState {
     UserInactive,
 }
 
-/// Runtime-switchable behaviour (assumption switches).
-#[derive(Clone, Debug, Serialize)]
+/// Runtime-switchable behaviour (assumption switches). In JSON (`POST /_sim/switches`) every
+/// field is optional and defaults to the value below.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
 pub struct MailSwitches {
     /// Send the activation `GET` to the url of an active webhook on `set` (default true).
     pub activation_check: bool,
@@ -140,52 +143,6 @@ impl IntoResponse for MailError {
     }
 }
 
-/// Webhooks of one key, in creation order.
-#[derive(Default)]
-struct KeyHooks {
-    by_id: BTreeMap<u64, Webhook>,
-    by_url: HashMap<String, u64>,
-}
-
-impl KeyHooks {
-    fn get(&self, url: &str) -> Option<&Webhook> {
-        self.by_url.get(url).and_then(|id| self.by_id.get(id))
-    }
-
-    fn get_mut(&mut self, url: &str) -> Option<&mut Webhook> {
-        let id = self.by_url.get(url)?;
-        self.by_id.get_mut(id)
-    }
-
-    /// Insert or replace by url, keeping the id of a replaced webhook.
-    fn upsert(&mut self, mut hook: Webhook, next_id: &mut u64) -> Webhook {
-        if let Some(id) = self.by_url.get(&hook.url) {
-            hook.id = *id;
-        } else {
-            if hook.id == 0 || self.by_id.contains_key(&hook.id) {
-                *next_id += 1;
-                hook.id = *next_id;
-            }
-            *next_id = (*next_id).max(hook.id);
-            self.by_url.insert(hook.url.clone(), hook.id);
-        }
-        if hook.updated_at.is_empty() {
-            hook.updated_at = model::now_stamp();
-        }
-        self.by_id.insert(hook.id, hook.clone());
-        hook
-    }
-
-    fn remove(&mut self, url: &str) -> Option<Webhook> {
-        let id = self.by_url.remove(url)?;
-        self.by_id.remove(&id)
-    }
-
-    fn list(&self) -> Vec<Webhook> {
-        self.by_id.values().cloned().collect()
-    }
-}
-
 #[derive(Default)]
 struct Store {
     keys: HashMap<String, MailKeyState>,
@@ -202,6 +159,18 @@ pub(crate) struct MailInner {
 impl MailInner {
     fn switches(&self) -> MailSwitches {
         lock(&self.switches).clone()
+    }
+
+    fn set_webhook_status(&self, key: &str, url: &str, status: &str) -> bool {
+        let mut store = lock(&self.store);
+        match store.hooks.get_mut(key).and_then(|h| h.get_mut(url)) {
+            Some(hook) => {
+                hook.status = status.to_owned();
+                hook.updated_at = model::now_stamp();
+                true
+            }
+            None => false,
+        }
     }
 
     fn state_json(&self) -> Value {
@@ -343,15 +312,7 @@ impl MailSim {
     /// Set a webhook's status (e.g. `"stopped"`, as the provider's auto-stop does).
     /// Returns false when there is no such webhook.
     pub fn set_webhook_status(&self, key: &str, url: &str, status: &str) -> bool {
-        let mut store = lock(&self.inner.store);
-        match store.hooks.get_mut(key).and_then(|h| h.get_mut(url)) {
-            Some(hook) => {
-                hook.status = status.to_owned();
-                hook.updated_at = model::now_stamp();
-                true
-            }
-            None => false,
-        }
+        self.inner.set_webhook_status(key, url, status)
     }
 
     /// Delete a webhook behind the operator's back. Returns false when there was none.

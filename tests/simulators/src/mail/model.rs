@@ -1,5 +1,7 @@
 //! The webhook object and the validation of `webhook/set.json` (mail.md, "The webhook object").
 
+use std::collections::{BTreeMap, HashMap};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -74,6 +76,52 @@ impl Webhook {
             o.remove("single_event");
         }
         v
+    }
+}
+
+/// Webhooks of one key, in creation order.
+#[derive(Default)]
+pub(crate) struct KeyHooks {
+    pub(crate) by_id: BTreeMap<u64, Webhook>,
+    pub(crate) by_url: HashMap<String, u64>,
+}
+
+impl KeyHooks {
+    pub(crate) fn get(&self, url: &str) -> Option<&Webhook> {
+        self.by_url.get(url).and_then(|id| self.by_id.get(id))
+    }
+
+    pub(crate) fn get_mut(&mut self, url: &str) -> Option<&mut Webhook> {
+        let id = self.by_url.get(url)?;
+        self.by_id.get_mut(id)
+    }
+
+    /// Insert or replace by url, keeping the id of a replaced webhook.
+    pub(crate) fn upsert(&mut self, mut hook: Webhook, next_id: &mut u64) -> Webhook {
+        if let Some(id) = self.by_url.get(&hook.url) {
+            hook.id = *id;
+        } else {
+            if hook.id == 0 || self.by_id.contains_key(&hook.id) {
+                *next_id += 1;
+                hook.id = *next_id;
+            }
+            *next_id = (*next_id).max(hook.id);
+            self.by_url.insert(hook.url.clone(), hook.id);
+        }
+        if hook.updated_at.is_empty() {
+            hook.updated_at = now_stamp();
+        }
+        self.by_id.insert(hook.id, hook.clone());
+        hook
+    }
+
+    pub(crate) fn remove(&mut self, url: &str) -> Option<Webhook> {
+        let id = self.by_url.remove(url)?;
+        self.by_id.remove(&id)
+    }
+
+    pub(crate) fn list(&self) -> Vec<Webhook> {
+        self.by_id.values().cloned().collect()
     }
 }
 

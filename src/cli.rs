@@ -33,11 +33,7 @@ pub struct RunArgs {
 
     /// Extra provider base URL prefixes (comma-separated) that credential Secrets may name under `endpoint`,
     /// on top of each provider's public hosts.
-    #[arg(
-        long,
-        env = "CALLBACK_OPERATOR_ALLOWED_ENDPOINTS",
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "CALLBACK_OPERATOR_ALLOWED_ENDPOINTS", value_delimiter = ',')]
     pub allowed_endpoints: Vec<String>,
 
     /// Default drift-check interval when a registration does not set spec.resyncInterval.
@@ -64,11 +60,7 @@ pub struct RunArgs {
     pub backoff_max: Duration,
 
     /// Where /metrics, /livez and /readyz are served.
-    #[arg(
-        long,
-        env = "CALLBACK_OPERATOR_METRICS_ADDR",
-        default_value = "0.0.0.0:8080"
-    )]
+    #[arg(long, env = "CALLBACK_OPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
 
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `callback_operator=debug,kube=warn`.
@@ -78,6 +70,10 @@ pub struct RunArgs {
     /// Log format: json or text.
     #[arg(long, env = "CALLBACK_OPERATOR_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     pub log_format: String,
+
+    /// Watch only these namespaces (comma-separated; needs only namespaced Roles). Empty: every namespace.
+    #[arg(long, env = "CALLBACK_OPERATOR_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
 
     /// Identity used for Events and the leader Lease (defaults to the pod name in POD_NAME, else the host name).
     #[arg(long, env = "POD_NAME")]

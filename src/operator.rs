@@ -22,8 +22,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let client = kube_client(&args).await?;
     let metrics = Metrics::new();
-    let http = HttpClient::new(args.provider_timeout, metrics.clone())
-        .context("building the HTTP client")?;
+    let http = HttpClient::new(args.provider_timeout, metrics.clone()).context("building the HTTP client")?;
     let providers = Providers {
         mail: MailProvider::new(http.clone()),
     };
@@ -37,6 +36,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         concurrency: args.concurrency,
         instance: args.instance.clone(),
+        namespaces: args.namespaces.clone(),
     };
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -74,11 +74,7 @@ async fn kube_client(args: &RunArgs) -> anyhow::Result<kube::Client> {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(
-                kubeconfig,
-                &kube::config::KubeConfigOptions::default(),
-            )
-            .await?
+            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await?
         }
         None => kube::Config::infer().await?,
     };

@@ -13,17 +13,13 @@ use crate::api::ProviderKind;
 
 /// Installs the global tracing subscriber. `RUST_LOG`-style filter in `level`.
 pub fn init_logging(level: &str, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     if json {
-        builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .init();
+        builder.json().flatten_event(true).with_current_span(true).init();
     } else {
         builder.init();
     }
@@ -130,11 +126,7 @@ impl Metrics {
             registrations.clone(),
         );
         let leader = Gauge::default();
-        registry.register(
-            "leader",
-            "1 while this replica holds the leader Lease",
-            leader.clone(),
-        );
+        registry.register("leader", "1 while this replica holds the leader Lease", leader.clone());
         Metrics {
             registry: Arc::new(registry),
             reconciliations,
@@ -152,26 +144,21 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
     }
 
     pub fn reconciled(&self, ok: bool, seconds: f64) {
         let result = if ok { "ok" } else { "error" };
         self.reconciliations
-            .get_or_create(&ResultLabels {
-                result: result.into(),
-            })
+            .get_or_create(&ResultLabels { result: result.into() })
             .inc();
         self.reconcile_duration.observe(seconds);
     }
 
     pub fn reconcile_error(&self, reason: &str) {
         self.reconcile_errors
-            .get_or_create(&ErrorLabels {
-                reason: reason.into(),
-            })
+            .get_or_create(&ErrorLabels { reason: reason.into() })
             .inc();
     }
 

@@ -12,13 +12,11 @@ mod validation;
 
 pub use conditions::{ConditionStatus, ConditionType, conditions_schema};
 pub use edna::EdnaSpec;
-pub use envelope::{
-    BasicAuthSecretRef, EnvelopeFilter, EnvelopeScope, EnvelopeSpec, EnvelopeStatus,
-};
+pub use envelope::{BasicAuthSecretRef, EnvelopeFilter, EnvelopeScope, EnvelopeSpec, EnvelopeStatus};
 pub use mail::{EmailStatus, MailEventFormat, MailEvents, MailSpec, MailWebhookStatus};
 pub use registration::{
-    CallbackRegistration, CallbackRegistrationSpec, CallbackRegistrationStatus, CredentialsRef,
-    DeletionPolicy, ProviderKind, ProviderSpec, Registration,
+    CallbackRegistration, CallbackRegistrationSpec, CallbackRegistrationStatus, CredentialsRef, DeletionPolicy,
+    ProviderKind, ProviderSpec, Registration,
 };
 
 /// The API group, version and the finalizer that guards provider-side cleanup.

@@ -43,10 +43,7 @@ fn two_provider_blocks_are_refused() {
     let mut spec = mail_spec();
     spec["edna"] = json!({"statusCallbackUrl": "https://a.example/s"});
     let err = registration(spec).validate_cel().unwrap_err();
-    assert!(
-        format!("{err:?}").contains("exactly one provider block"),
-        "{err:?}"
-    );
+    assert!(format!("{err:?}").contains("exactly one provider block"), "{err:?}");
 }
 
 #[test]
@@ -74,10 +71,7 @@ fn edna_needs_one_url_and_at_most_one_subject_form() {
     assert!(format!("{:?}", none.validate_cel().unwrap_err()).contains("at least one"));
     let both = registration(json!({"credentialsRef": {"name": "c"}, "edna": {
         "subjectId": 5, "subject": "shop", "statusCallbackUrl": "https://a.example/s"}}));
-    assert!(
-        format!("{:?}", both.validate_cel().unwrap_err())
-            .contains("at most one of subjectId and subject")
-    );
+    assert!(format!("{:?}", both.validate_cel().unwrap_err()).contains("at most one of subjectId and subject"));
 }
 
 #[test]
@@ -92,8 +86,5 @@ fn short_resync_intervals_are_refused() {
 #[test]
 fn the_schema_has_no_defaults() {
     let yaml = crd_yaml();
-    assert!(
-        !yaml.contains("default:"),
-        "GitOps-neutral spec: no schema defaults"
-    );
+    assert!(!yaml.contains("default:"), "GitOps-neutral spec: no schema defaults");
 }

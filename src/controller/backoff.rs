@@ -42,13 +42,7 @@ impl Backoff {
 }
 
 /// `base * 2^(attempt-1)` capped at `max`, times `jitter`, never shorter than what the provider asked for.
-pub fn delay(
-    base: Duration,
-    max: Duration,
-    attempt: u32,
-    jitter: f64,
-    retry_after: Option<Duration>,
-) -> Duration {
+pub fn delay(base: Duration, max: Duration, attempt: u32, jitter: f64, retry_after: Option<Duration>) -> Duration {
     let exponential = base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(20)));
     let jittered = exponential.min(max).mul_f64(jitter);
     match retry_after {

@@ -28,9 +28,9 @@ impl Verdict {
 
     pub fn message(&self) -> &str {
         match self {
-            Verdict::Ready { message }
-            | Verdict::Progressing { message, .. }
-            | Verdict::Stalled { message, .. } => message,
+            Verdict::Ready { message } | Verdict::Progressing { message, .. } | Verdict::Stalled { message, .. } => {
+                message
+            }
             Verdict::Suspended => SUSPENDED_MESSAGE,
         }
     }
@@ -129,21 +129,10 @@ mod tests {
 
     #[test]
     fn ready_has_no_reconciling_or_stalled_condition() {
-        let c = conditions_for(
-            &Verdict::Ready {
-                message: "ok".into(),
-            },
-            &[],
-            Some(1),
-            &at(10),
-        );
+        let c = conditions_for(&Verdict::Ready { message: "ok".into() }, &[], Some(1), &at(10));
         assert_eq!(c.len(), 1);
         assert_eq!(
-            (
-                c[0].type_.as_str(),
-                c[0].status.as_str(),
-                c[0].reason.as_str()
-            ),
+            (c[0].type_.as_str(), c[0].status.as_str(), c[0].reason.as_str()),
             ("Ready", "True", "Synced")
         );
     }
@@ -176,14 +165,7 @@ mod tests {
             first, again,
             "a repeat must not change anything, or the status would be rewritten"
         );
-        let ready = conditions_for(
-            &Verdict::Ready {
-                message: "ok".into(),
-            },
-            &again,
-            Some(1),
-            &at(30),
-        );
+        let ready = conditions_for(&Verdict::Ready { message: "ok".into() }, &again, Some(1), &at(30));
         assert_eq!(ready[0].last_transition_time, at(30));
     }
 }

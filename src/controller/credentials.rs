@@ -22,10 +22,7 @@ impl NamespaceSecrets {
     }
 
     /// The Secret's values and resourceVersion, or `None` when it does not exist.
-    pub async fn read(
-        &self,
-        name: &str,
-    ) -> Result<Option<(BTreeMap<String, SecretValue>, String)>, kube::Error> {
+    pub async fn read(&self, name: &str) -> Result<Option<(BTreeMap<String, SecretValue>, String)>, kube::Error> {
         Ok(self.api.get_opt(name).await?.map(|secret| {
             let version = secret.metadata.resource_version.clone().unwrap_or_default();
             (values(secret), version)
@@ -34,10 +31,7 @@ impl NamespaceSecrets {
 }
 
 impl SecretSource for NamespaceSecrets {
-    async fn secret(
-        &self,
-        name: &str,
-    ) -> Result<Option<BTreeMap<String, SecretValue>>, kube::Error> {
+    async fn secret(&self, name: &str) -> Result<Option<BTreeMap<String, SecretValue>>, kube::Error> {
         Ok(self.read(name).await?.map(|(values, _)| values))
     }
 }
@@ -48,12 +42,9 @@ fn values(secret: Secret) -> BTreeMap<String, SecretValue> {
         .unwrap_or_default()
         .into_iter()
         .filter_map(|(k, v)| {
-            String::from_utf8(v.0).ok().map(|s| {
-                (
-                    k,
-                    SecretValue::new(s.trim_end_matches(['\n', '\r']).to_string()),
-                )
-            })
+            String::from_utf8(v.0)
+                .ok()
+                .map(|s| (k, SecretValue::new(s.trim_end_matches(['\n', '\r']).to_string())))
         })
         .collect();
     // stringData is write-only at the apiserver, but a Secret built in memory (tests) may carry it.
@@ -79,21 +70,14 @@ pub fn account_from(
     values: &BTreeMap<String, SecretValue>,
     policy: &EndpointPolicy,
 ) -> Result<Account, AccountError> {
-    let get = |key: &str| {
-        values
-            .get(key)
-            .filter(|v| !v.expose().trim().is_empty())
-            .cloned()
-    };
+    let get = |key: &str| values.get(key).filter(|v| !v.expose().trim().is_empty()).cloned();
     let auth = match provider {
-        ProviderKind::Edna | ProviderKind::Mail => {
-            Auth::ApiKey(get("apiKey").ok_or_else(|| {
-                AccountError::Incomplete(format!(
-                    "Secret {secret_name} has no apiKey (required for {})",
-                    provider.as_str()
-                ))
-            })?)
-        }
+        ProviderKind::Edna | ProviderKind::Mail => Auth::ApiKey(get("apiKey").ok_or_else(|| {
+            AccountError::Incomplete(format!(
+                "Secret {secret_name} has no apiKey (required for {})",
+                provider.as_str()
+            ))
+        })?),
         ProviderKind::Envelope => match (get("token"), get("login"), get("password")) {
             (Some(token), _, _) => Auth::Token(token),
             (None, Some(login), Some(password)) => Auth::Login { login, password },
@@ -128,13 +112,7 @@ mod tests {
             account_from(ProviderKind::Mail, "s", &values(&[]), &policy),
             Err(AccountError::Incomplete(_))
         ));
-        let account = account_from(
-            ProviderKind::Mail,
-            "s",
-            &values(&[("apiKey", "k")]),
-            &policy,
-        )
-        .unwrap();
+        let account = account_from(ProviderKind::Mail, "s", &values(&[("apiKey", "k")]), &policy).unwrap();
         assert!(matches!(account.auth, Auth::ApiKey(_)));
     }
 
@@ -157,15 +135,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(b.auth, Auth::Login { .. }));
-        assert!(
-            account_from(
-                ProviderKind::Envelope,
-                "s",
-                &values(&[("login", "l")]),
-                &policy
-            )
-            .is_err()
-        );
+        assert!(account_from(ProviderKind::Envelope, "s", &values(&[("login", "l")]), &policy).is_err());
     }
 
     #[test]

@@ -9,11 +9,7 @@ use crate::api::CallbackRegistration;
 use crate::providers::Change;
 
 /// The Events one pass should publish.
-pub fn events_for(
-    previous_ready: Option<(&str, &str)>,
-    verdict: &Verdict,
-    changes: &[Change],
-) -> Vec<Event> {
+pub fn events_for(previous_ready: Option<(&str, &str)>, verdict: &Verdict, changes: &[Change]) -> Vec<Event> {
     let mut events: Vec<Event> = changes
         .iter()
         .map(|change| Event {
@@ -27,23 +23,20 @@ pub fn events_for(
     let now = (ready_status(verdict), verdict.reason());
     if previous_ready != Some(now) {
         match verdict {
-            Verdict::Ready { message } if changes.is_empty() && previous_ready.is_some() => events
-                .push(Event {
-                    type_: EventType::Normal,
-                    reason: "Synced".into(),
-                    note: Some(message.clone()),
-                    action: "Sync".into(),
-                    secondary: None,
-                }),
-            Verdict::Progressing { reason, message } | Verdict::Stalled { reason, message } => {
-                events.push(Event {
-                    type_: EventType::Warning,
-                    reason: reason.clone(),
-                    note: Some(message.clone()),
-                    action: "Sync".into(),
-                    secondary: None,
-                })
-            }
+            Verdict::Ready { message } if changes.is_empty() && previous_ready.is_some() => events.push(Event {
+                type_: EventType::Normal,
+                reason: "Synced".into(),
+                note: Some(message.clone()),
+                action: "Sync".into(),
+                secondary: None,
+            }),
+            Verdict::Progressing { reason, message } | Verdict::Stalled { reason, message } => events.push(Event {
+                type_: EventType::Warning,
+                reason: reason.clone(),
+                note: Some(message.clone()),
+                action: "Sync".into(),
+                secondary: None,
+            }),
             _ => {}
         }
     }
@@ -86,17 +79,13 @@ mod tests {
 
     #[test]
     fn a_no_op_resync_publishes_nothing() {
-        let ready = Verdict::Ready {
-            message: "ok".into(),
-        };
+        let ready = Verdict::Ready { message: "ok".into() };
         assert!(events_for(Some(("True", "Synced")), &ready, &[]).is_empty());
     }
 
     #[test]
     fn a_mutation_publishes_one_event() {
-        let ready = Verdict::Ready {
-            message: "ok".into(),
-        };
+        let ready = Verdict::Ready { message: "ok".into() };
         let change = Change {
             reason: ChangeReason::Updated,
             message: "updated".into(),

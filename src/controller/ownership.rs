@@ -48,12 +48,7 @@ pub fn conflicting_owner<'a>(
     others
         .into_iter()
         .filter(|o| o.uid != me.uid && me.is_older(o) && me.same_account(o, my_account))
-        .filter_map(|o| {
-            me.claims
-                .iter()
-                .find(|c| o.claims.contains(c))
-                .map(|c| (o, c))
-        })
+        .filter_map(|o| me.claims.iter().find(|c| o.claims.contains(c)).map(|c| (o, c)))
         .min_by(|(a, _), (b, _)| {
             if b.is_older(a) {
                 std::cmp::Ordering::Less
@@ -72,11 +67,7 @@ pub fn contenders<'a>(
 ) -> Vec<(String, String)> {
     others
         .into_iter()
-        .filter(|o| {
-            o.uid != me.uid
-                && me.same_account(o, my_account)
-                && o.claims.iter().any(|c| me.claims.contains(c))
-        })
+        .filter(|o| o.uid != me.uid && me.same_account(o, my_account) && o.claims.iter().any(|c| me.claims.contains(c)))
         .map(|o| (o.namespace.clone(), o.name.clone()))
         .collect()
 }

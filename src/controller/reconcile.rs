@@ -25,9 +25,7 @@ use super::status::{PassResult, Synced, next_status};
 use super::{Context, Error};
 use crate::api::{CallbackRegistration, DeletionPolicy, FINALIZER, ProviderKind, ProviderSpec};
 use crate::providers::mail::MailProvider;
-use crate::providers::{
-    Account, ChangeReason, DesiredError, ErrorClass, Provider, Recorded, Removal, redact,
-};
+use crate::providers::{Account, ChangeReason, DesiredError, ErrorClass, Provider, Recorded, Removal, redact};
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "callback-operator";
@@ -46,8 +44,7 @@ pub async fn reconcile(obj: Arc<CallbackRegistration>, ctx: Arc<Context>) -> Res
     })
     .await
     .map_err(|err| Error::Finalizer(Box::new(err)));
-    ctx.metrics
-        .reconciled(result.is_ok(), started.elapsed().as_secs_f64());
+    ctx.metrics.reconciled(result.is_ok(), started.elapsed().as_secs_f64());
     result
 }
 
@@ -101,11 +98,7 @@ async fn apply(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Erro
 }
 
 /// The lifecycle for one provider.
-async fn apply_with<P: Provider>(
-    provider: &P,
-    obj: &CallbackRegistration,
-    ctx: &Context,
-) -> Result<Action, Error> {
+async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Error> {
     let kind = provider.kind();
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
 
@@ -223,18 +216,14 @@ async fn apply_with<P: Provider>(
         registration: status.and_then(|s| s.registration.as_ref()),
         applied_hash: status.and_then(|s| s.applied_hash.as_deref()),
     };
-    match provider
-        .sync(&account, &desired, &desired_hash, recorded)
-        .await
-    {
+    match provider.sync(&account, &desired, &desired_hash, recorded).await {
         Ok(outcome) => {
             ctx.backoff.reset(&object_key(obj));
-            if outcome.changes.iter().any(|c| {
-                matches!(
-                    c.reason,
-                    ChangeReason::DriftCorrected | ChangeReason::Reactivated
-                )
-            }) {
+            if outcome
+                .changes
+                .iter()
+                .any(|c| matches!(c.reason, ChangeReason::DriftCorrected | ChangeReason::Reactivated))
+            {
                 ctx.metrics.drift_corrected(kind);
             }
             let message = match outcome.repaired {
@@ -243,11 +232,7 @@ async fn apply_with<P: Provider>(
                     kind_label(kind),
                     target.clone().unwrap_or_default()
                 ),
-                None => format!(
-                    "{} holds {}",
-                    kind_label(kind),
-                    target.clone().unwrap_or_default()
-                ),
+                None => format!("{} holds {}", kind_label(kind), target.clone().unwrap_or_default()),
             };
             let pass = PassResult {
                 verdict: Verdict::Ready { message },
@@ -260,14 +245,7 @@ async fn apply_with<P: Provider>(
                 }),
             };
             let resync = resync_interval(obj, provider, ctx);
-            finish(
-                obj,
-                ctx,
-                pass,
-                outcome.changes,
-                Some(Action::requeue(jittered(resync))),
-            )
-            .await
+            finish(obj, ctx, pass, outcome.changes, Some(Action::requeue(jittered(resync)))).await
         }
         Err(err) => {
             let message = redact(&err.to_string(), &account.secrets());
@@ -281,8 +259,7 @@ async fn apply_with<P: Provider>(
                 }
                 ErrorClass::Credentials => {
                     ctx.breaker.trip(&secret_key, &secret_version, &message);
-                    let message =
-                        format!("{message} (not retried until Secret {secret_key} changes)");
+                    let message = format!("{message} (not retried until Secret {secret_key} changes)");
                     finish(
                         obj,
                         ctx,
@@ -320,21 +297,16 @@ async fn finish(
     let next = next_status(previous, &pass, obj.meta().generation, &now);
     if previous != Some(&next) {
         write_status(obj, ctx, &next).await?;
+        if !pass.verdict.is_ready() {
+            info!(
+                reason = pass.verdict.reason(),
+                message = pass.verdict.message(),
+                "not ready"
+            );
+        }
     }
     let previous_ready = previous.and_then(|s| ready_state(&s.conditions));
-    publish(
-        &ctx.recorder,
-        obj,
-        events_for(previous_ready, &pass.verdict, &changes),
-    )
-    .await;
-    if !pass.verdict.is_ready() {
-        info!(
-            reason = pass.verdict.reason(),
-            message = pass.verdict.message(),
-            "not ready"
-        );
-    }
+    publish(&ctx.recorder, obj, events_for(previous_ready, &pass.verdict, &changes)).await;
     // Stalled objects are re-checked on the slow resync too: a user may fix things the watch cannot see.
     Ok(action.unwrap_or_else(|| Action::requeue(jittered(ctx.settings.resync_interval))))
 }
@@ -344,10 +316,8 @@ async fn write_status(
     ctx: &Context,
     status: &crate::api::CallbackRegistrationStatus,
 ) -> Result<(), Error> {
-    let api: Api<CallbackRegistration> = Api::namespaced(
-        ctx.client.clone(),
-        &obj.namespace().ok_or(Error::NoNamespace)?,
-    );
+    let api: Api<CallbackRegistration> =
+        Api::namespaced(ctx.client.clone(), &obj.namespace().ok_or(Error::NoNamespace)?);
     let patch = json!({
         "apiVersion": "callback-operator.io/v1alpha1",
         "kind": "CallbackRegistration",
@@ -378,20 +348,16 @@ async fn cleanup(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Er
 }
 
 /// Removes the registration at the provider (policy `Delete`), then lets waiting contenders take over.
-async fn cleanup_with<P: Provider>(
-    provider: &P,
-    obj: &CallbackRegistration,
-    ctx: &Context,
-) -> Result<(), Error> {
+async fn cleanup_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: &Context) -> Result<(), Error> {
     let kind = provider.kind();
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     let registration = obj.status.as_ref().and_then(|s| s.registration.as_ref());
     let secrets = NamespaceSecrets::new(ctx.client.clone(), &namespace);
     let secret_name = &obj.spec.credentials_ref.name;
     let credentials = secrets.read(secret_name).await?;
-    let account = credentials.as_ref().and_then(|(values, _)| {
-        account_from(kind, secret_name, values, &ctx.settings.endpoints).ok()
-    });
+    let account = credentials
+        .as_ref()
+        .and_then(|(values, _)| account_from(kind, secret_name, values, &ctx.settings.endpoints).ok());
     let account_id = account
         .as_ref()
         .map(Account::id)
@@ -404,17 +370,8 @@ async fn cleanup_with<P: Provider>(
     let owner = conflicting_owner(&me, &account_id, &others);
 
     if obj.spec.deletion_policy() == DeletionPolicy::Orphan {
-        let note = format!(
-            "deletionPolicy Orphan: left {} at {}",
-            target_of(obj),
-            kind_label(kind)
-        );
-        publish(
-            &ctx.recorder,
-            obj,
-            vec![event(EventType::Normal, "Orphaned", note)],
-        )
-        .await;
+        let note = format!("deletionPolicy Orphan: left {} at {}", target_of(obj), kind_label(kind));
+        publish(&ctx.recorder, obj, vec![event(EventType::Normal, "Orphaned", note)]).await;
     } else if registration.is_some() || owner.is_none() {
         remove_at_provider(provider, obj, ctx, account, owner.is_none()).await?;
     }
@@ -453,20 +410,14 @@ async fn remove_at_provider<P: Provider>(
         .await;
         return Ok(());
     };
-    let secrets = NamespaceSecrets::new(
-        ctx.client.clone(),
-        &obj.namespace().ok_or(Error::NoNamespace)?,
-    );
+    let secrets = NamespaceSecrets::new(ctx.client.clone(), &obj.namespace().ok_or(Error::NoNamespace)?);
     // The desired state names the registration when a status write was lost after the provider call.
     let desired = if owns_identity {
         provider.desired(&obj.spec, &secrets).await.ok()
     } else {
         None
     };
-    match provider
-        .remove(&account, registration, desired.as_ref())
-        .await
-    {
+    match provider.remove(&account, registration, desired.as_ref()).await {
         Ok(Removal::Removed(changes)) => {
             let events = changes
                 .into_iter()
@@ -490,11 +441,7 @@ async fn remove_at_provider<P: Provider>(
         }
         Err(err) => {
             let message = redact(&err.to_string(), &account.secrets());
-            let note = format!(
-                "cannot remove {} at {}: {message}",
-                target_of(obj),
-                kind_label(kind)
-            );
+            let note = format!("cannot remove {} at {}: {message}", target_of(obj), kind_label(kind));
             publish(
                 &ctx.recorder,
                 obj,
@@ -510,12 +457,7 @@ async fn remove_at_provider<P: Provider>(
 // Helpers
 // ---------------------------------------------------------------------------------------------------------------
 
-fn progressing(
-    provider: Option<ProviderKind>,
-    target: Option<String>,
-    reason: &str,
-    message: String,
-) -> PassResult {
+fn progressing(provider: Option<ProviderKind>, target: Option<String>, reason: &str, message: String) -> PassResult {
     PassResult {
         verdict: Verdict::Progressing {
             reason: reason.to_string(),
@@ -527,12 +469,7 @@ fn progressing(
     }
 }
 
-fn stalled(
-    provider: Option<ProviderKind>,
-    target: Option<String>,
-    reason: &str,
-    message: String,
-) -> PassResult {
+fn stalled(provider: Option<ProviderKind>, target: Option<String>, reason: &str, message: String) -> PassResult {
     PassResult {
         verdict: Verdict::Stalled {
             reason: reason.to_string(),
@@ -599,11 +536,7 @@ pub fn claimant(obj: &CallbackRegistration, account: Option<&str>) -> Claimant {
 }
 
 /// The resync interval for this object: its own, else the provider's default (edna re-asserts on a long interval).
-fn resync_interval<P: Provider>(
-    obj: &CallbackRegistration,
-    provider: &P,
-    ctx: &Context,
-) -> Duration {
+fn resync_interval<P: Provider>(obj: &CallbackRegistration, provider: &P, ctx: &Context) -> Duration {
     obj.spec
         .resync_interval
         .as_deref()

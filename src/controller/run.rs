@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
@@ -32,6 +33,8 @@ pub struct ControllerOptions {
     pub concurrency: u16,
     /// The Event reporter instance (pod name).
     pub instance: Option<String>,
+    /// Namespaces to watch; empty means every namespace (cluster-scoped RBAC).
+    pub namespaces: Vec<String>,
 }
 
 /// Runs the controller until `shutdown` resolves; in-flight reconciliations finish first.
@@ -41,22 +44,19 @@ pub async fn run_controller(
     metrics: Metrics,
     options: ControllerOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
-    on_synced: impl FnOnce() + Send + 'static,
+    on_synced: impl Fn() + Send + Sync + 'static,
 ) {
-    let registrations: Api<CallbackRegistration> = Api::all(client.clone());
-    let secrets: Api<PartialObjectMeta<Secret>> = Api::all(client.clone());
     let (store, writer) = reflector::store();
     let claims = Arc::new(ClaimIndex::default());
     let secret_index = Arc::new(SecretIndex::default());
-    let (retrigger, retriggered) =
-        futures::channel::mpsc::unbounded::<ObjectRef<CallbackRegistration>>();
+    let (retrigger, retriggered) = futures::channel::mpsc::unbounded::<ObjectRef<CallbackRegistration>>();
 
     // The watch of every CallbackRegistration: managed fields dropped (memory), claims indexed as objects arrive.
     let index = claims.clone();
     let late_owner_retrigger = retrigger.clone();
-    let mut on_synced = Some(on_synced);
-    let stream = watcher::watcher(registrations, watcher::Config::default().any_semantic())
-        .default_backoff()
+    let on_synced: Arc<dyn Fn() + Send + Sync> = Arc::new(on_synced);
+    let on_listed = on_synced.clone();
+    let stream = scoped_watch::<CallbackRegistration>(&client, &options.namespaces, on_listed)
         .modify(|obj: &mut CallbackRegistration| obj.managed_fields_mut().clear())
         .reflect(writer)
         .inspect(move |event| match event {
@@ -66,11 +66,7 @@ pub async fn run_controller(
                 }
             }
             Ok(WatchEvent::Delete(obj)) => index.remove(&obj.uid().unwrap_or_default()),
-            Ok(WatchEvent::InitDone) => {
-                if let Some(done) = on_synced.take() {
-                    done();
-                }
-            }
+            Ok(WatchEvent::InitDone) => on_synced(),
             Ok(WatchEvent::Init) => {}
             Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
         })
@@ -99,15 +95,14 @@ pub async fn run_controller(
 
     let readiness = spawn_readiness_gauge(store.clone(), metrics.clone());
     let secret_users = secret_index.clone();
+    // Secrets as metadata only: values are read at reconcile time and never cached.
+    let secrets =
+        scoped_watch::<PartialObjectMeta<Secret>>(&client, &options.namespaces, Arc::new(|| {})).touched_objects();
     Controller::for_stream(stream, store)
-        .watches(
-            secrets,
-            watcher::Config::default(),
-            move |secret: PartialObjectMeta<Secret>| {
-                let namespace = secret.namespace().unwrap_or_default();
-                secret_users.users_of(&namespace, &secret.name_any())
-            },
-        )
+        .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
+            let namespace = secret.namespace().unwrap_or_default();
+            secret_users.users_of(&namespace, &secret.name_any())
+        })
         .reconcile_on(retriggered)
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
         .graceful_shutdown_on(shutdown)
@@ -123,6 +118,63 @@ pub async fn run_controller(
         .await;
     readiness.abort();
     info!("controller stopped");
+}
+
+/// Watch events for `K` in the given namespaces (all when empty). Several namespaces are merged into one
+/// stream: their initial lists become plain applies (one reflector cannot take interleaved relists), and
+/// `on_listed` runs once every namespace has listed (a single stream reports that with `InitDone`). The price: a
+/// relist after a watch gap cannot drop objects deleted during the gap from the cache; their next reconcile finds
+/// them gone.
+fn scoped_watch<K>(
+    client: &kube::Client,
+    namespaces: &[String],
+    on_listed: Arc<dyn Fn() + Send + Sync>,
+) -> BoxStream<'static, Result<WatchEvent<K>, watcher::Error>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + 'static,
+    K::DynamicType: Default,
+{
+    let config = watcher::Config::default().any_semantic();
+    match namespaces {
+        [] => watcher::watcher(Api::<K>::all(client.clone()), config)
+            .default_backoff()
+            .boxed(),
+        [one] => watcher::watcher(Api::<K>::namespaced(client.clone(), one), config)
+            .default_backoff()
+            .boxed(),
+        many => {
+            let total = many.len();
+            let mut listed = 0usize;
+            let streams = many.iter().map(|ns| {
+                watcher::watcher(Api::<K>::namespaced(client.clone(), ns), config.clone())
+                    .default_backoff()
+                    .boxed()
+            });
+            futures::stream::select_all(streams)
+                .filter_map(move |event| {
+                    let event = match event {
+                        Ok(WatchEvent::Init) => None,
+                        Ok(WatchEvent::InitApply(obj)) => Some(Ok(WatchEvent::Apply(obj))),
+                        Ok(WatchEvent::InitDone) => {
+                            // Passing InitDone on would make the reflector swap in an empty relist buffer.
+                            listed += 1;
+                            if listed == total {
+                                on_listed();
+                            }
+                            None
+                        }
+                        other => Some(other),
+                    };
+                    futures::future::ready(event)
+                })
+                .boxed()
+        }
+    }
 }
 
 /// Keeps `callback_operator_registrations{provider,ready}` current from the store (cheap: a scan every 15 s).

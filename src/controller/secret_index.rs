@@ -41,12 +41,7 @@ impl SecretIndex {
         let users = self.users.lock().expect("secret index lock");
         users
             .get(&(namespace.to_string(), name.to_string()))
-            .map(|names| {
-                names
-                    .iter()
-                    .map(|n| ObjectRef::new(n).within(namespace))
-                    .collect()
-            })
+            .map(|names| names.iter().map(|n| ObjectRef::new(n).within(namespace)).collect())
             .unwrap_or_default()
     }
 }
@@ -61,11 +56,7 @@ mod tests {
         index.record("shop", "a", &["creds".into(), "basic".into()]);
         index.record("shop", "b", &["creds".into()]);
         index.record("other", "c", &["creds".into()]);
-        let mut names: Vec<String> = index
-            .users_of("shop", "creds")
-            .into_iter()
-            .map(|r| r.name)
-            .collect();
+        let mut names: Vec<String> = index.users_of("shop", "creds").into_iter().map(|r| r.name).collect();
         names.sort();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(index.users_of("shop", "basic").len(), 1);

@@ -38,10 +38,7 @@ pub fn next_status(
             let last_synced_time = if synced.wrote {
                 Some(now.clone())
             } else {
-                previous
-                    .registration
-                    .as_ref()
-                    .and_then(|r| r.last_synced_time.clone())
+                previous.registration.as_ref().and_then(|r| r.last_synced_time.clone())
             };
             (
                 Some(Registration {
@@ -56,10 +53,7 @@ pub fn next_status(
     CallbackRegistrationStatus {
         observed_generation: generation,
         conditions,
-        provider: pass
-            .provider
-            .map(|p| p.as_str().to_string())
-            .or(previous.provider),
+        provider: pass.provider.map(|p| p.as_str().to_string()).or(previous.provider),
         target: pass.target.clone().or(previous.target),
         registration,
         applied_hash,
@@ -77,9 +71,7 @@ mod tests {
 
     fn ready_pass(wrote: bool) -> PassResult {
         PassResult {
-            verdict: Verdict::Ready {
-                message: "ok".into(),
-            },
+            verdict: Verdict::Ready { message: "ok".into() },
             provider: Some(ProviderKind::Mail),
             target: Some("https://a".into()),
             synced: Some(Synced {

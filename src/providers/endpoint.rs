@@ -20,9 +20,7 @@ pub struct EndpointPolicy {
 
 /// Why an endpoint was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error(
-    "endpoint {endpoint} is not allowed for {provider}; the cluster admin can allow it with --allowed-endpoints"
-)]
+#[error("endpoint {endpoint} is not allowed for {provider}; the cluster admin can allow it with --allowed-endpoints")]
 pub struct EndpointNotAllowed {
     pub provider: &'static str,
     pub endpoint: String,
@@ -39,11 +37,7 @@ impl EndpointPolicy {
     }
 
     /// The endpoint to call: the Secret's `endpoint` when allowed, else the provider's default.
-    pub fn resolve(
-        &self,
-        provider: ProviderKind,
-        requested: Option<&str>,
-    ) -> Result<String, EndpointNotAllowed> {
+    pub fn resolve(&self, provider: ProviderKind, requested: Option<&str>) -> Result<String, EndpointNotAllowed> {
         let default = default_endpoint(provider);
         let Some(requested) = requested.map(str::trim).filter(|r| !r.is_empty()) else {
             return Ok(default.to_string());
@@ -51,10 +45,7 @@ impl EndpointPolicy {
         let normalised = requested.trim_end_matches('/');
         let allowed = normalised == default
             || self.is_regional_twin(provider, normalised)
-            || self
-                .allowed_prefixes
-                .iter()
-                .any(|p| prefix_matches(p, normalised));
+            || self.allowed_prefixes.iter().any(|p| prefix_matches(p, normalised));
         if allowed {
             Ok(normalised.to_string())
         } else {
@@ -79,11 +70,20 @@ impl EndpointPolicy {
     }
 }
 
-/// A prefix matches at a boundary only: `http://127.0.0.1:80` must not allow `http://127.0.0.1:8080`.
+/// A prefix matches at a boundary only: `http://127.0.0.1:80` must not allow `http://127.0.0.1:8080`, while a
+/// prefix naming just a host (`http://127.0.0.1`) allows any port on it.
 fn prefix_matches(prefix: &str, endpoint: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
-    endpoint == prefix
-        || (endpoint.starts_with(prefix) && endpoint[prefix.len()..].starts_with('/'))
+    if endpoint == prefix {
+        return true;
+    }
+    let Some(rest) = endpoint.strip_prefix(prefix) else {
+        return false;
+    };
+    let host_only = prefix
+        .split_once("://")
+        .is_some_and(|(_, authority)| !authority.contains(['/', ':']));
+    rest.starts_with('/') || (host_only && rest.starts_with(':'))
 }
 
 #[cfg(test)]
@@ -93,10 +93,7 @@ mod tests {
     #[test]
     fn absent_endpoint_means_the_public_default() {
         let policy = EndpointPolicy::default();
-        assert_eq!(
-            policy.resolve(ProviderKind::Edna, None).unwrap(),
-            "https://app.edna.io"
-        );
+        assert_eq!(policy.resolve(ProviderKind::Edna, None).unwrap(), "https://app.edna.io");
         assert_eq!(
             policy.resolve(ProviderKind::Mail, Some(" ")).unwrap(),
             default_endpoint(ProviderKind::Mail)
@@ -151,6 +148,29 @@ mod tests {
             policy
                 .resolve(ProviderKind::Edna, Some("http://127.0.0.1:8080"))
                 .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_host_only_prefix_allows_any_port_on_that_host() {
+        let policy = EndpointPolicy::new(["http://127.0.0.1".to_string()]);
+        assert!(
+            policy
+                .resolve(
+                    ProviderKind::Mail,
+                    Some("http://127.0.0.1:44881/ru/transactional/api/v1")
+                )
+                .is_ok()
+        );
+        assert!(
+            policy
+                .resolve(ProviderKind::Mail, Some("http://127.0.0.10:1/x"))
+                .is_err()
+        );
+        assert!(
+            policy
+                .resolve(ProviderKind::Mail, Some("http://127.0.0.1.evil.example/x"))
+                .is_err()
         );
     }
 }

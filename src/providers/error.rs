@@ -28,10 +28,7 @@ pub enum ProviderError {
     InvalidCredentials { message: String },
     /// The provider refused the request; retrying the same request cannot succeed.
     #[error("{message}")]
-    Rejected {
-        reason: &'static str,
-        message: String,
-    },
+    Rejected { reason: &'static str, message: String },
 }
 
 impl ProviderError {
@@ -61,9 +58,7 @@ impl ProviderError {
     /// The CamelCase condition reason.
     pub fn reason(&self) -> &'static str {
         match self {
-            ProviderError::Transient { reason, .. } | ProviderError::Rejected { reason, .. } => {
-                reason
-            }
+            ProviderError::Transient { reason, .. } | ProviderError::Rejected { reason, .. } => reason,
             ProviderError::InvalidCredentials { .. } => "InvalidCredentials",
         }
     }

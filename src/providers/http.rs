@@ -59,11 +59,7 @@ impl HttpClient {
             Err(err) => {
                 let code = if err.is_timeout() { "timeout" } else { "error" };
                 self.metrics.provider_request(provider, op, code);
-                let what = if err.is_timeout() {
-                    "timed out"
-                } else {
-                    "failed"
-                };
+                let what = if err.is_timeout() { "timed out" } else { "failed" };
                 // reqwest's Display includes the URL, which carries no secret (keys travel in headers/bodies).
                 return Err(ProviderError::transient(
                     if err.is_timeout() {
@@ -71,11 +67,7 @@ impl HttpClient {
                     } else {
                         "ProviderUnreachable"
                     },
-                    format!(
-                        "{} {op} request {what}: {}",
-                        provider.as_str(),
-                        error_chain(&err)
-                    ),
+                    format!("{} {op} request {what}: {}", provider.as_str(), error_chain(&err)),
                 ));
             }
         };
@@ -111,12 +103,7 @@ impl HttpClient {
 /// The error classes every provider shares: 429 and 5xx are transient, 401/403 are credential failures.
 /// `detail` is the provider's own message (already free of secrets). Returns `None` for statuses the provider
 /// module must interpret itself.
-pub fn common_failure(
-    provider: ProviderKind,
-    op: &str,
-    reply: &Reply,
-    detail: &str,
-) -> Option<ProviderError> {
+pub fn common_failure(provider: ProviderKind, op: &str, reply: &Reply, detail: &str) -> Option<ProviderError> {
     let status = reply.status;
     let name = provider.as_str();
     if status == StatusCode::TOO_MANY_REQUESTS {
@@ -129,11 +116,7 @@ pub fn common_failure(
     if status.is_server_error() {
         return Some(ProviderError::Transient {
             reason: "ProviderUnavailable",
-            message: format!(
-                "{name} {op} failed with HTTP {}{}",
-                status.as_u16(),
-                suffix(detail)
-            ),
+            message: format!("{name} {op} failed with HTTP {}{}", status.as_u16(), suffix(detail)),
             retry_after: reply.retry_after,
         });
     }

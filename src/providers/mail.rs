@@ -11,12 +11,10 @@ use serde_json::{Value, json};
 
 use super::http::{HttpClient, Reply, common_failure};
 use super::{
-    Account, Auth, Change, ChangeReason, DesiredError, Provider, ProviderError, Recorded, Removal,
-    SecretSource, SyncOutcome,
+    Account, Auth, Change, ChangeReason, DesiredError, Provider, ProviderError, Recorded, Removal, SecretSource,
+    SyncOutcome,
 };
-use crate::api::{
-    CallbackRegistrationSpec, MailEventFormat, MailWebhookStatus, ProviderKind, Registration,
-};
+use crate::api::{CallbackRegistrationSpec, MailEventFormat, MailWebhookStatus, ProviderKind, Registration};
 
 /// Error code for "webhook with that URL not found": on get it means absent, on delete "already gone".
 const CODE_NOT_FOUND: i64 = 304;
@@ -139,17 +137,12 @@ pub fn plan(
 ) -> MailPlan {
     let recorded_urls: Vec<String> = recorded.map(|r| r.urls.clone()).unwrap_or_default();
     let known = recorded_urls.contains(&desired.url);
-    let delete = recorded_urls
-        .into_iter()
-        .filter(|u| *u != desired.url)
-        .collect();
+    let delete = recorded_urls.into_iter().filter(|u| *u != desired.url).collect();
     let stopped_by_provider = observed.is_some_and(|o| o.status.as_deref() == Some("stopped"));
     let set = match observed {
         None if known && !spec_changed => Some(ChangeReason::DriftCorrected),
         None => Some(ChangeReason::Created),
-        Some(_) if stopped_by_provider && desired.status == "active" => {
-            Some(ChangeReason::Reactivated)
-        }
+        Some(_) if stopped_by_provider && desired.status == "active" => Some(ChangeReason::Reactivated),
         Some(remote) if differs(desired, remote) => Some(if spec_changed || !known {
             ChangeReason::Updated
         } else {
@@ -169,11 +162,7 @@ pub fn plan(
 pub fn differs(desired: &MailDesired, remote: &RemoteWebhook) -> bool {
     let flag_differs = |want: bool, got: Option<i64>| got.is_some_and(|g| (g != 0) != want);
     let remote_statuses: BTreeSet<String> = remote.events.email_status.iter().cloned().collect();
-    let remote_spam_block = remote
-        .events
-        .spam_block
-        .as_ref()
-        .is_some_and(|v| !v.is_empty());
+    let remote_spam_block = remote.events.spam_block.as_ref().is_some_and(|v| !v.is_empty());
     remote.status.as_deref().unwrap_or("active") != desired.status
         || remote.event_format.as_deref().unwrap_or("json_post") != desired.event_format
         || flag_differs(desired.delivery_info, remote.delivery_info)
@@ -194,12 +183,7 @@ impl MailProvider {
         Self { http }
     }
 
-    async fn call(
-        &self,
-        account: &Account,
-        method: &'static str,
-        body: Value,
-    ) -> Result<Reply, ProviderError> {
+    async fn call(&self, account: &Account, method: &'static str, body: Value) -> Result<Reply, ProviderError> {
         let Auth::ApiKey(key) = &account.auth else {
             return Err(ProviderError::InvalidCredentials {
                 message: "mail needs an apiKey in the credentials Secret".into(),
@@ -214,14 +198,8 @@ impl MailProvider {
         self.http.send(ProviderKind::Mail, method, request).await
     }
 
-    async fn get(
-        &self,
-        account: &Account,
-        url: &str,
-    ) -> Result<Option<RemoteWebhook>, ProviderError> {
-        let reply = self
-            .call(account, "webhook/get", json!({ "url": url }))
-            .await?;
+    async fn get(&self, account: &Account, url: &str) -> Result<Option<RemoteWebhook>, ProviderError> {
+        let reply = self.call(account, "webhook/get", json!({ "url": url })).await?;
         if reply.status.is_success() {
             let object = reply.json::<Value>().and_then(|v| v.get("object").cloned());
             return object
@@ -240,14 +218,8 @@ impl MailProvider {
         }
     }
 
-    async fn set(
-        &self,
-        account: &Account,
-        desired: &MailDesired,
-    ) -> Result<Option<RemoteWebhook>, ProviderError> {
-        let reply = self
-            .call(account, "webhook/set", desired.set_body())
-            .await?;
+    async fn set(&self, account: &Account, desired: &MailDesired) -> Result<Option<RemoteWebhook>, ProviderError> {
+        let reply = self.call(account, "webhook/set", desired.set_body()).await?;
         if reply.status.is_success() {
             return Ok(reply
                 .json::<Value>()
@@ -259,9 +231,7 @@ impl MailProvider {
 
     /// Deletes `url`; true when it existed, false when the provider says it was already gone (304).
     async fn delete(&self, account: &Account, url: &str) -> Result<bool, ProviderError> {
-        let reply = self
-            .call(account, "webhook/delete", json!({ "url": url }))
-            .await?;
+        let reply = self.call(account, "webhook/delete", json!({ "url": url })).await?;
         if reply.status.is_success() {
             return Ok(true);
         }
@@ -281,11 +251,7 @@ enum Failure {
 
 fn failure(reply: &Reply, _op: &str) -> Failure {
     let body: Option<Value> = reply.json();
-    match body
-        .as_ref()
-        .and_then(|b| b.get("code"))
-        .and_then(Value::as_i64)
-    {
+    match body.as_ref().and_then(|b| b.get("code")).and_then(Value::as_i64) {
         Some(code) => Failure::Code(
             code,
             body.as_ref()
@@ -294,12 +260,7 @@ fn failure(reply: &Reply, _op: &str) -> Failure {
                 .unwrap_or_default()
                 .to_string(),
         ),
-        None => Failure::Other(
-            String::from_utf8_lossy(&reply.body)
-                .chars()
-                .take(200)
-                .collect(),
-        ),
+        None => Failure::Other(String::from_utf8_lossy(&reply.body).chars().take(200).collect()),
     }
 }
 
@@ -314,13 +275,9 @@ impl Failure {
         }
         match self {
             // Wrong data centre answers 114 with HTTP 401 (handled above); be sure if it ever comes as 400.
-            Failure::Code(code @ (101 | 102 | 105 | 106 | 114), message) => {
-                ProviderError::InvalidCredentials {
-                    message: format!(
-                        "Unisender Go rejected the credentials on {op}: code {code}: {message}"
-                    ),
-                }
-            }
+            Failure::Code(code @ (101 | 102 | 105 | 106 | 114), message) => ProviderError::InvalidCredentials {
+                message: format!("Unisender Go rejected the credentials on {op}: code {code}: {message}"),
+            },
             Failure::Code(code, message) => ProviderError::rejected(
                 "ProviderRejected",
                 format!(
@@ -328,18 +285,13 @@ impl Failure {
                     reply.status.as_u16()
                 ),
             ),
-            Failure::Other(text) if reply.status == StatusCode::NOT_FOUND => {
-                ProviderError::rejected(
-                    "ProviderRejected",
-                    format!("Unisender Go has no method {op} at this endpoint (HTTP 404): {text}"),
-                )
-            }
+            Failure::Other(text) if reply.status == StatusCode::NOT_FOUND => ProviderError::rejected(
+                "ProviderRejected",
+                format!("Unisender Go has no method {op} at this endpoint (HTTP 404): {text}"),
+            ),
             Failure::Other(text) => ProviderError::rejected(
                 "ProviderRejected",
-                format!(
-                    "Unisender Go refused {op} (HTTP {}): {text}",
-                    reply.status.as_u16()
-                ),
+                format!("Unisender Go refused {op} (HTTP {}): {text}", reply.status.as_u16()),
             ),
         }
     }
@@ -365,10 +317,7 @@ impl Provider for MailProvider {
     }
 
     fn claims(spec: &CallbackRegistrationSpec) -> Vec<String> {
-        spec.mail
-            .iter()
-            .map(|m| format!("mail url {}", m.url))
-            .collect()
+        spec.mail.iter().map(|m| format!("mail url {}", m.url)).collect()
     }
 
     fn target(desired: &MailDesired) -> String {
@@ -384,12 +333,7 @@ impl Provider for MailProvider {
     ) -> Result<SyncOutcome, ProviderError> {
         let observed = self.get(account, &desired.url).await?;
         let spec_changed = recorded.applied_hash.is_some_and(|h| h != desired_hash);
-        let plan = plan(
-            desired,
-            observed.as_ref(),
-            recorded.registration,
-            spec_changed,
-        );
+        let plan = plan(desired, observed.as_ref(), recorded.registration, spec_changed);
         let mut changes = Vec::new();
         let mut held = observed;
 
@@ -413,10 +357,7 @@ impl Provider for MailProvider {
         } else if plan.adopt {
             changes.push(Change {
                 reason: ChangeReason::Adopted,
-                message: format!(
-                    "adopted the existing webhook {} at Unisender Go",
-                    desired.url
-                ),
+                message: format!("adopted the existing webhook {} at Unisender Go", desired.url),
             });
         }
         for old in &plan.delete {

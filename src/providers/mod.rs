@@ -33,10 +33,7 @@ pub enum Auth {
     /// An application token (envelope).
     Token(SecretValue),
     /// A login and password exchanged for a 12-hour token (envelope).
-    Login {
-        login: SecretValue,
-        password: SecretValue,
-    },
+    Login { login: SecretValue, password: SecretValue },
 }
 
 impl Account {
@@ -62,10 +59,7 @@ impl Account {
 #[allow(async_fn_in_trait)]
 pub trait SecretSource {
     /// The Secret's data, or `None` when it does not exist.
-    async fn secret(
-        &self,
-        name: &str,
-    ) -> Result<Option<BTreeMap<String, SecretValue>>, kube::Error>;
+    async fn secret(&self, name: &str) -> Result<Option<BTreeMap<String, SecretValue>>, kube::Error>;
 }
 
 /// Why the desired state cannot be built; surfaces as a condition.

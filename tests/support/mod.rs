@@ -1,0 +1,17 @@
+//! Shared end-to-end harness: the real control plane started by `scripts/cluster` (never a mock), one namespace and
+//! one operator process per test, simulators in-process on 127.0.0.1.
+#![allow(dead_code)]
+
+pub mod cluster;
+pub mod mail;
+pub mod operator;
+pub mod wait;
+
+pub use cluster::{Cluster, TestNamespace};
+pub use operator::Operator;
+pub use wait::{eventually, ready_condition};
+
+/// Installs the rustls crypto provider once per test binary (reqwest is built without one).
+pub fn init_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,112 @@
+//! The operator as a real process (the binary under test), scoped to the test's namespace, logging to a file.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use super::Cluster;
+
+pub struct Operator {
+    child: Child,
+    pub log_path: PathBuf,
+    pub metrics_port: u16,
+    _dir: tempfile::TempDir,
+}
+
+/// Settings tuned for tests: fast resyncs and backoff so behaviour shows within seconds.
+pub const TEST_RESYNC: &str = "4s";
+
+impl Operator {
+    /// Starts `callback-operator run` watching `namespaces`, allowing the loopback simulators as endpoints.
+    pub fn start(cluster: &Cluster, namespaces: &[&str], extra: &[&str]) -> Operator {
+        Self::start_with_kubeconfig(&cluster.kubeconfig, namespaces, extra)
+    }
+
+    pub fn start_with_kubeconfig(kubeconfig: &std::path::Path, namespaces: &[&str], extra: &[&str]) -> Operator {
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("operator.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let metrics_port = free_port();
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--kubeconfig".into(),
+            kubeconfig.display().to_string(),
+            "--namespaces".into(),
+            namespaces.join(","),
+            "--allowed-endpoints".into(),
+            "http://127.0.0.1".into(),
+            "--resync-interval".into(),
+            TEST_RESYNC.into(),
+            "--backoff-base".into(),
+            "500ms".into(),
+            "--backoff-max".into(),
+            "8s".into(),
+            "--provider-timeout".into(),
+            "3s".into(),
+            "--metrics-addr".into(),
+            format!("127.0.0.1:{metrics_port}"),
+            "--log-level".into(),
+            "info,callback_operator=debug".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new(env!("CARGO_BIN_EXE_callback-operator"))
+            .args(&args)
+            .env_remove("KUBECONFIG")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("starting the operator binary");
+        Operator {
+            child,
+            log_path,
+            metrics_port,
+            _dir: dir,
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics_port))
+            .await
+            .expect("scraping /metrics")
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().expect("waiting for the operator")
+    }
+
+    /// Kills the process at once (a crash).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- operator log ({}) ----\n{}", self.log_path.display(), self.log());
+        }
+        self.kill();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

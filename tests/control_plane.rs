@@ -15,10 +15,13 @@ const HOW_TO_RUN: &str = "these tests need the real local control plane: run `ma
      `scripts/cluster up && eval \"$(scripts/cluster env)\"` and then `cargo test`";
 
 fn admin_kubeconfig() -> PathBuf {
-    let path = std::env::var_os("E2E_KUBECONFIG")
-        .unwrap_or_else(|| panic!("E2E_KUBECONFIG is not set; {HOW_TO_RUN}"));
+    let path = std::env::var_os("E2E_KUBECONFIG").unwrap_or_else(|| panic!("E2E_KUBECONFIG is not set; {HOW_TO_RUN}"));
     let path = PathBuf::from(path);
-    assert!(path.is_file(), "E2E_KUBECONFIG={} does not exist (is the cluster down?); {HOW_TO_RUN}", path.display());
+    assert!(
+        path.is_file(),
+        "E2E_KUBECONFIG={} does not exist (is the cluster down?); {HOW_TO_RUN}",
+        path.display()
+    );
     path
 }
 
@@ -45,13 +48,21 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn describe(what: &str, out: &Output) -> String {
-    format!("{what}: {}\n--- stdout ---\n{}\n--- stderr ---\n{}", out.status, text(&out.stdout), text(&out.stderr))
+    format!(
+        "{what}: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    )
 }
 
 /// Runs `kubectl --kubeconfig <kubeconfig> <args>`, feeding `stdin` if given.
 fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new("kubectl");
-    cmd.arg("--kubeconfig").arg(kubeconfig).arg("--request-timeout=30s").args(args);
+    cmd.arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--request-timeout=30s")
+        .args(args);
     cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd
@@ -65,7 +76,11 @@ fn kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 
 fn kubectl_ok(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> String {
     let out = kubectl(kubeconfig, args, stdin);
-    assert!(out.status.success(), "{}", describe(&format!("kubectl {}", args.join(" ")), &out));
+    assert!(
+        out.status.success(),
+        "{}",
+        describe(&format!("kubectl {}", args.join(" ")), &out)
+    );
     text(&out.stdout)
 }
 
@@ -78,7 +93,10 @@ fn kubectl_eventually(kubeconfig: &Path, args: &[&str], stdin: Option<&str>, wit
             return text(&out.stdout);
         }
         if Instant::now() > deadline {
-            panic!("{}", describe(&format!("kubectl {} (retried for {within:?})", args.join(" ")), &out));
+            panic!(
+                "{}",
+                describe(&format!("kubectl {} (retried for {within:?})", args.join(" ")), &out)
+            );
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -90,12 +108,17 @@ fn cluster(state: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", cluster_script().display()))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", cluster_script().display()))
 }
 
 fn cluster_ok(state: &Path, args: &[&str], envs: &[(&str, &str)]) -> String {
     let out = cluster(state, args, envs);
-    assert!(out.status.success(), "{}", describe(&format!("scripts/cluster {}", args.join(" ")), &out));
+    assert!(
+        out.status.success(),
+        "{}",
+        describe(&format!("scripts/cluster {}", args.join(" ")), &out)
+    );
     text(&out.stdout)
 }
 
@@ -108,8 +131,14 @@ fn create_namespace(kubeconfig: &Path, prefix: &str) -> String {
 /// The server's gitVersion from `kubectl version -o json`.
 fn server_git_version(kubeconfig: &Path) -> String {
     let out = kubectl_ok(kubeconfig, &["version", "-o", "json"], None);
-    let server = out.split("\"serverVersion\"").nth(1).unwrap_or_else(|| panic!("no serverVersion in:\n{out}"));
-    let after = server.split("\"gitVersion\"").nth(1).unwrap_or_else(|| panic!("no gitVersion in:\n{out}"));
+    let server = out
+        .split("\"serverVersion\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no serverVersion in:\n{out}"));
+    let after = server
+        .split("\"gitVersion\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no gitVersion in:\n{out}"));
     after.split('"').nth(1).unwrap_or_default().to_string()
 }
 
@@ -118,7 +147,10 @@ fn server_reports_v1_37_2_and_readyz_prints_ok() {
     let kc = admin_kubeconfig();
     assert_eq!(server_git_version(&kc), "v1.37.2");
     let client = kubectl_ok(&kc, &["version", "--client", "-o", "json"], None);
-    assert!(client.contains("\"gitVersion\": \"v1.37.2\""), "kubectl client version:\n{client}");
+    assert!(
+        client.contains("\"gitVersion\": \"v1.37.2\""),
+        "kubectl client version:\n{client}"
+    );
     assert_eq!(kubectl_ok(&kc, &["get", "--raw", "/readyz"], None).trim(), "ok");
     let verbose = kubectl_ok(&kc, &["get", "--raw", "/readyz?verbose"], None);
     assert!(verbose.contains("[+]etcd ok"), "/readyz?verbose:\n{verbose}");
@@ -160,7 +192,16 @@ spec:
 "#
     );
     kubectl_ok(&kc, &["apply", "-f", "-"], Some(&crd));
-    kubectl_ok(&kc, &["wait", "--for=condition=Established", &format!("crd/{crd_name}"), "--timeout=60s"], None);
+    kubectl_ok(
+        &kc,
+        &[
+            "wait",
+            "--for=condition=Established",
+            &format!("crd/{crd_name}"),
+            "--timeout=60s",
+        ],
+        None,
+    );
 
     let ns = create_namespace(&kc, "cel");
     let object = |name: &str, min: i64, max: i64| {
@@ -170,19 +211,47 @@ spec:
         )
     };
     // A valid object is accepted (retried: the new type reaches discovery asynchronously).
-    kubectl_eventually(&kc, &["apply", "-f", "-"], Some(&object("good", 1, 3)), Duration::from_secs(60));
+    kubectl_eventually(
+        &kc,
+        &["apply", "-f", "-"],
+        Some(&object("good", 1, 3)),
+        Duration::from_secs(60),
+    );
 
     let bad = kubectl(&kc, &["apply", "-f", "-"], Some(&object("bad", 5, 2)));
-    assert!(!bad.status.success(), "a violating object was accepted:\n{}", describe("apply", &bad));
+    assert!(
+        !bad.status.success(),
+        "a violating object was accepted:\n{}",
+        describe("apply", &bad)
+    );
     let err = text(&bad.stderr);
-    assert!(err.contains(message), "refusal does not carry the rule's message:\n{err}");
+    assert!(
+        err.contains(message),
+        "refusal does not carry the rule's message:\n{err}"
+    );
     assert!(err.contains("Invalid"), "refusal is not a 422 Invalid:\n{err}");
 
     // Updating the valid object into violation is refused too (transition through the real admission chain).
     let upd = kubectl(&kc, &["apply", "-f", "-"], Some(&object("good", 9, 3)));
-    assert!(!upd.status.success(), "a violating update was accepted:\n{}", describe("apply", &upd));
+    assert!(
+        !upd.status.success(),
+        "a violating update was accepted:\n{}",
+        describe("apply", &upd)
+    );
     assert!(text(&upd.stderr).contains(message), "{}", describe("apply", &upd));
-    let stored = kubectl_ok(&kc, &["get", "-n", &ns, &crd_name, "good", "-o", "jsonpath={.spec.minReplicas}"], None);
+    let stored = kubectl_ok(
+        &kc,
+        &[
+            "get",
+            "-n",
+            &ns,
+            &crd_name,
+            "good",
+            "-o",
+            "jsonpath={.spec.minReplicas}",
+        ],
+        None,
+    );
     assert_eq!(stored, "1");
 
     kubectl_ok(&kc, &["delete", "crd", &crd_name, "--wait=false"], None);
@@ -200,17 +269,39 @@ fn identity_without_grants_gets_403_and_succeeds_after_a_rolebinding() {
     assert!(sa_kc.is_file(), "kubeconfig-for did not write {}", sa_kc.display());
 
     // The identity is what we minted, and RBAC sees it as the ServiceAccount.
-    let whoami = kubectl_ok(&sa_kc, &["auth", "whoami", "-o", "jsonpath={.status.userInfo.username} {.status.userInfo.groups}"], None);
+    let whoami = kubectl_ok(
+        &sa_kc,
+        &[
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username} {.status.userInfo.groups}",
+        ],
+        None,
+    );
     assert!(whoami.contains(&user), "whoami: {whoami}");
-    assert!(whoami.contains(&format!("system:serviceaccounts:{ns}")), "whoami: {whoami}");
+    assert!(
+        whoami.contains(&format!("system:serviceaccounts:{ns}")),
+        "whoami: {whoami}"
+    );
 
     // Without grants: 403 Forbidden.
     let denied = kubectl(&sa_kc, &["get", "configmaps", "-n", &ns, "-v=6"], None);
-    assert!(!denied.status.success(), "listing succeeded without grants:\n{}", describe("get", &denied));
+    assert!(
+        !denied.status.success(),
+        "listing succeeded without grants:\n{}",
+        describe("get", &denied)
+    );
     let err = text(&denied.stderr);
     assert!(err.contains("403 Forbidden"), "expected HTTP 403:\n{err}");
-    assert!(err.contains("Error from server (Forbidden)"), "expected Forbidden:\n{err}");
-    assert!(err.contains(&format!("User \"{user}\" cannot list resource \"configmaps\"")), "{err}");
+    assert!(
+        err.contains("Error from server (Forbidden)"),
+        "expected Forbidden:\n{err}"
+    );
+    assert!(
+        err.contains(&format!("User \"{user}\" cannot list resource \"configmaps\"")),
+        "{err}"
+    );
     let can = kubectl(&sa_kc, &["auth", "can-i", "list", "configmaps", "-n", &ns], None);
     assert_eq!(text(&can.stdout).trim(), "no");
 
@@ -234,11 +325,19 @@ subjects:
     );
     kubectl_ok(&kc, &["apply", "-f", "-"], Some(&rbac));
     kubectl_eventually(&sa_kc, &["get", "configmaps", "-n", &ns], None, Duration::from_secs(30));
-    kubectl_ok(&sa_kc, &["create", "configmap", "made-by-sa", "-n", &ns, "--from-literal=k=v"], None);
+    kubectl_ok(
+        &sa_kc,
+        &["create", "configmap", "made-by-sa", "-n", &ns, "--from-literal=k=v"],
+        None,
+    );
 
     // The grant is namespaced: other namespaces and other verbs stay forbidden.
     let other = kubectl(&sa_kc, &["get", "configmaps", "-n", "default"], None);
-    assert!(text(&other.stderr).contains("Forbidden"), "{}", describe("get -n default", &other));
+    assert!(
+        text(&other.stderr).contains("Forbidden"),
+        "{}",
+        describe("get -n default", &other)
+    );
     let del = kubectl(&sa_kc, &["delete", "configmap", "made-by-sa", "-n", &ns], None);
     assert!(text(&del.stderr).contains("Forbidden"), "{}", describe("delete", &del));
 }
@@ -259,8 +358,12 @@ fn pids_of(state: &Path) -> Vec<u32> {
 fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
         let cmdline = text(&cmdline).replace('\0', " ");
         if cmdline.contains(needle) && pid != std::process::id() {
             found.push((pid, cmdline));
@@ -272,7 +375,11 @@ fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
 fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // Field 3 (after the parenthesised comm) is the state; Z = zombie, i.e. exited.
-        Ok(stat) => stat.rsplit(')').next().map(|rest| !rest.trim_start().starts_with('Z')).unwrap_or(false),
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .map(|rest| !rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
         Err(_) => false,
     }
 }
@@ -289,12 +396,19 @@ impl Drop for Down {
 fn second_instance_with_own_state_and_ports_runs_alongside_and_down_leaves_no_stray_process() {
     let first_kc = admin_kubeconfig();
     let state = Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique("cluster-second"));
-    let auto = [("CLUSTER_ETCD_PORT", "auto"), ("CLUSTER_ETCD_PEER_PORT", "auto"), ("CLUSTER_APISERVER_PORT", "auto")];
+    let auto = [
+        ("CLUSTER_ETCD_PORT", "auto"),
+        ("CLUSTER_ETCD_PEER_PORT", "auto"),
+        ("CLUSTER_APISERVER_PORT", "auto"),
+    ];
     let guard = Down(state.clone());
 
     let up = cluster_ok(&state, &["up"], &auto);
     let second_kc = state.join("admin.kubeconfig");
-    assert!(up.contains(&format!("export E2E_KUBECONFIG={}", second_kc.display())), "up printed:\n{up}");
+    assert!(
+        up.contains(&format!("export E2E_KUBECONFIG={}", second_kc.display())),
+        "up printed:\n{up}"
+    );
     assert_ne!(
         std::fs::canonicalize(&second_kc).unwrap(),
         std::fs::canonicalize(&first_kc).unwrap(),
@@ -306,13 +420,37 @@ fn second_instance_with_own_state_and_ports_runs_alongside_and_down_leaves_no_st
     // Both answer, on different ports, and are separate clusters.
     assert_eq!(kubectl_ok(&second_kc, &["get", "--raw", "/readyz"], None).trim(), "ok");
     assert_eq!(server_git_version(&second_kc), "v1.37.2");
-    let first_server = kubectl_ok(&first_kc, &["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"], None);
-    let second_server = kubectl_ok(&second_kc, &["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"], None);
+    let first_server = kubectl_ok(
+        &first_kc,
+        &[
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server}",
+        ],
+        None,
+    );
+    let second_server = kubectl_ok(
+        &second_kc,
+        &[
+            "config",
+            "view",
+            "--minify",
+            "-o",
+            "jsonpath={.clusters[0].cluster.server}",
+        ],
+        None,
+    );
     assert_ne!(first_server, second_server);
     let only_here = unique("only-in-second");
     kubectl_ok(&second_kc, &["create", "namespace", &only_here], None);
     let absent = kubectl(&first_kc, &["get", "namespace", &only_here], None);
-    assert!(text(&absent.stderr).contains("NotFound"), "{}", describe("get ns on first", &absent));
+    assert!(
+        text(&absent.stderr).contains("NotFound"),
+        "{}",
+        describe("get ns on first", &absent)
+    );
 
     // `up` on a healthy instance is a no-op: same processes, same data.
     cluster_ok(&state, &["up"], &auto);

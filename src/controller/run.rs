@@ -11,7 +11,9 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::predicates;
 use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::utils::{Predicate, PredicateConfig};
 use kube::runtime::watcher::{self, Event as WatchEvent};
 use kube::{Api, ResourceExt};
 use tracing::{info, warn};
@@ -70,7 +72,13 @@ pub async fn run_controller(
             Ok(WatchEvent::Init) => {}
             Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
         })
-        .touched_objects();
+        .touched_objects()
+        // Our own status writes must not wake the object again (that would double every retry and cost a
+        // reconcile per write at scale); spec changes move the generation, finalizer and deletion changes are kept.
+        .predicate_filter(
+            predicates::generation::<CallbackRegistration>.combine(predicates::finalizers::<CallbackRegistration>),
+            PredicateConfig::default(),
+        );
 
     let recorder = Recorder::new(
         client.clone(),

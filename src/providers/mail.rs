@@ -338,7 +338,13 @@ impl Provider for MailProvider {
         let mut held = observed;
 
         if let Some(reason) = plan.set {
-            let mut after = self.set(account, desired).await?;
+            let mut after = self.set(account, desired).await.map_err(|err| {
+                if plan.stopped_by_provider {
+                    stopped_by_provider(err)
+                } else {
+                    err
+                }
+            })?;
             // Whether `set` resets omitted fields is undocumented; spam_block is the one field the full object
             // omits to clear it. If the provider kept it, delete and set again.
             if after
@@ -408,6 +414,19 @@ impl Provider for MailProvider {
             }
         }
         Ok(Removal::Removed(changes))
+    }
+}
+
+/// The provider stopped the webhook and re-activating it failed: report that, and keep retrying (the receiver
+/// the provider checks may come back) unless the credentials are the problem.
+fn stopped_by_provider(err: ProviderError) -> ProviderError {
+    match err {
+        ProviderError::InvalidCredentials { .. } => err,
+        other => ProviderError::Transient {
+            reason: "StoppedByProvider",
+            message: format!("Unisender Go stopped the webhook and re-activating it failed: {other}"),
+            retry_after: other.retry_after(),
+        },
     }
 }
 

@@ -33,3 +33,39 @@ pub fn ready_condition(obj: &CallbackRegistration) -> Option<(String, String, St
         .find(|c| c.type_ == "Ready")
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
+
+/// Events (events.k8s.io/v1) about `name` in `namespace`, as (type, reason, note).
+pub async fn events_about(client: &kube::Client, namespace: &str, name: &str) -> Vec<(String, String, String)> {
+    let api: kube::Api<k8s_openapi::api::events::v1::Event> = kube::Api::namespaced(client.clone(), namespace);
+    let list = api.list(&Default::default()).await.expect("listing Events");
+    list.items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .map(|e| {
+            (
+                e.type_.unwrap_or_default(),
+                e.reason.unwrap_or_default(),
+                e.note.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until `name` has a Ready condition with `reason` (any status); returns (status, message).
+pub async fn wait_for_reason(
+    api: &kube::Api<CallbackRegistration>,
+    name: &str,
+    reason: &str,
+    timeout: Duration,
+) -> (String, String) {
+    eventually(&format!("{name} to report reason {reason}"), timeout, || async {
+        api.get(name)
+            .await
+            .ok()
+            .as_ref()
+            .and_then(ready_condition)
+            .filter(|(_, r, _)| r == reason)
+            .map(|(s, _, m)| (s, m))
+    })
+    .await
+}

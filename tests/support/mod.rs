@@ -1,6 +1,6 @@
 //! Shared end-to-end harness: the real control plane started by `scripts/cluster` (never a mock), one namespace and
 //! one operator process per test, simulators in-process on 127.0.0.1.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod cluster;
 pub mod mail;

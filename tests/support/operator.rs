@@ -27,12 +27,7 @@ impl Operator {
         let log_path = dir.path().join("operator.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let metrics_port = free_port();
-        let mut args: Vec<String> = vec![
-            "run".into(),
-            "--kubeconfig".into(),
-            kubeconfig.display().to_string(),
-            "--namespaces".into(),
-            namespaces.join(","),
+        let defaults: Vec<String> = vec![
             "--allowed-endpoints".into(),
             "http://127.0.0.1".into(),
             "--resync-interval".into(),
@@ -48,6 +43,19 @@ impl Operator {
             "--log-level".into(),
             "info,callback_operator=debug".into(),
         ];
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--kubeconfig".into(),
+            kubeconfig.display().to_string(),
+            "--namespaces".into(),
+            namespaces.join(","),
+        ];
+        // A flag given in `extra` replaces the test default of the same name.
+        for pair in defaults.chunks(2) {
+            if !extra.contains(&pair[0].as_str()) {
+                args.extend(pair.iter().cloned());
+            }
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let child = Command::new(env!("CARGO_BIN_EXE_callback-operator"))
             .args(&args)

@@ -14,23 +14,9 @@ const MB: &str = "11111111-2222-4333-8444-555555555555";
 #[tokio::test]
 async fn binary_serves_all_simulators_prints_addresses_and_stops_on_sigterm() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_provider-simulators"))
-        .args([
-            "--mail-port",
-            "0",
-            "--edna-port",
-            "0",
-            "--envelope-port",
-            "0",
-        ])
+        .args(["--mail-port", "0", "--edna-port", "0", "--envelope-port", "0"])
         .args(["--receiver-port", "0", "--latency-ms", "20"])
-        .args([
-            "--mail-key",
-            "mk",
-            "--mail-key",
-            "mk2",
-            "--mail-wrong-dc-key",
-            "dc2",
-        ])
+        .args(["--mail-key", "mk", "--mail-key", "mk2", "--mail-wrong-dc-key", "dc2"])
         .args(["--edna-key", "ek", "--edna-channel", "1:Shop:shop_wa:1001"])
         .args(["--edna-channel", "ek@2:New:new_wa::VIBER"])
         .args(["--envelope-token", &format!("tok:{MB}")])
@@ -52,8 +38,7 @@ async fn binary_serves_all_simulators_prints_addresses_and_stops_on_sigterm() {
     let c = client();
 
     let started = Instant::now();
-    let hook =
-        json!({"url": format!("{receiver}/mail"), "events": {"email_status": ["delivered"]}});
+    let hook = json!({"url": format!("{receiver}/mail"), "events": {"email_status": ["delivered"]}});
     let resp = c
         .post(format!("{mail}/webhook/set.json"))
         .header("X-API-KEY", "mk2")
@@ -61,15 +46,8 @@ async fn binary_serves_all_simulators_prints_addresses_and_stops_on_sigterm() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        parts(resp).await.0,
-        200,
-        "activation GET reached the receiver"
-    );
-    assert!(
-        started.elapsed() >= Duration::from_millis(20),
-        "--latency-ms applies"
-    );
+    assert_eq!(parts(resp).await.0, 200, "activation GET reached the receiver");
+    assert!(started.elapsed() >= Duration::from_millis(20), "--latency-ms applies");
     let resp = c
         .post(format!("{mail}/webhook/list.json"))
         .header("X-API-KEY", "dc2")
@@ -106,8 +84,7 @@ async fn binary_serves_all_simulators_prints_addresses_and_stops_on_sigterm() {
         .unwrap();
     let (s, token) = parts(resp).await;
     assert_eq!(s, 200);
-    let body =
-        json!({"filter": {}, "url": format!("{receiver}/docs"), "retries": 1, "timeout": 1000});
+    let body = json!({"filter": {}, "url": format!("{receiver}/docs"), "retries": 1, "timeout": 1000});
     let resp = c
         .post(format!("{envelope}/api/v1/envelope/callback/add"))
         .bearer_auth(token["token"].as_str().unwrap())
@@ -128,27 +105,18 @@ async fn binary_serves_all_simulators_prints_addresses_and_stops_on_sigterm() {
     assert_eq!(resp.status(), 201);
 
     let (_, state) = parts(
-        c.get(format!(
-            "{}/state",
-            addrs["admin"]["mail"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap(),
+        c.get(format!("{}/state", addrs["admin"]["mail"].as_str().unwrap()))
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
-    assert_eq!(
-        state["webhooks"]["mk2"][0]["url"],
-        format!("{receiver}/mail")
-    );
+    assert_eq!(state["webhooks"]["mk2"][0]["url"], format!("{receiver}/mail"));
     let (_, state) = parts(
-        c.get(format!(
-            "{}/state",
-            addrs["admin"]["edna"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap(),
+        c.get(format!("{}/state", addrs["admin"]["edna"].as_str().unwrap()))
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(
@@ -156,13 +124,10 @@ async fn binary_serves_all_simulators_prints_addresses_and_stops_on_sigterm() {
         format!("{receiver}/edna")
     );
     let (_, state) = parts(
-        c.get(format!(
-            "{}/state",
-            addrs["admin"]["envelope"].as_str().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap(),
+        c.get(format!("{}/state", addrs["admin"]["envelope"].as_str().unwrap()))
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(state["callbacks"][MB].as_array().unwrap().len(), 2);
@@ -178,10 +143,7 @@ async fn binary_serves_all_simulators_prints_addresses_and_stops_on_sigterm() {
             assert!(status.success(), "exit status {status}");
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "still running 10 s after SIGTERM"
-        );
+        assert!(Instant::now() < deadline, "still running 10 s after SIGTERM");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -7,8 +7,7 @@ use std::time::Duration;
 use provider_simulators::Fault;
 use provider_simulators::common::Receiver;
 use provider_simulators::edna::{
-    CallbackUrls, Channel, EdnaConfig, EdnaErrorStyle, EdnaSetOmitted, EdnaSim, EdnaSimulator,
-    EdnaSwitches,
+    CallbackUrls, Channel, EdnaConfig, EdnaErrorStyle, EdnaSetOmitted, EdnaSim, EdnaSimulator, EdnaSwitches,
 };
 use serde_json::{Value, json};
 use support::{client, client_with_timeout, parts};
@@ -19,15 +18,9 @@ async fn start(url_check: bool) -> EdnaSim {
     EdnaSimulator::start(EdnaConfig {
         keys: vec![KEY.into()],
         channels: vec![
-            (
-                KEY.into(),
-                Channel::active(1, "Shop", "shop_wa", 1001, "WHATSAPP"),
-            ),
+            (KEY.into(), Channel::active(1, "Shop", "shop_wa", 1001, "WHATSAPP")),
             (KEY.into(), Channel::pending(2, "New", "new_wa", "WHATSAPP")),
-            (
-                KEY.into(),
-                Channel::active(3, "Viber", "shop_vb", 1003, "VIBER"),
-            ),
+            (KEY.into(), Channel::active(3, "Viber", "shop_vb", 1003, "VIBER")),
         ],
         switches: EdnaSwitches {
             url_check,
@@ -68,18 +61,10 @@ async fn set_stores_urls_per_subject_and_answers_ok() {
     )
     .await;
     assert_eq!((s, b), (200, json!({"code": "ok"})));
-    let (s, _) = set(
-        &sim,
-        KEY,
-        json!({"inMessageCallbackUrl": "https://r.example/in"}),
-    )
-    .await;
+    let (s, _) = set(&sim, KEY, json!({"inMessageCallbackUrl": "https://r.example/in"})).await;
     assert_eq!(s, 200);
     let state = sim.state(KEY);
-    assert_eq!(
-        state[&Some(1001)],
-        urls(Some("https://r.example/s"), None, None)
-    );
+    assert_eq!(state[&Some(1001)], urls(Some("https://r.example/s"), None, None));
     assert_eq!(state[&None], urls(None, Some("https://r.example/in"), None));
 }
 
@@ -100,11 +85,7 @@ async fn set_overwrites_only_the_fields_sent_by_default() {
     .await;
     assert_eq!(
         sim.callback_urls(KEY, None).unwrap(),
-        urls(
-            Some("https://b/s"),
-            Some("https://a/in"),
-            Some("https://b/m")
-        )
+        urls(Some("https://b/s"), Some("https://a/in"), Some("https://b/m"))
     );
 }
 
@@ -145,11 +126,7 @@ async fn unknown_or_missing_key_answers_401_and_missing_group_403() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        resp.status(),
-        200,
-        "additional key shares the master's account"
-    );
+    assert_eq!(resp.status(), 200, "additional key shares the master's account");
 }
 
 #[tokio::test]
@@ -160,10 +137,7 @@ async fn validation_answers_documented_codes_under_http_200_by_default() {
         (json!({}), "url-not-specified"),
         (json!({"subjectId": 1001}), "url-not-specified"),
         (json!({"statusCallbackUrl": null}), "url-not-specified"),
-        (
-            json!({"statusCallbackUrl": long}),
-            "error-callback-url-max-length",
-        ),
+        (json!({"statusCallbackUrl": long}), "error-callback-url-max-length"),
         (
             json!({"statusCallbackUrl": "http://r.example/s"}),
             "error-callback-url-not-https",
@@ -188,9 +162,7 @@ async fn validation_answers_documented_codes_under_http_200_by_default() {
     let exactly_500 = format!("https://r.example/{}", "x".repeat(500 - 18));
     assert_eq!(exactly_500.len(), 500);
     assert_eq!(
-        set(&sim, KEY, json!({"statusCallbackUrl": exactly_500}))
-            .await
-            .1,
+        set(&sim, KEY, json!({"statusCallbackUrl": exactly_500})).await.1,
         json!({"code": "ok"})
     );
 }
@@ -201,10 +173,7 @@ async fn error_transport_is_switchable_to_http_400_or_problem_body() {
     let bad = json!({"statusCallbackUrl": "http://r.example/s"});
     sim.set_error_style(EdnaErrorStyle::Http400Code);
     let (s, b) = set(&sim, KEY, bad.clone()).await;
-    assert_eq!(
-        (s, b),
-        (400, json!({"code": "error-callback-url-not-https"}))
-    );
+    assert_eq!((s, b), (400, json!({"code": "error-callback-url-not-https"})));
 
     sim.set_error_style(EdnaErrorStyle::Problem);
     let resp = client()
@@ -249,18 +218,10 @@ async fn head_check_accepts_an_up_receiver_and_refuses_a_down_one() {
 
     receiver.set_path_status("/edna/in", 404);
     let (s, b) = set(&sim, KEY, json!({"inMessageCallbackUrl": in_url})).await;
-    assert_eq!(
-        (s, b),
-        (200, json!({"code": "error-callback-url-not-available"}))
-    );
+    assert_eq!((s, b), (200, json!({"code": "error-callback-url-not-available"})));
 
     receiver.set_down(true);
-    let (_, b) = set(
-        &sim,
-        KEY,
-        json!({"statusCallbackUrl": receiver.url("/edna/other")}),
-    )
-    .await;
+    let (_, b) = set(&sim, KEY, json!({"statusCallbackUrl": receiver.url("/edna/other")})).await;
     assert_eq!(b, json!({"code": "error-callback-url-not-available"}));
     assert_eq!(
         sim.callback_urls(KEY, None).unwrap().status_callback_url,
@@ -268,12 +229,7 @@ async fn head_check_accepts_an_up_receiver_and_refuses_a_down_one() {
     );
 
     receiver.set_down(false);
-    let (_, b) = set(
-        &sim,
-        KEY,
-        json!({"statusCallbackUrl": receiver.url("/edna/other")}),
-    )
-    .await;
+    let (_, b) = set(&sim, KEY, json!({"statusCallbackUrl": receiver.url("/edna/other")})).await;
     assert_eq!(b, json!({"code": "ok"}));
 }
 
@@ -281,12 +237,7 @@ async fn head_check_accepts_an_up_receiver_and_refuses_a_down_one() {
 async fn head_check_can_be_switched_off() {
     let sim = start(true).await;
     sim.set_url_check(false);
-    let (_, b) = set(
-        &sim,
-        KEY,
-        json!({"statusCallbackUrl": "https://127.0.0.1:1/nothing"}),
-    )
-    .await;
+    let (_, b) = set(&sim, KEY, json!({"statusCallbackUrl": "https://127.0.0.1:1/nothing"})).await;
     assert_eq!(b, json!({"code": "ok"}));
 }
 
@@ -297,10 +248,7 @@ async fn channel_profile_lists_channels_with_subject_id_only_when_active() {
         let sim = sim.clone();
         async move {
             let resp = client()
-                .get(format!(
-                    "{}/api/channel-profile?types={types}",
-                    sim.base_url()
-                ))
+                .get(format!("{}/api/channel-profile?types={types}", sim.base_url()))
                 .header("X-API-KEY", KEY)
                 .send()
                 .await
@@ -315,10 +263,7 @@ async fn channel_profile_lists_channels_with_subject_id_only_when_active() {
     assert_eq!(list[0]["subjectId"], 1001);
     assert_eq!(list[0]["subject"], "shop_wa");
     assert_eq!(list[0]["type"], "WHATSAPP");
-    assert!(
-        list[1].get("subjectId").is_none(),
-        "pending channel has no subjectId"
-    );
+    assert!(list[1].get("subjectId").is_none(), "pending channel has no subjectId");
     assert_eq!(list[1]["active"], false);
     assert_eq!(get("WHATSAPP%2CVIBER").await.1.as_array().unwrap().len(), 3);
 
@@ -331,24 +276,14 @@ async fn channel_profile_lists_channels_with_subject_id_only_when_active() {
         json!({"statusCallbackUrl": "https://r/s", "subjectId": 1002}),
     )
     .await;
-    assert_eq!(
-        b,
-        json!({"code": "ok"}),
-        "activated channel is now a known subject"
-    );
+    assert_eq!(b, json!({"code": "ok"}), "activated channel is now a known subject");
 }
 
 #[tokio::test]
 async fn faults_rate_limit_5xx_and_hang() {
     let sim = start(false).await;
     let body = json!({"statusCallbackUrl": "https://r/s"});
-    sim.inject_for(
-        "callback/set",
-        Fault::RateLimited {
-            retry_after_secs: 3,
-        },
-        1,
-    );
+    sim.inject_for("callback/set", Fault::RateLimited { retry_after_secs: 3 }, 1);
     let resp = client()
         .post(format!("{}/api/callback/set", sim.base_url()))
         .header("X-API-KEY", KEY)
@@ -396,10 +331,7 @@ async fn admin_state_shows_accounts_channels_and_callbacks() {
     )
     .await;
     let account = &state["accounts"][KEY];
-    assert_eq!(
-        account["callbacks"]["1001"]["statusCallbackUrl"],
-        "https://r/s"
-    );
+    assert_eq!(account["callbacks"]["1001"]["statusCallbackUrl"], "https://r/s");
     assert_eq!(
         account["callbacks"]["tenant"]["messageMatcherCallbackUrl"],
         "https://manual/m"

@@ -57,10 +57,7 @@ async fn list(sim: &EnvelopeSim, token: &str, mailbox: &str) -> (u16, Value) {
 
 async fn remove(sim: &EnvelopeSim, token: &str, id: &str) -> (u16, Value) {
     let resp = client()
-        .delete(format!(
-            "{}/api/v1/envelope/callback/{id}/remove",
-            sim.base_url()
-        ))
+        .delete(format!("{}/api/v1/envelope/callback/{id}/remove", sim.base_url()))
         .bearer_auth(token)
         .header("Mailbox", MB)
         .send()
@@ -134,11 +131,7 @@ async fn remove_answers_200_then_404_or_410_when_switched() {
     sim.set_removed_answer(410);
     assert_eq!(remove(&sim, TOKEN, id).await.0, 410);
     let never = uuid::Uuid::new_v4().to_string();
-    assert_eq!(
-        remove(&sim, TOKEN, &never).await.0,
-        404,
-        "never-seen ids stay 404"
-    );
+    assert_eq!(remove(&sim, TOKEN, &never).await.0, 404, "never-seen ids stay 404");
 }
 
 #[tokio::test]
@@ -165,11 +158,7 @@ async fn bearer_token_and_mailbox_are_checked() {
         .unwrap();
     assert_eq!(resp.status(), 400, "no Mailbox header");
     assert_eq!(add(&sim, "other-token", OTHER_MB, &b).await.0, 201);
-    assert_eq!(
-        list(&sim, TOKEN, MB).await.1,
-        json!([]),
-        "callbacks are per mailbox"
-    );
+    assert_eq!(list(&sim, TOKEN, MB).await.1, json!([]), "callbacks are per mailbox");
 }
 
 #[tokio::test]
@@ -184,19 +173,11 @@ async fn login_token_expires_after_12_simulated_hours() {
     assert_eq!(list(&sim, &token, MB).await.0, 200);
 
     sim.advance_clock(Duration::from_secs(11 * 3600 + 59 * 60));
-    assert_eq!(
-        list(&sim, &token, MB).await.0,
-        200,
-        "still valid before 12 h"
-    );
+    assert_eq!(list(&sim, &token, MB).await.0, 200, "still valid before 12 h");
     sim.advance_clock(Duration::from_secs(61));
     let (s, e) = list(&sim, &token, MB).await;
     assert_eq!((s, e["code"].clone()), (401, json!(401)));
-    assert_eq!(
-        list(&sim, TOKEN, MB).await.0,
-        200,
-        "application tokens do not expire"
-    );
+    assert_eq!(list(&sim, TOKEN, MB).await.0, 200, "application tokens do not expire");
 
     let (_, b) = login(&sim, "ops@example.com", "s3cret").await;
     let fresh = b["token"].as_str().unwrap().to_owned();
@@ -232,10 +213,7 @@ async fn create_body_validation_answers_400_with_code_and_message() {
     no_timeout.as_object_mut().unwrap().remove("timeout");
     let cases = [
         ("filter missing", no_filter),
-        (
-            "url missing",
-            json!({"filter": {}, "retries": 1, "timeout": 100}),
-        ),
+        ("url missing", json!({"filter": {}, "retries": 1, "timeout": 100})),
         ("url relative", with("url", json!("/cb"))),
         ("retries missing", no_retries),
         ("retries 11", with("retries", json!(11))),
@@ -245,19 +223,10 @@ async fn create_body_validation_answers_400_with_code_and_message() {
         ("timeout 60001", with("timeout", json!(60001))),
         ("bad status", with("filter", json!({"status": ["DONE"]}))),
         ("bad label uuid", with("filter", json!({"label": ["x"]}))),
-        (
-            "bad template uuid",
-            with("filter", json!({"template": ["x"]})),
-        ),
-        (
-            "bad date",
-            with("filter", json!({"receiveDateFrom": "2024-01-01"})),
-        ),
+        ("bad template uuid", with("filter", json!({"template": ["x"]}))),
+        ("bad date", with("filter", json!({"receiveDateFrom": "2024-01-01"}))),
         ("bad scope", with("filter", json!({"scope": ["trash"]}))),
-        (
-            "unknown filter field",
-            with("filter", json!({"colour": "red"})),
-        ),
+        ("unknown filter field", with("filter", json!({"colour": "red"}))),
         ("filter not object", with("filter", json!([]))),
         ("password without login", with("password", json!("pw"))),
     ];
@@ -271,11 +240,7 @@ async fn create_body_validation_answers_400_with_code_and_message() {
         let mut b = ok.clone();
         b["retries"] = json!(retries);
         b["timeout"] = json!(timeout);
-        assert_eq!(
-            add(&sim, TOKEN, MB, &b).await.0,
-            201,
-            "bounds are inclusive"
-        );
+        assert_eq!(add(&sim, TOKEN, MB, &b).await.0, 201, "bounds are inclusive");
     }
 }
 
@@ -331,13 +296,7 @@ async fn crash_after_add_creates_the_callback_but_loses_the_response() {
 #[tokio::test]
 async fn faults_rate_limit_5xx_and_hang() {
     let sim = start().await;
-    sim.inject_for(
-        "callback/list",
-        Fault::RateLimited {
-            retry_after_secs: 1,
-        },
-        1,
-    );
+    sim.inject_for("callback/list", Fault::RateLimited { retry_after_secs: 1 }, 1);
     let resp = client()
         .get(format!("{}/api/v1/envelope/callback/list", sim.base_url()))
         .bearer_auth(TOKEN)
@@ -371,11 +330,7 @@ async fn test_handles_put_and_remove_behind_the_operators_back() {
     let put = sim.put_callback(MB, body("https://manual/cb")).unwrap();
     sim.put_callback(MB, body("https://manual/cb")).unwrap();
     let (_, l) = list(&sim, TOKEN, MB).await;
-    assert_eq!(
-        l.as_array().unwrap().len(),
-        2,
-        "manual copies are duplicates"
-    );
+    assert_eq!(l.as_array().unwrap().len(), 2, "manual copies are duplicates");
     assert!(sim.remove_callback(MB, put.id));
     assert!(!sim.remove_callback(MB, put.id));
     assert_eq!(sim.callbacks(MB).len(), 1);
@@ -446,10 +401,7 @@ async fn admin_can_advance_the_clock_and_revoke_tokens() {
     assert_eq!(list(&sim, &token, MB).await.0, 401);
     let (_, b) = login(&sim, "ops@example.com", "s3cret").await;
     let token = b["token"].as_str().unwrap().to_owned();
-    c.post(format!("{admin}/revoke-tokens"))
-        .send()
-        .await
-        .unwrap();
+    c.post(format!("{admin}/revoke-tokens")).send().await.unwrap();
     assert_eq!(list(&sim, &token, MB).await.0, 401);
     let s = c
         .post(format!("{admin}/switches"))

@@ -48,14 +48,10 @@ async fn ten_thousand_registrations_with_url_checks_and_20ms_latency() {
     let mut tasks = Vec::with_capacity(2 * N);
     for i in 0..N {
         let (c, g, r) = (client.clone(), gate.clone(), receiver.clone());
-        let url = format!(
-            "{}/ru/transactional/api/v1/webhook/set.json",
-            mail_base(&mail)
-        );
+        let url = format!("{}/ru/transactional/api/v1/webhook/set.json", mail_base(&mail));
         tasks.push(tokio::spawn(async move {
             let _permit = g.acquire().await.unwrap();
-            let hook =
-                json!({"url": r.url(&format!("m/{i}")), "events": {"email_status": ["delivered"]}});
+            let hook = json!({"url": r.url(&format!("m/{i}")), "events": {"email_status": ["delivered"]}});
             c.post(url)
                 .header("X-API-KEY", "k")
                 .json(&hook)

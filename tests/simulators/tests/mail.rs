@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 use provider_simulators::Fault;
 use provider_simulators::common::Receiver;
-use provider_simulators::mail::{
-    MailConfig, MailKeyState, MailSim, MailSimulator, MailSwitches, SetOmitted,
-};
+use provider_simulators::mail::{MailConfig, MailKeyState, MailSim, MailSimulator, MailSwitches, SetOmitted};
 use serde_json::{Value, json};
 use support::{client, client_with_timeout, parts};
 
@@ -56,10 +54,7 @@ async fn set_creates_webhook_with_documented_defaults_and_generated_id() {
     assert_eq!(obj["delivery_info"], 0);
     assert_eq!(obj["single_event"], 0);
     assert_eq!(obj["max_parallel"], 10);
-    assert_eq!(
-        obj["events"]["email_status"],
-        json!(["delivered", "hard_bounced"])
-    );
+    assert_eq!(obj["events"]["email_status"], json!(["delivered", "hard_bounced"]));
     assert!(obj["events"].get("spam_block").is_none());
     assert!(obj["id"].as_u64().unwrap() > 0);
     let stamp = obj["updated_at"].as_str().unwrap();
@@ -90,13 +85,7 @@ async fn keep_switch_makes_set_keep_omitted_fields() {
     first["max_parallel"] = json!(50);
     first["delivery_info"] = json!(1);
     call(&sim, KEY, "webhook/set", first).await;
-    let (status, b) = call(
-        &sim,
-        KEY,
-        "webhook/set",
-        json!({"url": "https://h.example/a"}),
-    )
-    .await;
+    let (status, b) = call(&sim, KEY, "webhook/set", json!({"url": "https://h.example/a"})).await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["object"]["max_parallel"], 50);
     assert_eq!(b["object"]["delivery_info"], 1);
@@ -130,14 +119,7 @@ async fn keys_are_checked_in_header_or_body_with_documented_codes() {
         assert_eq!((s, b["code"].as_u64().unwrap()), (http, code), "key {key}");
         assert!(b["message"].is_string());
     }
-    let (s, _) = parts(
-        c.post(&url)
-            .json(&json!({"api_key": KEY}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (s, _) = parts(c.post(&url).json(&json!({"api_key": KEY})).send().await.unwrap()).await;
     assert_eq!(s, 200, "api_key in the body is accepted");
     assert_eq!(sim.count_for("other-dc", "webhook/list"), 1);
 }
@@ -152,32 +134,20 @@ async fn set_validation_answers_documented_error_codes() {
         b
     };
     let cases: Vec<(&str, Value, u64)> = vec![
-        (
-            "url missing",
-            json!({"events": {"email_status": ["delivered"]}}),
-            305,
-        ),
+        ("url missing", json!({"events": {"email_status": ["delivered"]}}), 305),
         ("url blank", with("url", json!("  ")), 2701),
         ("bad event_format", with("event_format", json!("xml")), 2703),
         ("delivery_info 2", with("delivery_info", json!(2)), 2704),
         ("single_event true", with("single_event", json!(true)), 2705),
         ("max_parallel 4", with("max_parallel", json!(4)), 2707),
         ("max_parallel 101", with("max_parallel", json!(101)), 2707),
-        (
-            "events missing",
-            json!({"url": "https://h.example/a"}),
-            2710,
-        ),
+        ("events missing", json!({"url": "https://h.example/a"}), 2710),
         (
             "email_status missing",
             with("events", json!({"spam_block": ["*"]})),
             2710,
         ),
-        (
-            "email_status empty",
-            with("events", json!({"email_status": []})),
-            2710,
-        ),
+        ("email_status empty", with("events", json!({"email_status": []})), 2710),
         (
             "bad email_status",
             with("events", json!({"email_status": ["bounced"]})),
@@ -185,10 +155,7 @@ async fn set_validation_answers_documented_error_codes() {
         ),
         (
             "bad spam_block",
-            with(
-                "events",
-                json!({"email_status": ["spam"], "spam_block": ["x"]}),
-            ),
+            with("events", json!({"email_status": ["spam"], "spam_block": ["x"]})),
             2712,
         ),
         (
@@ -201,11 +168,7 @@ async fn set_validation_answers_documented_error_codes() {
             with("url", json!("https://nowhere.invalid/h")),
             2713,
         ),
-        (
-            "non-ascii host",
-            with("url", json!("https://пример.рф/h")),
-            2713,
-        ),
+        ("non-ascii host", with("url", json!("https://пример.рф/h")), 2713),
         ("status not a string", with("status", json!(1)), 2714),
         ("status stopped", with("status", json!("stopped")), 2715),
     ];
@@ -246,21 +209,9 @@ async fn get_and_delete_of_unknown_url_answer_304_with_switchable_http_status() 
 async fn get_list_delete_round_trip() {
     let sim = start(false).await;
     for i in 0..5 {
-        call(
-            &sim,
-            KEY,
-            "webhook/set",
-            hook(&format!("https://h.example/{i}")),
-        )
-        .await;
+        call(&sim, KEY, "webhook/set", hook(&format!("https://h.example/{i}"))).await;
     }
-    let (s, b) = call(
-        &sim,
-        KEY,
-        "webhook/get",
-        json!({"url": "https://h.example/3"}),
-    )
-    .await;
+    let (s, b) = call(&sim, KEY, "webhook/get", json!({"url": "https://h.example/3"})).await;
     assert_eq!(s, 200);
     assert_eq!(b["object"]["url"], "https://h.example/3");
 
@@ -268,20 +219,10 @@ async fn get_list_delete_round_trip() {
     let (_, page3) = call(&sim, KEY, "webhook/list", json!({"limit": 2, "offset": 4})).await;
     assert_eq!(page1["objects"].as_array().unwrap().len(), 2);
     assert_eq!(page1["objects"][0]["url"], "https://h.example/0");
-    assert_eq!(
-        page3["objects"].as_array().unwrap().len(),
-        1,
-        "short last page"
-    );
+    assert_eq!(page3["objects"].as_array().unwrap().len(), 1, "short last page");
     assert!(page1.get("total").is_none());
 
-    let (s, b) = call(
-        &sim,
-        KEY,
-        "webhook/delete",
-        json!({"url": "https://h.example/3"}),
-    )
-    .await;
+    let (s, b) = call(&sim, KEY, "webhook/delete", json!({"url": "https://h.example/3"})).await;
     assert_eq!((s, b), (200, json!({"status": "success"})));
     assert!(sim.webhook(KEY, "https://h.example/3").is_none());
     assert_eq!(sim.webhooks(KEY).len(), 4);
@@ -292,13 +233,7 @@ async fn webhooks_are_scoped_per_key() {
     let sim = start(false).await;
     sim.add_key("key-2");
     call(&sim, KEY, "webhook/set", hook("https://h.example/a")).await;
-    let (s, b) = call(
-        &sim,
-        "key-2",
-        "webhook/get",
-        json!({"url": "https://h.example/a"}),
-    )
-    .await;
+    let (s, b) = call(&sim, "key-2", "webhook/get", json!({"url": "https://h.example/a"})).await;
     assert_eq!((s, b["code"].clone()), (400, json!(304)));
     let (_, b) = call(&sim, "key-2", "webhook/list", json!({})).await;
     assert_eq!(b["objects"], json!([]));
@@ -309,13 +244,7 @@ async fn read_side_may_omit_delivery_flags_when_switched() {
     let sim = start(false).await;
     call(&sim, KEY, "webhook/set", hook("https://h.example/a")).await;
     sim.set_omit_delivery_flags_on_read(true);
-    let (_, b) = call(
-        &sim,
-        KEY,
-        "webhook/get",
-        json!({"url": "https://h.example/a"}),
-    )
-    .await;
+    let (_, b) = call(&sim, KEY, "webhook/get", json!({"url": "https://h.example/a"})).await;
     assert!(b["object"].get("delivery_info").is_none());
     assert!(b["object"].get("single_event").is_none());
     assert_eq!(b["object"]["max_parallel"], 10);
@@ -364,29 +293,20 @@ async fn test_handles_change_state_behind_the_operators_back() {
     let sim = start(false).await;
     call(&sim, KEY, "webhook/set", hook("https://h.example/a")).await;
     assert!(sim.set_webhook_status(KEY, "https://h.example/a", "stopped"));
-    let (_, b) = call(
-        &sim,
-        KEY,
-        "webhook/get",
-        json!({"url": "https://h.example/a"}),
-    )
-    .await;
+    let (_, b) = call(&sim, KEY, "webhook/get", json!({"url": "https://h.example/a"})).await;
     assert_eq!(b["object"]["status"], "stopped");
     // The operator re-activates with a full set.
     let (_, b) = call(&sim, KEY, "webhook/set", hook("https://h.example/a")).await;
     assert_eq!(b["object"]["status"], "active");
 
     let put = sim
-        .put_webhook(KEY, json!({"url": "https://h.example/b", "max_parallel": 7, "events": {"email_status": ["spam"]}}))
+        .put_webhook(
+            KEY,
+            json!({"url": "https://h.example/b", "max_parallel": 7, "events": {"email_status": ["spam"]}}),
+        )
         .unwrap();
     assert!(put.id > 0);
-    let (_, b) = call(
-        &sim,
-        KEY,
-        "webhook/get",
-        json!({"url": "https://h.example/b"}),
-    )
-    .await;
+    let (_, b) = call(&sim, KEY, "webhook/get", json!({"url": "https://h.example/b"})).await;
     assert_eq!(b["object"]["max_parallel"], 7);
     assert!(sim.remove_webhook(KEY, "https://h.example/b"));
     assert!(!sim.remove_webhook(KEY, "https://h.example/b"));
@@ -395,12 +315,7 @@ async fn test_handles_change_state_behind_the_operators_back() {
 #[tokio::test]
 async fn rate_limit_fault_answers_429_with_retry_after_then_recovers() {
     let sim = start(false).await;
-    sim.inject(
-        Fault::RateLimited {
-            retry_after_secs: 7,
-        },
-        2,
-    );
+    sim.inject(Fault::RateLimited { retry_after_secs: 7 }, 2);
     for _ in 0..2 {
         let resp = client()
             .post(format!("{}/webhook/list.json", sim.base_url()))
@@ -414,10 +329,7 @@ async fn rate_limit_fault_answers_429_with_retry_after_then_recovers() {
     }
     assert_eq!(call(&sim, KEY, "webhook/list", json!({})).await.0, 200);
     let faults: Vec<_> = sim.requests().iter().map(|r| r.fault).collect();
-    assert_eq!(
-        faults,
-        vec![Some("rate_limited"), Some("rate_limited"), None]
-    );
+    assert_eq!(faults, vec![Some("rate_limited"), Some("rate_limited"), None]);
 }
 
 #[tokio::test]
@@ -425,22 +337,9 @@ async fn status_fault_can_target_one_op() {
     let sim = start(false).await;
     sim.inject_for("webhook/set", Fault::status(503), 1);
     assert_eq!(call(&sim, KEY, "webhook/list", json!({})).await.0, 200);
-    assert_eq!(
-        call(&sim, KEY, "webhook/set", hook("https://h.example/a"))
-            .await
-            .0,
-        503
-    );
-    assert!(
-        sim.webhooks(KEY).is_empty(),
-        "the faulted set was not handled"
-    );
-    assert_eq!(
-        call(&sim, KEY, "webhook/set", hook("https://h.example/a"))
-            .await
-            .0,
-        200
-    );
+    assert_eq!(call(&sim, KEY, "webhook/set", hook("https://h.example/a")).await.0, 503);
+    assert!(sim.webhooks(KEY).is_empty(), "the faulted set was not handled");
+    assert_eq!(call(&sim, KEY, "webhook/set", hook("https://h.example/a")).await.0, 200);
 }
 
 #[tokio::test]
@@ -473,10 +372,7 @@ async fn crash_fault_performs_the_call_but_loses_the_response() {
         .await;
     let err = result.expect_err("the response must be lost");
     assert!(!err.is_timeout(), "connection dropped, not hung: {err}");
-    assert!(
-        sim.webhook(KEY, "https://h.example/a").is_some(),
-        "the set happened"
-    );
+    assert!(sim.webhook(KEY, "https://h.example/a").is_some(), "the set happened");
 }
 
 #[tokio::test]
@@ -492,13 +388,7 @@ async fn latency_delays_every_call() {
 async fn request_log_records_op_credential_status_and_body() {
     let sim = start(false).await;
     call(&sim, KEY, "webhook/set", hook("https://h.example/a")).await;
-    call(
-        &sim,
-        "bad",
-        "webhook/get",
-        json!({"url": "https://h.example/a"}),
-    )
-    .await;
+    call(&sim, "bad", "webhook/get", json!({"url": "https://h.example/a"})).await;
     let log = sim.requests();
     assert_eq!(log.len(), 2);
     assert_eq!(log[0].op, "webhook/set");
@@ -526,15 +416,10 @@ async fn admin_endpoints_expose_state_requests_and_faults() {
     assert_eq!(state["webhooks"][KEY][0]["url"], "https://h.example/a");
     assert_eq!(state["keys"][KEY], "active");
     let (_, reqs) = parts(c.get(format!("{admin}/requests")).send().await.unwrap()).await;
-    assert_eq!(
-        reqs.as_array().unwrap().len(),
-        1,
-        "admin calls are not logged"
-    );
+    assert_eq!(reqs.as_array().unwrap().len(), 1, "admin calls are not logged");
     assert_eq!(reqs[0]["op"], "webhook/set");
 
-    let fault =
-        json!({"fault": {"kind": "status", "status": 502}, "times": 1, "op": "webhook/list"});
+    let fault = json!({"fault": {"kind": "status", "status": 502}, "times": 1, "op": "webhook/list"});
     let s = c
         .post(format!("{admin}/faults"))
         .json(&fault)
@@ -544,10 +429,7 @@ async fn admin_endpoints_expose_state_requests_and_faults() {
         .status();
     assert_eq!(s, 204);
     assert_eq!(call(&sim, KEY, "webhook/list", json!({})).await.0, 502);
-    c.post(format!("{admin}/reset-requests"))
-        .send()
-        .await
-        .unwrap();
+    c.post(format!("{admin}/reset-requests")).send().await.unwrap();
     assert!(sim.requests().is_empty());
 }
 
@@ -566,10 +448,7 @@ async fn admin_can_stop_a_webhook_and_flip_switches() {
         .unwrap()
         .status();
     assert_eq!(s, 204);
-    assert_eq!(
-        sim.webhook(KEY, "https://h.example/a").unwrap().status,
-        "stopped"
-    );
+    assert_eq!(sim.webhook(KEY, "https://h.example/a").unwrap().status, "stopped");
     let missing = json!({"key": KEY, "url": "https://h.example/none", "status": "stopped"});
     let s = c
         .post(format!("{admin}/webhook-status"))
@@ -590,9 +469,6 @@ async fn admin_can_stop_a_webhook_and_flip_switches() {
         .status();
     assert_eq!(s, 204);
     let now = sim.switches();
-    assert_eq!(
-        (now.not_found_http_status, now.set_omitted),
-        (404, SetOmitted::Keep)
-    );
+    assert_eq!((now.not_found_http_status, now.set_omitted), (404, SetOmitted::Keep));
     assert!(now.activation_check, "fields left out take their defaults");
 }

@@ -30,11 +30,7 @@ async fn receiver_answers_configured_status_records_hits_and_goes_down() {
     assert!(probe(&client, Method::HEAD, &url).await.is_err());
     receiver.set_down(false);
     assert_eq!(probe(&client, Method::HEAD, &url).await, Ok(204));
-    assert_eq!(
-        receiver.hits().len(),
-        4,
-        "calls while down are not recorded"
-    );
+    assert_eq!(receiver.hits().len(), 4, "calls while down are not recorded");
     receiver.clear_hits();
     assert!(receiver.hits().is_empty());
 }
@@ -57,14 +53,8 @@ async fn receiver_admin_sets_status_and_lists_hits() {
         .await
         .unwrap();
     assert_eq!(set.status(), 204);
-    assert_eq!(
-        probe(&client, Method::HEAD, &receiver.url("/down")).await,
-        Ok(503)
-    );
-    assert_eq!(
-        probe(&client, Method::HEAD, &receiver.url("/up")).await,
-        Ok(200)
-    );
+    assert_eq!(probe(&client, Method::HEAD, &receiver.url("/down")).await, Ok(503));
+    assert_eq!(probe(&client, Method::HEAD, &receiver.url("/up")).await, Ok(200));
     let hits: serde_json::Value = client
         .get(receiver.url("/_sim/hits"))
         .send()
@@ -73,10 +63,6 @@ async fn receiver_admin_sets_status_and_lists_hits() {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        hits.as_array().unwrap().len(),
-        2,
-        "admin calls are not hits"
-    );
+    assert_eq!(hits.as_array().unwrap().len(), 2, "admin calls are not hits");
     assert_eq!(hits[0]["status"], 503);
 }

@@ -67,9 +67,7 @@ fn parse_channel(spec: &str) -> Result<(Option<String>, Channel), String> {
     if !(3..=5).contains(&parts.len()) {
         return Err("expected [KEY@]ID:NAME:SUBJECT[:SUBJECT_ID[:TYPE]]".into());
     }
-    let id: i64 = parts[0]
-        .parse()
-        .map_err(|_| format!("bad channel id {:?}", parts[0]))?;
+    let id: i64 = parts[0].parse().map_err(|_| format!("bad channel id {:?}", parts[0]))?;
     let channel_type = parts.get(4).copied().unwrap_or("WHATSAPP");
     let channel = match parts.get(3).copied().filter(|s| !s.is_empty()) {
         Some(sid) => {
@@ -82,26 +80,17 @@ fn parse_channel(spec: &str) -> Result<(Option<String>, Channel), String> {
 }
 
 fn mailboxes(list: &str) -> Vec<String> {
-    list.split(',')
-        .filter(|m| !m.is_empty())
-        .map(str::to_owned)
-        .collect()
+    list.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect()
 }
 
 fn parse_token(spec: &str) -> Result<(String, Vec<String>), String> {
-    let (token, mbs) = spec
-        .split_once(':')
-        .ok_or("expected TOKEN:MAILBOX[,MAILBOX...]")?;
+    let (token, mbs) = spec.split_once(':').ok_or("expected TOKEN:MAILBOX[,MAILBOX...]")?;
     Ok((token.to_owned(), mailboxes(mbs)))
 }
 
 fn parse_user(spec: &str) -> Result<User, String> {
-    let (login, rest) = spec
-        .split_once(':')
-        .ok_or("expected LOGIN:PASSWORD:MAILBOX")?;
-    let (password, mbs) = rest
-        .rsplit_once(':')
-        .ok_or("expected LOGIN:PASSWORD:MAILBOX")?;
+    let (login, rest) = spec.split_once(':').ok_or("expected LOGIN:PASSWORD:MAILBOX")?;
+    let (password, mbs) = rest.rsplit_once(':').ok_or("expected LOGIN:PASSWORD:MAILBOX")?;
     Ok(User {
         login: login.to_owned(),
         password: password.to_owned(),

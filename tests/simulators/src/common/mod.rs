@@ -8,9 +8,7 @@ mod probe;
 mod receiver;
 mod server;
 
-pub use self::core::{
-    Classified, Classifier, HANG_LIMIT, MAX_BODY, RequestView, SimCore, sim_middleware,
-};
+pub use self::core::{Classified, Classifier, HANG_LIMIT, MAX_BODY, RequestView, SimCore, sim_middleware};
 pub(crate) use self::core::{header_str, lock};
 pub use fault::Fault;
 pub use log::{LOG_CAPACITY, RequestRecord};

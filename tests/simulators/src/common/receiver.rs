@@ -76,24 +76,16 @@ impl Receiver {
 
     /// Start on `127.0.0.1:port` (`0` = ephemeral).
     pub async fn start_on(port: u16) -> io::Result<Receiver> {
-        let certified = rcgen::generate_simple_self_signed(vec![
-            "127.0.0.1".to_owned(),
-            "localhost".to_owned(),
-        ])
-        .map_err(io::Error::other)?;
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .map_err(io::Error::other)?;
         let cert_pem = certified.cert.pem();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut tls = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?
             .with_no_client_auth()
-            .with_single_cert(
-                vec![CertificateDer::from(certified.cert.der().to_vec())],
-                key,
-            )
+            .with_single_cert(vec![CertificateDer::from(certified.cert.der().to_vec())], key)
             .map_err(io::Error::other)?;
         tls.alpn_protocols = vec![b"http/1.1".to_vec()];
         let acceptor = TlsAcceptor::from(Arc::new(tls));
@@ -103,13 +95,7 @@ impl Receiver {
         let down = Arc::new(AtomicBool::new(false));
         let (conn_tx, conn_rx) = mpsc::channel(64);
         let shutdown = Shutdown::new();
-        tokio::spawn(accept_loop(
-            listener,
-            acceptor,
-            down.clone(),
-            conn_tx,
-            shutdown.clone(),
-        ));
+        tokio::spawn(accept_loop(listener, acceptor, down.clone(), conn_tx, shutdown.clone()));
 
         let state = Arc::new(ReceiverState {
             status: AtomicU16::new(200),
@@ -202,10 +188,7 @@ struct StatusBody {
 }
 
 /// `{"status": 503}` for every path, or `{"status": 404, "path": "/hook"}` for one.
-async fn admin_status(
-    State(state): State<Arc<ReceiverState>>,
-    Json(b): Json<StatusBody>,
-) -> StatusCode {
+async fn admin_status(State(state): State<Arc<ReceiverState>>, Json(b): Json<StatusBody>) -> StatusCode {
     match b.path {
         Some(path) => {
             let path = format!("/{}", path.trim_start_matches('/'));
@@ -256,10 +239,7 @@ pub struct DownAwareIo {
 impl DownAwareIo {
     fn check(&self) -> io::Result<()> {
         if self.down.load(Ordering::SeqCst) {
-            Err(io::Error::new(
-                io::ErrorKind::ConnectionReset,
-                "receiver is down",
-            ))
+            Err(io::Error::new(io::ErrorKind::ConnectionReset, "receiver is down"))
         } else {
             Ok(())
         }
@@ -267,22 +247,14 @@ impl DownAwareIo {
 }
 
 impl AsyncRead for DownAwareIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         self.check()?;
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for DownAwareIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.check()?;
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }

@@ -83,18 +83,11 @@ pub struct KillableIo {
 }
 
 fn killed_err() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::ConnectionAborted,
-        "connection killed by simulator",
-    )
+    io::Error::new(io::ErrorKind::ConnectionAborted, "connection killed by simulator")
 }
 
 impl AsyncRead for KillableIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if self.kill.killed() {
             return Poll::Ready(Err(killed_err()));
         }
@@ -103,11 +96,7 @@ impl AsyncRead for KillableIo {
 }
 
 impl AsyncWrite for KillableIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if self.kill.killed() {
             return Poll::Ready(Err(killed_err()));
         }

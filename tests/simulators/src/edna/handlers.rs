@@ -16,11 +16,7 @@ use super::{CallbackUrls, EdnaErrorStyle, EdnaInner, EdnaSetOmitted, EdnaSwitche
 use crate::common::{SimCore, header_str, lock, probe, sim_middleware};
 
 /// The URL fields of a `set` body, in the order they are checked.
-const URL_FIELDS: [&str; 3] = [
-    "statusCallbackUrl",
-    "inMessageCallbackUrl",
-    "messageMatcherCallbackUrl",
-];
+const URL_FIELDS: [&str; 3] = ["statusCallbackUrl", "inMessageCallbackUrl", "messageMatcherCallbackUrl"];
 
 pub(super) fn router(core: Arc<SimCore>, inner: Arc<EdnaInner>) -> Router {
     let state_inner = inner.clone();
@@ -103,28 +99,18 @@ fn authenticate(inner: &EdnaInner, headers: &HeaderMap, group: &str) -> Result<S
             "unauthorized",
             "unknown API key",
         )),
-        Some(info) if info.groups.as_ref().is_some_and(|g| !g.contains(group)) => {
-            Err(EdnaError::auth(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "key lacks this method group",
-            ))
-        }
+        Some(info) if info.groups.as_ref().is_some_and(|g| !g.contains(group)) => Err(EdnaError::auth(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "key lacks this method group",
+        )),
         Some(_) => Ok(key),
     }
 }
 
 async fn set(State(inner): State<Arc<EdnaInner>>, headers: HeaderMap, raw: Bytes) -> Response {
     let switches = inner.switches();
-    match do_set(
-        &inner,
-        &headers,
-        &raw,
-        switches.url_check,
-        switches.set_omitted,
-    )
-    .await
-    {
+    match do_set(&inner, &headers, &raw, switches.url_check, switches.set_omitted).await {
         Ok(()) => Json(json!({"code": "ok"})).into_response(),
         Err(e) => e.respond(switches.error_style),
     }
@@ -138,8 +124,8 @@ async fn do_set(
     set_omitted: EdnaSetOmitted,
 ) -> Result<(), EdnaError> {
     let key = authenticate(inner, headers, "webhooks")?;
-    let body: Map<String, Value> = serde_json::from_slice(raw)
-        .map_err(|_| EdnaError::new("bad-request", "body is not a JSON object"))?;
+    let body: Map<String, Value> =
+        serde_json::from_slice(raw).map_err(|_| EdnaError::new("bad-request", "body is not a JSON object"))?;
 
     let mut urls: [Option<String>; 3] = [None, None, None];
     for (slot, field) in urls.iter_mut().zip(URL_FIELDS) {
@@ -147,19 +133,13 @@ async fn do_set(
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => *slot = Some(s.clone()),
             Some(_) => {
-                return Err(EdnaError::new(
-                    "bad-request",
-                    format!("{field} must be a string"),
-                ));
+                return Err(EdnaError::new("bad-request", format!("{field} must be a string")));
             }
         }
     }
     let sent: Vec<&String> = urls.iter().flatten().collect();
     if sent.is_empty() {
-        return Err(EdnaError::new(
-            "url-not-specified",
-            "no callback URL in the body",
-        ));
+        return Err(EdnaError::new("url-not-specified", "no callback URL in the body"));
     }
     if sent.iter().any(|u| u.chars().count() > MAX_URL_LEN) {
         return Err(EdnaError::new(
@@ -179,20 +159,15 @@ async fn do_set(
         Some(v) => match v.as_i64() {
             Some(id) => Some(id),
             None => {
-                return Err(EdnaError::new(
-                    "bad-request",
-                    "subjectId must be an integer",
-                ));
+                return Err(EdnaError::new("bad-request", "subjectId must be an integer"));
             }
         },
     };
     if let Some(sid) = subject_id {
         let store = lock(&inner.store);
-        let known = store.account(&key).is_some_and(|a| {
-            a.channels
-                .iter()
-                .any(|c| c.usable_subject_id() == Some(sid))
-        });
+        let known = store
+            .account(&key)
+            .is_some_and(|a| a.channels.iter().any(|c| c.usable_subject_id() == Some(sid)));
         if !known {
             return Err(EdnaError::new(
                 "error-subject-unknown",
@@ -221,18 +196,14 @@ async fn do_set(
     }
 
     let mut store = lock(&inner.store);
-    let account = store.account_mut(&key).ok_or_else(|| {
-        EdnaError::auth(StatusCode::UNAUTHORIZED, "unauthorized", "key was removed")
-    })?;
+    let account = store
+        .account_mut(&key)
+        .ok_or_else(|| EdnaError::auth(StatusCode::UNAUTHORIZED, "unauthorized", "key was removed"))?;
     let entry = account.callbacks.entry(subject_id).or_default();
     let [status, in_message, matcher] = urls;
     apply(&mut entry.status_callback_url, status, set_omitted);
     apply(&mut entry.in_message_callback_url, in_message, set_omitted);
-    apply(
-        &mut entry.message_matcher_callback_url,
-        matcher,
-        set_omitted,
-    );
+    apply(&mut entry.message_matcher_callback_url, matcher, set_omitted);
     if *entry == CallbackUrls::default() {
         account.callbacks.remove(&subject_id);
     }
@@ -287,9 +258,7 @@ async fn channel_profile(
         .map(|a| {
             a.channels
                 .iter()
-                .filter(|c| {
-                    types.is_empty() || types.contains(&c.channel_type.to_ascii_uppercase())
-                })
+                .filter(|c| types.is_empty() || types.contains(&c.channel_type.to_ascii_uppercase()))
                 .map(|c| c.to_api_json())
                 .collect()
         })
@@ -297,10 +266,7 @@ async fn channel_profile(
     Json(Value::Array(channels)).into_response()
 }
 
-async fn admin_switches(
-    State(inner): State<Arc<EdnaInner>>,
-    Json(switches): Json<EdnaSwitches>,
-) -> StatusCode {
+async fn admin_switches(State(inner): State<Arc<EdnaInner>>, Json(switches): Json<EdnaSwitches>) -> StatusCode {
     *lock(&inner.switches) = switches;
     StatusCode::NO_CONTENT
 }
@@ -313,10 +279,7 @@ struct Activate {
 }
 
 /// `{"key","channel_id","subject_id"}`: activate a pending channel.
-async fn admin_activate(
-    State(inner): State<Arc<EdnaInner>>,
-    Json(b): Json<Activate>,
-) -> StatusCode {
+async fn admin_activate(State(inner): State<Arc<EdnaInner>>, Json(b): Json<Activate>) -> StatusCode {
     if inner.activate_channel(&b.key, b.channel_id, b.subject_id) {
         StatusCode::NO_CONTENT
     } else {

@@ -22,9 +22,7 @@ use serde_json::{Value, json};
 
 pub use model::{CallbackUrls, Channel};
 
-use crate::common::{
-    Classified, RequestView, Server, SimCore, header_str, impl_sim_controls, lock,
-};
+use crate::common::{Classified, RequestView, Server, SimCore, header_str, impl_sim_controls, lock};
 
 /// Provider name in request records.
 pub const PROVIDER: &str = "edna";
@@ -172,10 +170,7 @@ impl EdnaInner {
                     .map(|(sid, urls)| (subject_label(*sid), json!(urls)))
                     .collect();
                 let channels: Vec<Value> = acc.channels.iter().map(Channel::to_api_json).collect();
-                (
-                    name.clone(),
-                    json!({"channels": channels, "callbacks": callbacks}),
-                )
+                (name.clone(), json!({"channels": channels, "callbacks": callbacks}))
             })
             .collect();
         json!({

@@ -74,9 +74,7 @@ fn authorize(inner: &EnvelopeInner, headers: &HeaderMap) -> Result<String, ApiEr
     let token = header_str(headers, "authorization")
         .and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_owned())
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
         })
         .ok_or_else(|| err(401, "bearer token missing"))?;
     let mut store = lock(&inner.store);
@@ -110,12 +108,7 @@ async fn login(State(inner): State<Arc<EnvelopeInner>>, raw: Bytes) -> Response 
         return error(400, "login and password are required");
     };
     let mut store = lock(&inner.store);
-    let Some(user) = store
-        .users
-        .get(login)
-        .filter(|u| u.password == password)
-        .cloned()
-    else {
+    let Some(user) = store.users.get(login).filter(|u| u.password == password).cloned() else {
         return error(401, "bad login or password");
     };
     let token = format!("login-{}", Uuid::new_v4().simple());
@@ -148,11 +141,7 @@ async fn add(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap, raw: B
     // The API always generates the id; no idempotency: the same body twice makes two callbacks.
     callback.id = Uuid::new_v4();
     let answer = callback.to_api_json();
-    lock(&inner.store)
-        .callbacks
-        .entry(mailbox)
-        .or_default()
-        .push(callback);
+    lock(&inner.store).callbacks.entry(mailbox).or_default().push(callback);
     (StatusCode::CREATED, Json(answer)).into_response()
 }
 
@@ -169,11 +158,7 @@ async fn list(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap) -> Re
     Json(Value::Array(items)).into_response()
 }
 
-async fn remove(
-    State(inner): State<Arc<EnvelopeInner>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+async fn remove(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let mailbox = match authorize(&inner, &headers) {
         Ok(m) => m,
         Err(e) => return e.into_response(),
@@ -195,11 +180,7 @@ async fn remove(
     error(404, "callback not found")
 }
 
-async fn send(
-    State(inner): State<Arc<EnvelopeInner>>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+async fn send(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let mailbox = match authorize(&inner, &headers) {
         Ok(m) => m,
         Err(e) => return e.into_response(),
@@ -232,10 +213,7 @@ async fn send(
     }
 }
 
-async fn admin_switches(
-    State(inner): State<Arc<EnvelopeInner>>,
-    Json(switches): Json<EnvelopeSwitches>,
-) -> StatusCode {
+async fn admin_switches(State(inner): State<Arc<EnvelopeInner>>, Json(switches): Json<EnvelopeSwitches>) -> StatusCode {
     *lock(&inner.switches) = switches;
     StatusCode::NO_CONTENT
 }
@@ -246,10 +224,7 @@ struct Advance {
 }
 
 /// `{"secs": N}`: move the simulated clock forward.
-async fn admin_advance_clock(
-    State(inner): State<Arc<EnvelopeInner>>,
-    Json(b): Json<Advance>,
-) -> StatusCode {
+async fn admin_advance_clock(State(inner): State<Arc<EnvelopeInner>>, Json(b): Json<Advance>) -> StatusCode {
     inner.advance_clock(Duration::from_secs(b.secs));
     StatusCode::NO_CONTENT
 }

@@ -28,9 +28,7 @@ use uuid::Uuid;
 
 pub use model::{Callback, Filter, SCOPES, STATUSES};
 
-use crate::common::{
-    Classified, RequestView, Server, SimCore, header_str, impl_sim_controls, lock,
-};
+use crate::common::{Classified, RequestView, Server, SimCore, header_str, impl_sim_controls, lock};
 
 /// Provider name in request records.
 pub const PROVIDER: &str = "envelope";
@@ -48,9 +46,7 @@ pub struct EnvelopeSwitches {
 
 impl Default for EnvelopeSwitches {
     fn default() -> Self {
-        EnvelopeSwitches {
-            removed_answer: 404,
-        }
+        EnvelopeSwitches { removed_answer: 404 }
     }
 }
 
@@ -185,13 +181,9 @@ fn classify(req: &RequestView<'_>) -> Classified {
         "unknown".to_owned()
     };
     let credential = if op == "login" {
-        req.body
-            .get("login")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+        req.body.get("login").and_then(Value::as_str).map(str::to_owned)
     } else {
-        header_str(req.headers, "authorization")
-            .map(|v| v.strip_prefix("Bearer ").map(str::to_owned).unwrap_or(v))
+        header_str(req.headers, "authorization").map(|v| v.strip_prefix("Bearer ").map(str::to_owned).unwrap_or(v))
     };
     Classified {
         op,

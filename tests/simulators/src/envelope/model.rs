@@ -67,12 +67,7 @@ impl Callback {
 
 type Invalid = String;
 
-fn int_in(
-    body: &Map<String, Value>,
-    name: &str,
-    min: u64,
-    max: u64,
-) -> Result<Option<u64>, Invalid> {
+fn int_in(body: &Map<String, Value>, name: &str, min: u64, max: u64) -> Result<Option<u64>, Invalid> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
@@ -91,9 +86,7 @@ fn opt_string(body: &Map<String, Value>, name: &str) -> Result<Option<String>, I
 }
 
 fn string_list(v: &Value, name: &str) -> Result<Vec<String>, Invalid> {
-    let items = v
-        .as_array()
-        .ok_or_else(|| format!("filter.{name} must be an array"))?;
+    let items = v.as_array().ok_or_else(|| format!("filter.{name} must be an array"))?;
     items
         .iter()
         .map(|i| {
@@ -186,8 +179,7 @@ pub(crate) fn validate_create(body: &Value) -> Result<Callback, Invalid> {
         return Err("url must be an absolute http(s) URL".into());
     }
     let retries = int_in(body, "retries", 0, 10)?.ok_or("retries is required (0..10)")?;
-    let timeout =
-        int_in(body, "timeout", 100, 60_000)?.ok_or("timeout is required (100..60000)")?;
+    let timeout = int_in(body, "timeout", 100, 60_000)?.ok_or("timeout is required (100..60000)")?;
     let success_code = int_in(body, "successCode", 100, 599)?.unwrap_or(200);
     let login = opt_string(body, "login")?.filter(|l| !l.is_empty());
     let password = opt_string(body, "password")?;

@@ -94,20 +94,13 @@ fn authenticate(
     }
 }
 
-async fn set(
-    inner: &MailInner,
-    key: &str,
-    body: &Map<String, Value>,
-) -> Result<Response, MailError> {
+async fn set(inner: &MailInner, key: &str, body: &Map<String, Value>) -> Result<Response, MailError> {
     let switches = inner.switches();
     let keep = match switches.set_omitted {
         SetOmitted::Reset => None,
         SetOmitted::Keep => {
             let url = required_url(body)?;
-            lock(&inner.store)
-                .hooks
-                .get(key)
-                .and_then(|h| h.get(&url).cloned())
+            lock(&inner.store).hooks.get(key).and_then(|h| h.get(&url).cloned())
         }
     };
     let hook = validate_set(body, keep.as_ref(), switches.accept_sent_event)?;
@@ -142,10 +135,7 @@ fn not_found(inner: &MailInner) -> MailError {
 fn get_one(inner: &MailInner, key: &str, body: &Map<String, Value>) -> Result<Response, MailError> {
     let url = required_url(body)?;
     let omit = inner.switches().omit_delivery_flags_on_read;
-    let found = lock(&inner.store)
-        .hooks
-        .get(key)
-        .and_then(|h| h.get(&url).cloned());
+    let found = lock(&inner.store).hooks.get(key).and_then(|h| h.get(&url).cloned());
     match found {
         Some(h) => Ok(success(json!({"object": h.to_api_json(omit)}))),
         None => Err(not_found(inner)),
@@ -173,20 +163,14 @@ fn list(inner: &MailInner, key: &str, body: &Map<String, Value>) -> Result<Respo
 
 fn delete(inner: &MailInner, key: &str, body: &Map<String, Value>) -> Result<Response, MailError> {
     let url = required_url(body)?;
-    let removed = lock(&inner.store)
-        .hooks
-        .get_mut(key)
-        .and_then(|h| h.remove(&url));
+    let removed = lock(&inner.store).hooks.get_mut(key).and_then(|h| h.remove(&url));
     match removed {
         Some(_) => Ok(success(json!({}))),
         None => Err(not_found(inner)),
     }
 }
 
-async fn admin_switches(
-    State(inner): State<Arc<MailInner>>,
-    Json(switches): Json<MailSwitches>,
-) -> StatusCode {
+async fn admin_switches(State(inner): State<Arc<MailInner>>, Json(switches): Json<MailSwitches>) -> StatusCode {
     *lock(&inner.switches) = switches;
     StatusCode::NO_CONTENT
 }
@@ -199,10 +183,7 @@ struct WebhookStatus {
 }
 
 /// `{"key","url","status"}`: e.g. flip a webhook to `stopped` as the provider's auto-stop does.
-async fn admin_webhook_status(
-    State(inner): State<Arc<MailInner>>,
-    Json(b): Json<WebhookStatus>,
-) -> StatusCode {
+async fn admin_webhook_status(State(inner): State<Arc<MailInner>>, Json(b): Json<WebhookStatus>) -> StatusCode {
     if inner.set_webhook_status(&b.key, &b.url, &b.status) {
         StatusCode::NO_CONTENT
     } else {

@@ -25,9 +25,7 @@ use serde_json::{Value, json};
 use model::KeyHooks;
 pub use model::{EMAIL_STATUSES, Events, Webhook};
 
-use crate::common::{
-    Classified, RequestView, Server, SimCore, header_str, impl_sim_controls, lock,
-};
+use crate::common::{Classified, RequestView, Server, SimCore, header_str, impl_sim_controls, lock};
 
 /// Provider name in request records.
 pub const PROVIDER: &str = "mail";
@@ -175,11 +173,8 @@ impl MailInner {
 
     fn state_json(&self) -> Value {
         let store = lock(&self.store);
-        let hooks: serde_json::Map<String, Value> = store
-            .hooks
-            .iter()
-            .map(|(k, h)| (k.clone(), json!(h.list())))
-            .collect();
+        let hooks: serde_json::Map<String, Value> =
+            store.hooks.iter().map(|(k, h)| (k.clone(), json!(h.list()))).collect();
         json!({
             "provider": PROVIDER,
             "keys": store.keys,
@@ -195,12 +190,8 @@ fn classify(req: &RequestView<'_>) -> Classified {
         .split_once("/transactional/api/v1/")
         .map(|(_, m)| m.trim_end_matches(".json").to_owned())
         .unwrap_or_else(|| "unknown".to_owned());
-    let credential = header_str(req.headers, "x-api-key").or_else(|| {
-        req.body
-            .get("api_key")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    });
+    let credential = header_str(req.headers, "x-api-key")
+        .or_else(|| req.body.get("api_key").and_then(Value::as_str).map(str::to_owned));
     Classified {
         op,
         credential,
@@ -293,10 +284,7 @@ impl MailSim {
     }
 
     pub fn webhook(&self, key: &str, url: &str) -> Option<Webhook> {
-        lock(&self.inner.store)
-            .hooks
-            .get(key)
-            .and_then(|h| h.get(url).cloned())
+        lock(&self.inner.store).hooks.get(key).and_then(|h| h.get(url).cloned())
     }
 
     /// Store a webhook behind the operator's back, without validation. `obj` is in the API's shape;

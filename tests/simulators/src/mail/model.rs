@@ -143,12 +143,7 @@ pub(crate) fn required_url(body: &Map<String, Value>) -> Result<String, MailErro
     }
 }
 
-fn zero_one(
-    body: &Map<String, Value>,
-    name: &str,
-    code: u32,
-    keep: Option<u8>,
-) -> Result<u8, MailError> {
+fn zero_one(body: &Map<String, Value>, name: &str, code: u32, keep: Option<u8>) -> Result<u8, MailError> {
     match field(body, name) {
         None => Ok(keep.unwrap_or(0)),
         Some(v) => match v.as_u64() {
@@ -158,11 +153,7 @@ fn zero_one(
     }
 }
 
-fn validate_events(
-    body: &Map<String, Value>,
-    keep: Option<&Events>,
-    accept_sent: bool,
-) -> Result<Events, MailError> {
+fn validate_events(body: &Map<String, Value>, keep: Option<&Events>, accept_sent: bool) -> Result<Events, MailError> {
     let events = match field(body, "events") {
         None => {
             return match keep {
@@ -173,10 +164,7 @@ fn validate_events(
         Some(Value::Object(o)) => o,
         Some(_) => return Err(err(2710, "events.email_status is missing")),
     };
-    if let Some(other) = events
-        .keys()
-        .find(|k| *k != "email_status" && *k != "spam_block")
-    {
+    if let Some(other) = events.keys().find(|k| *k != "email_status" && *k != "spam_block") {
         return Err(err(303, &format!("unsupported event: {other}")));
     }
     let email_status = match field(events, "email_status") {
@@ -268,10 +256,7 @@ pub(crate) fn validate_set(
 /// The simulator's stand-in for the provider's DNS check: the url must be http(s) with an ASCII
 /// (punycode) host that does not end in the reserved `.invalid` TLD.
 fn resolvable(url: &str) -> bool {
-    let Some(rest) = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-    else {
+    let Some(rest) = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://")) else {
         return false;
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");

@@ -5,7 +5,9 @@ mod support;
 use support::{Cluster, TestNamespace};
 
 fn registration(ns: &str, name: &str, spec: &str) -> String {
-    format!("apiVersion: callback-operator.io/v1alpha1\nkind: CallbackRegistration\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{spec}")
+    format!(
+        "apiVersion: callback-operator.io/v1alpha1\nkind: CallbackRegistration\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{spec}"
+    )
 }
 
 const GOOD_MAIL: &str = "  credentialsRef:\n    name: creds\n  mail:\n    url: https://hooks.example/u\n    events:\n      emailStatus: [delivered]\n";
@@ -14,23 +16,91 @@ const GOOD_MAIL: &str = "  credentialsRef:\n    name: creds\n  mail:\n    url: h
 fn bad_specs() -> Vec<(&'static str, String, &'static str)> {
     let long_url = format!("https://hooks.example/{}", "a".repeat(480));
     vec![
-        ("http url", GOOD_MAIL.replace("https://hooks.example/u", "http://hooks.example/u"), "must be an absolute https:// URL"),
-        ("url with a space", GOOD_MAIL.replace("https://hooks.example/u", "\"https://hooks.example/a b\""), "spec.mail.url"),
-        ("url over 500 characters", GOOD_MAIL.replace("https://hooks.example/u", &long_url), "Too long"),
-        ("unknown status", format!("{GOOD_MAIL}    status: paused\n"), "Unsupported value: \"paused\""),
-        ("unknown event format", format!("{GOOD_MAIL}    eventFormat: xml\n"), "Unsupported value: \"xml\""),
-        ("maxParallel below 5", format!("{GOOD_MAIL}    maxParallel: 4\n"), "should be greater than or equal to 5"),
-        ("maxParallel above 100", format!("{GOOD_MAIL}    maxParallel: 101\n"), "should be less than or equal to 100"),
-        ("unknown email status", GOOD_MAIL.replace("[delivered]", "[delivered, bounced]"), "Unsupported value: \"bounced\""),
-        ("empty email status list", GOOD_MAIL.replace("[delivered]", "[]"), "should have at least 1 items"),
-        ("events without emailStatus", GOOD_MAIL.replace("      emailStatus: [delivered]\n", "      spamBlock: true\n"), "emailStatus: Required value"),
-        ("no url", GOOD_MAIL.replace("    url: https://hooks.example/u\n", ""), "url: Required value"),
-        ("no credentialsRef", GOOD_MAIL.replace("  credentialsRef:\n    name: creds\n", ""), "credentialsRef: Required value"),
-        ("two provider blocks", format!("{GOOD_MAIL}  edna:\n    statusCallbackUrl: https://a.example/s\n"), "exactly one provider block must be set"),
-        ("no provider block", "  credentialsRef:\n    name: creds\n".to_string(), "exactly one provider block must be set"),
-        ("unknown deletion policy", format!("{GOOD_MAIL}  deletionPolicy: Keep\n"), "Unsupported value: \"Keep\""),
-        ("resync interval too short", format!("{GOOD_MAIL}  resyncInterval: 5s\n"), "resyncInterval must be at least 10s"),
-        ("resync interval not a duration", format!("{GOOD_MAIL}  resyncInterval: soon\n"), "spec.resyncInterval"),
+        (
+            "http url",
+            GOOD_MAIL.replace("https://hooks.example/u", "http://hooks.example/u"),
+            "must be an absolute https:// URL",
+        ),
+        (
+            "url with a space",
+            GOOD_MAIL.replace("https://hooks.example/u", "\"https://hooks.example/a b\""),
+            "spec.mail.url",
+        ),
+        (
+            "url over 500 characters",
+            GOOD_MAIL.replace("https://hooks.example/u", &long_url),
+            "Too long",
+        ),
+        (
+            "unknown status",
+            format!("{GOOD_MAIL}    status: paused\n"),
+            "Unsupported value: \"paused\"",
+        ),
+        (
+            "unknown event format",
+            format!("{GOOD_MAIL}    eventFormat: xml\n"),
+            "Unsupported value: \"xml\"",
+        ),
+        (
+            "maxParallel below 5",
+            format!("{GOOD_MAIL}    maxParallel: 4\n"),
+            "should be greater than or equal to 5",
+        ),
+        (
+            "maxParallel above 100",
+            format!("{GOOD_MAIL}    maxParallel: 101\n"),
+            "should be less than or equal to 100",
+        ),
+        (
+            "unknown email status",
+            GOOD_MAIL.replace("[delivered]", "[delivered, bounced]"),
+            "Unsupported value: \"bounced\"",
+        ),
+        (
+            "empty email status list",
+            GOOD_MAIL.replace("[delivered]", "[]"),
+            "should have at least 1 items",
+        ),
+        (
+            "events without emailStatus",
+            GOOD_MAIL.replace("      emailStatus: [delivered]\n", "      spamBlock: true\n"),
+            "emailStatus: Required value",
+        ),
+        (
+            "no url",
+            GOOD_MAIL.replace("    url: https://hooks.example/u\n", ""),
+            "url: Required value",
+        ),
+        (
+            "no credentialsRef",
+            GOOD_MAIL.replace("  credentialsRef:\n    name: creds\n", ""),
+            "credentialsRef: Required value",
+        ),
+        (
+            "two provider blocks",
+            format!("{GOOD_MAIL}  edna:\n    statusCallbackUrl: https://a.example/s\n"),
+            "exactly one provider block must be set",
+        ),
+        (
+            "no provider block",
+            "  credentialsRef:\n    name: creds\n".to_string(),
+            "exactly one provider block must be set",
+        ),
+        (
+            "unknown deletion policy",
+            format!("{GOOD_MAIL}  deletionPolicy: Keep\n"),
+            "Unsupported value: \"Keep\"",
+        ),
+        (
+            "resync interval too short",
+            format!("{GOOD_MAIL}  resyncInterval: 5s\n"),
+            "resyncInterval must be at least 10s",
+        ),
+        (
+            "resync interval not a duration",
+            format!("{GOOD_MAIL}  resyncInterval: soon\n"),
+            "spec.resyncInterval",
+        ),
     ]
 }
 
@@ -61,7 +131,10 @@ async fn switching_the_provider_block_after_creation_is_refused() {
     let edna = "  credentialsRef:\n    name: creds\n  edna:\n    statusCallbackUrl: https://a.example/s\n";
     let (ok, output) = cluster.apply(&registration(&ns.name, "switch", edna));
     assert!(!ok, "switch accepted: {output}");
-    assert!(output.contains("the provider block cannot be switched after creation"), "{output}");
+    assert!(
+        output.contains("the provider block cannot be switched after creation"),
+        "{output}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

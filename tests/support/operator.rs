@@ -43,13 +43,11 @@ impl Operator {
             "--log-level".into(),
             "info,callback_operator=debug".into(),
         ];
-        let mut args: Vec<String> = vec![
-            "run".into(),
-            "--kubeconfig".into(),
-            kubeconfig.display().to_string(),
-            "--namespaces".into(),
-            namespaces.join(","),
-        ];
+        let mut args: Vec<String> = vec!["run".into(), "--kubeconfig".into(), kubeconfig.display().to_string()];
+        // No namespaces: watch the whole cluster (the benchmark does).
+        if !namespaces.is_empty() {
+            args.extend(["--namespaces".to_string(), namespaces.join(",")]);
+        }
         // A flag given in `extra` replaces the test default of the same name.
         for pair in defaults.chunks(2) {
             if !extra.contains(&pair[0].as_str()) {

@@ -1,0 +1,316 @@
+//! One round of the benchmark: N registrations mixed across the three providers and many namespaces.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use callback_operator::api::CallbackRegistration;
+use futures::StreamExt;
+use kube::Api;
+use kube::api::{DeleteParams, ListParams, PostParams};
+use provider_simulators::Receiver;
+use provider_simulators::edna::{Channel, EdnaConfig, EdnaSimulator};
+use provider_simulators::envelope::{EnvelopeConfig, EnvelopeSimulator};
+use provider_simulators::mail::{MailConfig, MailSimulator};
+use serde_json::json;
+
+use crate::Options;
+use crate::observe::{self, RssSampler};
+use crate::report::Figures;
+use crate::support::{Cluster, Operator, TestNamespace};
+
+const PROVIDERS: [&str; 3] = ["mail", "edna", "envelope"];
+
+/// Provider round-trips one new registration needs by design (the latency floor's numerator).
+pub fn calls_by_design(provider: &str) -> u32 {
+    match provider {
+        "mail" => 2,     // webhook/get, webhook/set
+        "edna" => 1,     // callback/set (no read-back)
+        "envelope" => 2, // callback/list, callback/add
+        _ => 0,
+    }
+}
+
+fn mailbox(ns_index: usize) -> String {
+    format!("00000000-0000-4000-8000-{ns_index:012}")
+}
+
+pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figures {
+    let run = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let namespaces = options.namespaces.min(n).max(1);
+    let per_ns = n.div_ceil(namespaces);
+
+    // Simulators with the injected latency, one account per namespace and provider.
+    let receiver = Receiver::start().await.expect("receiver");
+    let keys: Vec<String> = (0..namespaces).map(|i| format!("bench-{run}-key-{i}")).collect();
+    let mail = MailSimulator::start(MailConfig {
+        keys: keys.clone(),
+        latency: options.latency,
+        ..MailConfig::default()
+    })
+    .await
+    .expect("mail simulator");
+    let channels = keys
+        .iter()
+        .flat_map(|k| {
+            (0..per_ns).map(move |j| {
+                (
+                    k.clone(),
+                    Channel::active(
+                        j as i64 + 1,
+                        &format!("ch{j}"),
+                        &format!("S{j}"),
+                        1000 + j as i64,
+                        "WHATSAPP",
+                    ),
+                )
+            })
+        })
+        .collect();
+    let edna = EdnaSimulator::start(EdnaConfig {
+        keys: keys.clone(),
+        channels,
+        latency: options.latency,
+        ..EdnaConfig::default()
+    })
+    .await
+    .expect("edna simulator");
+    let envelope = EnvelopeSimulator::start(EnvelopeConfig {
+        tokens: keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), vec![mailbox(i)]))
+            .collect(),
+        latency: options.latency,
+        ..EnvelopeConfig::default()
+    })
+    .await
+    .expect("envelope simulator");
+
+    let mut test_namespaces = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let ns = TestNamespace::new(cluster, &format!("bench-{run}-{i}")).await;
+        ns.put_secret("mail", &[("apiKey", key), ("endpoint", mail.base_url())])
+            .await;
+        ns.put_secret("edna", &[("apiKey", key), ("endpoint", edna.base_url())])
+            .await;
+        ns.put_secret("envelope", &[("token", key), ("endpoint", envelope.base_url())])
+            .await;
+        test_namespaces.push(ns);
+    }
+
+    // The objects: round-robin over providers and namespaces.
+    let objects: Vec<(String, CallbackRegistration)> = (0..n)
+        .map(|i| {
+            let ns_index = i % namespaces;
+            let ns = test_namespaces[ns_index].name.clone();
+            let provider = PROVIDERS[i % 3];
+            let name = format!("r{i}");
+            let url = receiver.url(&format!("/{ns}/{name}"));
+            let block = match provider {
+                "mail" => json!({"mail": {"url": url, "events": {"emailStatus": ["delivered", "hard_bounced"]}}}),
+                "edna" => json!({"edna": {"subjectId": 1000 + (i / namespaces) as i64, "statusCallbackUrl": url}}),
+                _ => json!({"envelope": {"mailbox": mailbox(ns_index), "url": url, "retries": 3, "timeoutMs": 5000}}),
+            };
+            let mut spec = json!({"credentialsRef": {"name": provider}});
+            spec.as_object_mut().unwrap().extend(block.as_object().unwrap().clone());
+            let obj: CallbackRegistration = serde_json::from_value(json!({
+                "apiVersion": "callback-operator.io/v1alpha1", "kind": "CallbackRegistration",
+                "metadata": {"name": name, "namespace": ns}, "spec": spec,
+            }))
+            .unwrap();
+            (provider.to_string(), obj)
+        })
+        .collect();
+    let mut by_provider: BTreeMap<String, usize> = BTreeMap::new();
+    for (p, _) in &objects {
+        *by_provider.entry(p.clone()).or_default() += 1;
+    }
+
+    // The operator under test (release build), cluster-wide, and our own watch.
+    let (observed, watch_task) = observe::watch(cluster.client.clone());
+    let resync = humantime::format_duration(options.resync).to_string();
+    let concurrency = options.concurrency.to_string();
+    let mut operator = Operator::start(
+        cluster,
+        &[],
+        &[
+            "--concurrency",
+            &concurrency,
+            "--resync-interval",
+            &resync,
+            "--log-level",
+            "warn",
+            "--backoff-base",
+            "2s",
+            "--provider-timeout",
+            "30s",
+        ],
+    );
+    let pid = operator.pid();
+    let sampler = RssSampler::start(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // Create as fast as the apiserver takes them.
+    let started = Instant::now();
+    futures::stream::iter(objects.iter().cloned())
+        .for_each_concurrent(64, |(_, obj)| {
+            let api: Api<CallbackRegistration> =
+                Api::namespaced(cluster.client.clone(), obj.metadata.namespace.as_deref().unwrap());
+            async move {
+                api.create(&PostParams::default(), &obj)
+                    .await
+                    .expect("creating a registration");
+            }
+        })
+        .await;
+    let created_in = started.elapsed();
+    eprintln!("   created {n} in {created_in:.1?}");
+
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        let ready = observed.lock().unwrap().ready_at.len();
+        if ready >= n || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (ready_count, ready_in) = {
+        let seen = observed.lock().unwrap();
+        let last = seen.ready_at.values().max().copied().unwrap_or(started);
+        (seen.ready_at.len(), last.duration_since(started))
+    };
+    eprintln!("   {ready_count}/{n} Ready after {ready_in:.1?}");
+    let versions_at_ready: u32 = observed.lock().unwrap().versions.values().map(|(_, c)| c).sum();
+    let calls_at_ready = provider_calls(&mail, &edna, &envelope);
+    let peak_rss = *sampler.peak.lock().unwrap();
+
+    // At rest: three resync intervals with nothing to do.
+    let writes_before = provider_writes(&calls_at_ready);
+    let cpu_before = observe::cpu_time(pid);
+    let rest_started = Instant::now();
+    let rest = options.resync * 3;
+    tokio::time::sleep(rest).await;
+    let cpu_at_rest =
+        observe::cpu_time(pid).saturating_sub(cpu_before).as_secs_f64() / rest_started.elapsed().as_secs_f64();
+    let calls_at_rest = provider_calls(&mail, &edna, &envelope);
+    let provider_writes_at_rest = provider_writes(&calls_at_rest) - writes_before;
+    let versions_after_rest: u32 = observed.lock().unwrap().versions.values().map(|(_, c)| c).sum();
+    let (rss_at_rest, _) = observe::rss(pid);
+
+    // Delete everything and count what the providers still hold.
+    let delete_started = Instant::now();
+    for ns in &test_namespaces {
+        let api: Api<CallbackRegistration> = Api::namespaced(cluster.client.clone(), &ns.name);
+        api.delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+            .expect("deleting");
+    }
+    let all: Api<CallbackRegistration> = Api::all(cluster.client.clone());
+    let prefix = format!("bench-{run}-");
+    loop {
+        let left = all
+            .list_metadata(&ListParams::default())
+            .await
+            .map(|l| {
+                l.items
+                    .iter()
+                    .filter(|o| {
+                        o.metadata
+                            .namespace
+                            .as_deref()
+                            .is_some_and(|ns| ns.starts_with(&prefix))
+                    })
+                    .count()
+            })
+            .unwrap_or(usize::MAX);
+        if left == 0 || delete_started.elapsed() > Duration::from_secs(1800) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let deleted_in = delete_started.elapsed();
+    let left_mail: usize = keys.iter().map(|k| mail.webhooks(k).len()).sum();
+    let left_envelope: usize = (0..namespaces).map(|i| envelope.callbacks(&mailbox(i)).len()).sum();
+    let edna_urls_left: usize = keys.iter().map(|k| edna.state(k).len()).sum();
+
+    let exit = operator.terminate();
+    watch_task.abort();
+    drop(sampler);
+
+    Figures {
+        n,
+        by_provider: by_provider.clone(),
+        concurrency: options.concurrency,
+        latency_ms: options.latency.as_millis() as u64,
+        created_in_s: created_in.as_secs_f64(),
+        ready_count,
+        ready_in_s: ready_in.as_secs_f64(),
+        latency_floor_s: latency_floor(&objects, options),
+        calls_per_registration: per_registration(&calls_at_ready, &by_provider),
+        status_writes_per_registration: versions_at_ready as f64 / n as f64,
+        peak_rss_mib: peak_rss as f64 / 1048576.0,
+        rest_rss_mib: rss_at_rest as f64 / 1048576.0,
+        rest_window_s: rest.as_secs_f64(),
+        rest_cpu_percent: cpu_at_rest * 100.0,
+        rest_provider_writes: provider_writes_at_rest,
+        rest_status_writes: versions_after_rest - versions_at_ready,
+        deleted_in_s: deleted_in.as_secs_f64(),
+        left_at_providers: left_mail + left_envelope,
+        edna_urls_kept_by_design: edna_urls_left,
+        operator_exit: exit.code(),
+    }
+}
+
+/// The provider round-trips the design needs, divided by the configured concurrency.
+fn latency_floor(objects: &[(String, CallbackRegistration)], options: &Options) -> f64 {
+    let calls: u32 = objects.iter().map(|(p, _)| calls_by_design(p)).sum();
+    calls as f64 * options.latency.as_secs_f64() / f64::from(options.concurrency)
+}
+
+/// Calls per (provider, operation), from the simulators' request logs.
+fn provider_calls(
+    mail: &provider_simulators::mail::MailSim,
+    edna: &provider_simulators::edna::EdnaSim,
+    envelope: &provider_simulators::envelope::EnvelopeSim,
+) -> BTreeMap<(String, String), u64> {
+    let mut calls = BTreeMap::new();
+    for record in mail
+        .requests()
+        .into_iter()
+        .chain(edna.requests())
+        .chain(envelope.requests())
+    {
+        *calls
+            .entry((record.provider.to_string(), record.op.clone()))
+            .or_default() += 1;
+    }
+    calls
+}
+
+fn provider_writes(calls: &BTreeMap<(String, String), u64>) -> u64 {
+    const WRITES: [&str; 5] = [
+        "webhook/set",
+        "webhook/delete",
+        "callback/set",
+        "callback/add",
+        "callback/remove",
+    ];
+    calls
+        .iter()
+        .filter(|((_, op), _)| WRITES.contains(&op.as_str()))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn per_registration(
+    calls: &BTreeMap<(String, String), u64>,
+    by_provider: &BTreeMap<String, usize>,
+) -> BTreeMap<String, f64> {
+    calls
+        .iter()
+        .map(|((provider, op), count)| {
+            let objects = by_provider.get(provider).copied().unwrap_or(1).max(1);
+            (format!("{provider} {op}"), *count as f64 / objects as f64)
+        })
+        .collect()
+}

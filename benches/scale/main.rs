@@ -1,0 +1,63 @@
+//! `make bench`: how fast and how lean the operator is from 100 to 10,000 registrations.
+//!
+//! Runs against the real control plane (`scripts/bench` starts it), provider simulators in this process with an
+//! injected latency, and the operator's release binary as a separate process. Prints figures; asserts nothing about
+//! time. Usage: `cargo bench --bench scale -- [--sizes 100,1000,10000] [--latency-ms 20] [--concurrency 64]
+//! [--namespaces 50] [--resync 60s]`.
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+mod fleet;
+mod observe;
+mod report;
+
+use std::time::{Duration, Instant};
+
+use report::Figures;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub sizes: Vec<usize>,
+    pub latency: Duration,
+    pub concurrency: u16,
+    pub namespaces: usize,
+    pub resync: Duration,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    Options {
+        sizes: value("--sizes")
+            .unwrap_or_else(|| "100,1000,10000".into())
+            .split(',')
+            .map(|s| s.trim().parse().expect("--sizes takes numbers"))
+            .collect(),
+        latency: Duration::from_millis(value("--latency-ms").map_or(20, |v| v.parse().expect("--latency-ms"))),
+        concurrency: value("--concurrency").map_or(64, |v| v.parse().expect("--concurrency")),
+        namespaces: value("--namespaces").map_or(50, |v| v.parse().expect("--namespaces")),
+        resync: humantime::parse_duration(&value("--resync").unwrap_or_else(|| "60s".into())).expect("--resync"),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let options = options();
+    let cluster = support::Cluster::connect().await;
+    let mut all: Vec<Figures> = Vec::new();
+    for &n in &options.sizes {
+        let started = Instant::now();
+        eprintln!("== N = {n}");
+        let figures = fleet::run_round(&cluster, &options, n).await;
+        eprintln!("   round took {:.0?}", started.elapsed());
+        report::write_json(&figures);
+        all.push(figures);
+    }
+    report::print_table(&options, &all);
+}

@@ -1,0 +1,112 @@
+//! What the bench watches: readiness and resourceVersion changes per registration (a watch of its own), and the
+//! operator process's RSS and CPU from /proc.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use callback_operator::api::CallbackRegistration;
+use futures::StreamExt;
+use kube::Api;
+use kube::runtime::watcher::{self, Event};
+
+/// Per-object observations, keyed by uid.
+#[derive(Default, Debug)]
+pub struct Observed {
+    pub ready_at: HashMap<String, Instant>,
+    /// resourceVersion changes seen after the object's creation (finalizer add + status writes).
+    pub versions: HashMap<String, (String, u32)>,
+}
+
+pub type Shared = Arc<Mutex<Observed>>;
+
+/// Watches every CallbackRegistration and records readiness and version changes.
+pub fn watch(client: kube::Client) -> (Shared, tokio::task::JoinHandle<()>) {
+    let shared: Shared = Arc::default();
+    let sink = shared.clone();
+    let task = tokio::spawn(async move {
+        let api: Api<CallbackRegistration> = Api::all(client);
+        let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
+        while let Some(event) = stream.next().await {
+            let Ok(event) = event else { continue };
+            let objs = match event {
+                Event::Apply(o) | Event::InitApply(o) => vec![o],
+                _ => continue,
+            };
+            let mut seen = sink.lock().unwrap();
+            for obj in objs {
+                let uid = obj.metadata.uid.clone().unwrap_or_default();
+                let version = obj.metadata.resource_version.clone().unwrap_or_default();
+                let entry = seen.versions.entry(uid.clone()).or_insert_with(|| (version.clone(), 0));
+                if entry.0 != version {
+                    entry.0 = version;
+                    entry.1 += 1;
+                }
+                let ready = obj
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                if ready {
+                    seen.ready_at.entry(uid).or_insert_with(Instant::now);
+                }
+            }
+        }
+    });
+    (shared, task)
+}
+
+/// Resident set size of `pid` in bytes (VmRSS), and its peak (VmHWM).
+pub fn rss(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU time (user + system) of `pid` so far.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime is field 14 and stime 15 of /proc/pid/stat, i.e. 11 and 12 after the state field.
+    let clock_ticks = 100; // USER_HZ on Linux
+    Duration::from_millis((ticks(11) + ticks(12)) * 1000 / clock_ticks)
+}
+
+/// Samples the operator's RSS until dropped, keeping the peak.
+pub struct RssSampler {
+    pub peak: Arc<Mutex<u64>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssSampler {
+    pub fn start(pid: u32) -> Self {
+        let peak = Arc::new(Mutex::new(0));
+        let sink = peak.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let (now, hwm) = rss(pid);
+                {
+                    let mut p = sink.lock().unwrap();
+                    *p = (*p).max(now).max(hwm);
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+        RssSampler { peak, task }
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

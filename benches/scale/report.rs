@@ -1,0 +1,113 @@
+//! The bench's output: one table on stdout, the same figures as JSON under target/bench/.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::Options;
+
+#[derive(Debug, Serialize)]
+pub struct Figures {
+    pub n: usize,
+    pub by_provider: BTreeMap<String, usize>,
+    pub concurrency: u16,
+    pub latency_ms: u64,
+    pub created_in_s: f64,
+    pub ready_count: usize,
+    pub ready_in_s: f64,
+    pub latency_floor_s: f64,
+    pub calls_per_registration: BTreeMap<String, f64>,
+    pub status_writes_per_registration: f64,
+    pub peak_rss_mib: f64,
+    pub rest_rss_mib: f64,
+    pub rest_window_s: f64,
+    pub rest_cpu_percent: f64,
+    pub rest_provider_writes: u64,
+    pub rest_status_writes: u32,
+    pub deleted_in_s: f64,
+    pub left_at_providers: usize,
+    pub edna_urls_kept_by_design: usize,
+    pub operator_exit: Option<i32>,
+}
+
+pub fn write_json(figures: &Figures) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench");
+    std::fs::create_dir_all(dir).expect("creating target/bench");
+    let path = format!("{dir}/scale-{}.json", figures.n);
+    std::fs::write(&path, serde_json::to_string_pretty(figures).unwrap()).expect("writing the JSON");
+    eprintln!("   wrote {path}");
+}
+
+pub fn print_table(options: &Options, all: &[Figures]) {
+    let machine = format!(
+        "{} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|m| m
+                .lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string()))
+            .map_or("? memory".into(), |kb| format!(
+                "{} GiB",
+                kb.parse::<u64>().unwrap_or(0) / 1048576
+            ))
+    );
+    println!(
+        "\ncallback-operator scale benchmark — {machine}; provider latency {} ms; concurrency {}; {} namespaces; resync {}",
+        options.latency.as_millis(),
+        options.concurrency,
+        options.namespaces,
+        humantime::format_duration(options.resync)
+    );
+    let header = [
+        "N",
+        "created s",
+        "all Ready s",
+        "floor s",
+        "ratio",
+        "ready",
+        "status writes/reg",
+        "peak RSS MiB",
+        "rest RSS MiB",
+        "rest CPU %",
+        "rest prov writes",
+        "rest status writes",
+        "delete s",
+        "left behind",
+    ];
+    println!("{}", header.join(" | "));
+    println!("{}", header.iter().map(|_| "---").collect::<Vec<_>>().join(" | "));
+    for f in all {
+        println!(
+            "{} | {:.1} | {:.1} | {:.2} | {:.1}x | {}/{} | {:.2} | {:.1} | {:.1} | {:.2} | {} | {} | {:.1} | {}",
+            f.n,
+            f.created_in_s,
+            f.ready_in_s,
+            f.latency_floor_s,
+            f.ready_in_s / f.latency_floor_s.max(f64::EPSILON),
+            f.ready_count,
+            f.n,
+            f.status_writes_per_registration,
+            f.peak_rss_mib,
+            f.rest_rss_mib,
+            f.rest_cpu_percent,
+            f.rest_provider_writes,
+            f.rest_status_writes,
+            f.deleted_in_s,
+            f.left_at_providers,
+        );
+    }
+    println!("\nprovider calls per registration (by provider and operation):");
+    for f in all {
+        let calls: Vec<String> = f
+            .calls_per_registration
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.2}"))
+            .collect();
+        println!("  N={}: {}", f.n, calls.join(", "));
+    }
+    println!(
+        "\n(edna has no delete method: its URLs stay registered by design — counted separately, not as left behind)"
+    );
+}

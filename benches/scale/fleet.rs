@@ -18,8 +18,6 @@ use crate::observe::{self, RssSampler};
 use crate::report::Figures;
 use crate::support::{Cluster, Operator, TestNamespace};
 
-const PROVIDERS: [&str; 3] = ["mail", "edna", "envelope"];
-
 /// Provider round-trips one new registration needs by design (the latency floor's numerator).
 pub fn calls_by_design(provider: &str) -> u32 {
     match provider {
@@ -103,12 +101,13 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figure
         .map(|i| {
             let ns_index = i % namespaces;
             let ns = test_namespaces[ns_index].name.clone();
-            let provider = PROVIDERS[i % 3];
+            let provider = options.providers[i % options.providers.len()].as_str();
             let name = format!("r{i}");
             let url = receiver.url(&format!("/{ns}/{name}"));
+            let index_in_ns = i / namespaces;
             let block = match provider {
                 "mail" => json!({"mail": {"url": url, "events": {"emailStatus": ["delivered", "hard_bounced"]}}}),
-                "edna" => json!({"edna": {"subjectId": 1000 + (i / namespaces) as i64, "statusCallbackUrl": url}}),
+                "edna" => json!({"edna": {"subjectId": 1000 + index_in_ns as i64, "statusCallbackUrl": url}}),
                 _ => json!({"envelope": {"mailbox": mailbox(ns_index), "url": url, "retries": 3, "timeoutMs": 5000}}),
             };
             let mut spec = json!({"credentialsRef": {"name": provider}});

@@ -400,10 +400,12 @@ impl Provider for MailProvider {
         registration: Option<&Registration>,
         desired: Option<&MailDesired>,
     ) -> Result<Removal, ProviderError> {
-        let urls: Vec<String> = match registration.filter(|r| !r.urls.is_empty()) {
-            Some(r) => r.urls.clone(),
-            None => desired.map(|d| vec![d.url.clone()]).unwrap_or_default(),
-        };
+        // What status recorded, plus the desired URL: a status write lost after a `set` must not leak a webhook.
+        // Deleting an absent URL is harmless (304), and `desired` is only given when this object owns the URL.
+        let mut urls: Vec<String> = registration.map(|r| r.urls.clone()).unwrap_or_default();
+        if let Some(d) = desired.filter(|d| !urls.contains(&d.url)) {
+            urls.push(d.url.clone());
+        }
         let mut changes = Vec::new();
         for url in urls {
             if self.delete(account, &url).await? {

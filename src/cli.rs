@@ -75,7 +75,65 @@ pub struct RunArgs {
     #[arg(long, env = "CALLBACK_OPERATOR_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
 
-    /// Identity used for Events and the leader Lease (defaults to the pod name in POD_NAME, else the host name).
+    /// Identity used for Events and the leader Lease (defaults to the pod name in POD_NAME, else the host name
+    /// with a random suffix).
     #[arg(long, env = "POD_NAME")]
     pub instance: Option<String>,
+
+    /// Compete for a coordination.k8s.io Lease and reconcile only while holding it (the Helm chart turns this on;
+    /// off by default so a single process, e.g. in tests, needs no Lease).
+    #[arg(long, env = "CALLBACK_OPERATOR_LEADER_ELECTION")]
+    pub leader_election: bool,
+
+    /// Namespace of the leader Lease (default: the namespace of the in-cluster service account or kubeconfig context).
+    #[arg(long, env = "CALLBACK_OPERATOR_LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+
+    /// Name of the leader Lease; replicas of one installation must share it.
+    #[arg(
+        long,
+        env = "CALLBACK_OPERATOR_LEADER_ELECTION_LEASE_NAME",
+        default_value = "callback-operator"
+    )]
+    pub leader_election_lease_name: String,
+
+    /// How long one renewal keeps the Lease: a follower takes over at most this long after the leader stopped
+    /// renewing. The leader renews a third of it before expiry. At least 3s.
+    #[arg(long, env = "CALLBACK_OPERATOR_LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub leader_election_lease_duration: Duration,
+
+    /// On SIGTERM, how long in-flight reconciliations may take to finish before the process leaves anyway (keep it
+    /// below the pod's terminationGracePeriodSeconds so the Lease is still released).
+    #[arg(long, env = "CALLBACK_OPERATOR_SHUTDOWN_TIMEOUT", default_value = "25s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        let mut argv = vec!["callback-operator", "run"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("valid flags").command {
+            Command::Run(args) => *args,
+            Command::Crd => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn leader_election_is_off_unless_asked_for() {
+        assert!(!run_args(&[]).leader_election);
+        let on = run_args(&[
+            "--leader-election",
+            "--leader-election-namespace",
+            "ops",
+            "--leader-election-lease-duration",
+            "20s",
+        ]);
+        assert!(on.leader_election);
+        assert_eq!(on.leader_election_namespace.as_deref(), Some("ops"));
+        assert_eq!(on.leader_election_lease_name, "callback-operator");
+        assert_eq!(on.leader_election_lease_duration, Duration::from_secs(20));
+    }
 }

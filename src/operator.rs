@@ -1,19 +1,42 @@
 //! `callback-operator run`: logging, the Kubernetes client, the provider clients, the HTTP endpoints and the
-//! controller, with graceful shutdown on SIGTERM / Ctrl-C.
+//! controller — run only while holding the leader Lease when leader election is on — with graceful shutdown on
+//! SIGTERM / Ctrl-C.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::cli::RunArgs;
 use crate::controller::{ControllerOptions, Providers, Settings, run_controller};
+use crate::leader::{Leadership, LeaseConfig};
 use crate::providers::endpoint::EndpointPolicy;
 use crate::providers::http::HttpClient;
 use crate::providers::mail::MailProvider;
 use crate::server::{Readiness, router, serve};
 use crate::telemetry::{Metrics, init_logging};
+
+/// How long releasing the Lease may take on the way out (it expires on its own anyway).
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the controller stops.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Stop {
+    /// SIGTERM or Ctrl-C: finish in-flight work, release the Lease, exit 0.
+    Signal,
+    /// Leadership lost: another replica may already lead; stop quickly and exit non-zero.
+    LostLease,
+}
+
+/// Everything the controller needs, built once.
+struct Parts {
+    client: kube::Client,
+    providers: Providers,
+    metrics: Metrics,
+    options: ControllerOptions,
+    readiness: Readiness,
+}
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     // One rustls crypto provider for the whole binary (kube uses ring; reqwest must not pick another).
@@ -26,7 +49,125 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let providers = Providers {
         mail: MailProvider::new(http.clone()),
     };
-    let options = ControllerOptions {
+    let parts = Parts {
+        client,
+        providers,
+        metrics,
+        options: controller_options(&args),
+        readiness: Readiness::new(args.leader_election),
+    };
+
+    let (stop_tx, stop_rx) = watch::channel(None::<Stop>);
+    let on_signal = stop_tx.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("shutdown requested: finishing in-flight reconciliations");
+        on_signal.send_if_modified(|stop| stop.get_or_insert(Stop::Signal) == &Stop::Signal);
+    });
+    let server = tokio::spawn(serve(
+        args.metrics_addr,
+        router(parts.metrics.clone(), parts.readiness.clone()),
+        stop_requested(stop_rx.clone()),
+    ));
+
+    let result = if args.leader_election {
+        let lease = lease_config(&args, &parts.client);
+        run_elected(parts, lease, &args, stop_tx, stop_rx).await
+    } else {
+        parts.metrics.set_leader(true);
+        run_bounded(parts, stop_rx, args.shutdown_timeout, Duration::ZERO).await;
+        Ok(())
+    };
+    // Give the metrics server a moment to answer a last scrape, then leave.
+    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    info!("stopped");
+    result
+}
+
+/// Waits for the Lease, runs the controller while holding it, and releases it on the way out. Losing the Lease is
+/// an error: the process exits non-zero and comes back (restarted by its Deployment) as a clean follower, with no
+/// cache, backoff or breaker state left over from its term.
+async fn run_elected(
+    parts: Parts,
+    lease: LeaseConfig,
+    args: &RunArgs,
+    stop_tx: watch::Sender<Option<Stop>>,
+    stop_rx: watch::Receiver<Option<Stop>>,
+) -> anyhow::Result<()> {
+    let mut leadership = Leadership::join(parts.client.clone(), lease.clone()).await?;
+    tokio::select! {
+        acquired = leadership.acquired() => acquired?,
+        _ = stop_requested(stop_rx.clone()) => {
+            leadership.release(RELEASE_TIMEOUT).await;
+            return Ok(());
+        }
+    }
+    parts.readiness.set_leading(true);
+    parts.metrics.set_leader(true);
+    let readiness = parts.readiness.clone();
+    let metrics = parts.metrics.clone();
+
+    // After a lost Lease the remaining work may take only half the grace period: the Lease expires for the
+    // other replicas when that runs out.
+    let controller = run_bounded(parts, stop_rx, args.shutdown_timeout, lease.grace() / 2);
+    tokio::pin!(controller);
+    let lost = tokio::select! {
+        () = &mut controller => None,
+        reason = leadership.lost() => {
+            warn!(%reason, "lost the leader Lease: stopping the controller");
+            readiness.set_leading(false);
+            metrics.set_leader(false);
+            stop_tx.send_replace(Some(Stop::LostLease));
+            controller.await;
+            Some(reason)
+        }
+    };
+    match lost {
+        Some(reason) => Err(anyhow::anyhow!(
+            "lost the leader Lease ({reason}); exiting so this replica restarts as a follower"
+        )),
+        None => {
+            // Only now, with every in-flight reconciliation finished, may a successor start.
+            leadership.release(RELEASE_TIMEOUT).await;
+            Ok(())
+        }
+    }
+}
+
+/// Runs the controller until a stop is requested; in-flight reconciliations then get `on_signal` (SIGTERM) or
+/// `on_lost_lease` to finish before they are abandoned (an abandoned provider call is adopted, never duplicated,
+/// by the next reconciliation: the provider identity is looked up before anything is created).
+async fn run_bounded(
+    parts: Parts,
+    stop_rx: watch::Receiver<Option<Stop>>,
+    on_signal: Duration,
+    on_lost_lease: Duration,
+) {
+    let synced = parts.readiness.clone();
+    let controller = run_controller(
+        parts.client,
+        parts.providers,
+        parts.metrics,
+        parts.options,
+        stop_requested(stop_rx.clone()),
+        move || synced.set_synced(),
+    );
+    let deadline = async {
+        let bound = match stop_reason(stop_rx).await {
+            Stop::Signal => on_signal,
+            Stop::LostLease => on_lost_lease,
+        };
+        tokio::time::sleep(bound).await;
+        bound
+    };
+    tokio::select! {
+        () = controller => {}
+        bound = deadline => warn!(?bound, "in-flight reconciliations did not finish in time; abandoning them"),
+    }
+}
+
+fn controller_options(args: &RunArgs) -> ControllerOptions {
+    ControllerOptions {
         settings: Settings {
             resync_interval: args.resync_interval,
             edna_reassert_interval: args.edna_reassert_interval,
@@ -37,36 +178,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         concurrency: args.concurrency,
         instance: args.instance.clone(),
         namespaces: args.namespaces.clone(),
-    };
+    }
+}
 
-    let (stop_tx, stop_rx) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        info!("shutdown requested: finishing in-flight reconciliations");
-        let _ = stop_tx.send(true);
-    });
-
-    let readiness = Readiness::new(false);
-    let server = tokio::spawn(serve(
-        args.metrics_addr,
-        router(metrics.clone(), readiness.clone()),
-        stopped(stop_rx.clone()),
-    ));
-
-    let synced = readiness.clone();
-    run_controller(
-        client,
-        providers,
-        metrics,
-        options,
-        stopped(stop_rx.clone()),
-        move || synced.set_synced(),
-    )
-    .await;
-    // Give the metrics server a moment to answer a last scrape, then leave.
-    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
-    info!("stopped");
-    Ok(())
+fn lease_config(args: &RunArgs, client: &kube::Client) -> LeaseConfig {
+    LeaseConfig {
+        namespace: args
+            .leader_election_namespace
+            .clone()
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| client.default_namespace().to_string()),
+        name: args.leader_election_lease_name.clone(),
+        identity: crate::leader::identity(args.instance.as_deref()),
+        duration: args.leader_election_lease_duration,
+    }
 }
 
 async fn kube_client(args: &RunArgs) -> anyhow::Result<kube::Client> {
@@ -81,13 +206,21 @@ async fn kube_client(args: &RunArgs) -> anyhow::Result<kube::Client> {
     Ok(kube::Client::try_from(config)?)
 }
 
-/// Resolves once the shutdown flag is set.
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    while !*rx.borrow() {
+/// Resolves with the first stop requested.
+async fn stop_reason(mut rx: watch::Receiver<Option<Stop>>) -> Stop {
+    loop {
+        if let Some(stop) = rx.borrow_and_update().clone() {
+            return stop;
+        }
         if rx.changed().await.is_err() {
-            return;
+            // Every sender is gone: nobody can ask any more, so treat it as a shutdown.
+            return Stop::Signal;
         }
     }
+}
+
+async fn stop_requested(rx: watch::Receiver<Option<Stop>>) {
+    stop_reason(rx).await;
 }
 
 async fn shutdown_signal() {

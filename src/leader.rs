@@ -1,0 +1,301 @@
+//! Leader election through a `coordination.k8s.io` Lease (kube-lease-manager), so two replicas never both reconcile.
+//!
+//! kube-lease-manager acquires, renews (`grace` before expiry) and releases the Lease, and reports changes on a
+//! watch channel. It reports a loss only when a renewal *succeeds* in reading someone else's name: a leader that
+//! cannot reach the apiserver keeps retrying and never hears it lost. So while leading we also read the Lease
+//! ourselves and step down once our own last renewal is about to expire (client-go calls this the renew deadline),
+//! before any follower may take over.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, bail};
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use kube::Api;
+use kube_lease_manager::{LeaseManager, LeaseManagerBuilder};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+/// Where the Lease lives and who we are.
+#[derive(Clone, Debug)]
+pub struct LeaseConfig {
+    pub namespace: String,
+    pub name: String,
+    /// Unique among replicas (the pod name in a cluster).
+    pub identity: String,
+    /// How long a renewal keeps the Lease; a follower takes over at most this long after the leader's last renewal.
+    pub duration: Duration,
+}
+
+impl LeaseConfig {
+    /// The holder renews this long before its Lease expires: a third of the duration (client-go's 15 s / 10 s).
+    pub fn grace(&self) -> Duration {
+        Duration::from_secs((self.duration.as_secs() / 3).max(1))
+    }
+
+    /// A leader steps down when its last renewal is older than this (halfway through the grace period): a
+    /// healthy leader has renewed long before, and no follower may take over until the full duration has passed.
+    pub fn step_down_after(&self) -> Duration {
+        self.duration.saturating_sub(self.grace() / 2)
+    }
+
+    /// How often a leader reads the Lease back (several times per grace period).
+    fn check_every(&self) -> Duration {
+        (self.grace() / 4).max(Duration::from_millis(200))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.duration < Duration::from_secs(3) {
+            bail!(
+                "the leader election lease duration must be at least 3s (got {:?})",
+                self.duration
+            );
+        }
+        if self.name.is_empty() || self.namespace.is_empty() || self.identity.is_empty() {
+            bail!("the leader Lease needs a name, a namespace and an identity");
+        }
+        Ok(())
+    }
+}
+
+/// What the Lease says about us, read from its spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseView {
+    /// We hold it; our last renewal (written with our own clock, so comparable with it).
+    Held { renewed: SystemTime },
+    /// Someone else holds it.
+    HeldByOther(String),
+    /// Nobody holds it (released, or cleared as expired by a follower).
+    Free,
+}
+
+/// Reads a Lease spec from this replica's point of view.
+pub fn view_of(spec: Option<&LeaseSpec>, identity: &str) -> LeaseView {
+    let Some(spec) = spec else { return LeaseView::Free };
+    match spec.holder_identity.as_deref() {
+        None | Some("") => LeaseView::Free,
+        Some(holder) if holder != identity => LeaseView::HeldByOther(holder.to_string()),
+        Some(_) => match &spec.renew_time {
+            Some(time) => LeaseView::Held {
+                renewed: SystemTime::from(time.0),
+            },
+            // Held without a renewal time cannot be trusted to last: treat as lost.
+            None => LeaseView::Free,
+        },
+    }
+}
+
+/// Whether a leader that last saw its renewal at `renewed` must step down at `now`; `Some(reason)` if so.
+pub fn must_step_down(
+    view: Option<&LeaseView>,
+    last_renewed: SystemTime,
+    config: &LeaseConfig,
+    now: SystemTime,
+) -> Option<String> {
+    match view {
+        Some(LeaseView::HeldByOther(holder)) => return Some(format!("the Lease is now held by {holder}")),
+        Some(LeaseView::Free) => return Some("the Lease was released or cleared as expired".into()),
+        Some(LeaseView::Held { .. }) | None => {}
+    }
+    let age = now.duration_since(last_renewed).unwrap_or(Duration::ZERO);
+    (age > config.step_down_after()).then(|| {
+        format!(
+            "the Lease was last renewed {:.1}s ago (it expires after {}s): renewals are failing",
+            age.as_secs_f64(),
+            config.duration.as_secs()
+        )
+    })
+}
+
+/// This replica's part in the election.
+pub struct Leadership {
+    config: LeaseConfig,
+    leading: watch::Receiver<bool>,
+    task: JoinHandle<kube_lease_manager::Result<LeaseManager>>,
+    api: Api<Lease>,
+}
+
+impl Leadership {
+    /// Joins the election (creating the Lease if it does not exist yet) and starts competing for it.
+    pub async fn join(client: kube::Client, config: LeaseConfig) -> anyhow::Result<Self> {
+        config.validate()?;
+        let manager = LeaseManagerBuilder::new(client.clone(), &config.name)
+            .with_namespace(&config.namespace)
+            .with_identity(&config.identity)
+            .with_duration(config.duration.as_secs())
+            .with_grace(config.grace().as_secs())
+            .build()
+            .await
+            .with_context(|| format!("joining the election for Lease {}/{}", config.namespace, config.name))?;
+        let (leading, task) = manager.watch().await;
+        info!(
+            lease = %format!("{}/{}", config.namespace, config.name),
+            identity = %config.identity,
+            duration = ?config.duration,
+            "standing by for the leader Lease"
+        );
+        Ok(Self {
+            api: Api::namespaced(client, &config.namespace),
+            config,
+            leading,
+            task,
+        })
+    }
+
+    /// Resolves once this replica holds the Lease. An error means the election itself stopped.
+    pub async fn acquired(&mut self) -> anyhow::Result<()> {
+        loop {
+            if *self.leading.borrow_and_update() {
+                info!(identity = %self.config.identity, "acquired the leader Lease");
+                return Ok(());
+            }
+            if self.leading.changed().await.is_err() {
+                bail!("the leader election task stopped");
+            }
+        }
+    }
+
+    /// Resolves with a reason once this replica must assume it no longer leads.
+    pub async fn lost(&mut self) -> String {
+        let mut last_renewed = SystemTime::now();
+        let mut ticks = tokio::time::interval(self.config.check_every());
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                changed = self.leading.changed() => match changed {
+                    Err(_) => return "the leader election task stopped".into(),
+                    Ok(()) if !*self.leading.borrow_and_update() => return "another replica holds the Lease".into(),
+                    Ok(()) => {}
+                },
+                _ = ticks.tick() => {
+                    let view = match self.api.get(&self.config.name).await {
+                        Ok(lease) => Some(view_of(lease.spec.as_ref(), &self.config.identity)),
+                        Err(err) => {
+                            debug!(error = %err, "reading the leader Lease failed");
+                            None
+                        }
+                    };
+                    if let Some(LeaseView::Held { renewed }) = view {
+                        last_renewed = last_renewed.max(renewed);
+                    }
+                    if let Some(reason) = must_step_down(view.as_ref(), last_renewed, &self.config, SystemTime::now()) {
+                        return reason;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Leaves the election, releasing the Lease if we hold it, so a successor need not wait for it to expire.
+    pub async fn release(self, timeout: Duration) {
+        drop(self.leading); // closing the channel makes the manager release the Lease and end
+        match tokio::time::timeout(timeout, self.task).await {
+            Ok(Ok(Ok(_))) => info!("left the leader election (Lease released if held)"),
+            Ok(Ok(Err(err))) => warn!(error = %err, "releasing the leader Lease failed; it expires on its own"),
+            Ok(Err(err)) => warn!(error = %err, "the leader election task failed"),
+            Err(_) => warn!(?timeout, "releasing the leader Lease timed out; it expires on its own"),
+        }
+    }
+}
+
+/// A Lease identity for this process: the pod name when known, else the host name with a random suffix (two
+/// processes on one host must never share an identity, or both would believe they lead).
+pub fn identity(instance: Option<&str>) -> String {
+    match instance.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(name) => name.to_string(),
+        None => {
+            let host = std::env::var("HOSTNAME")
+                .ok()
+                .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "callback-operator".into());
+            format!("{host}-{:08x}", rand::random::<u32>())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    use k8s_openapi::jiff::Timestamp;
+
+    use super::*;
+
+    fn config(duration_secs: u64) -> LeaseConfig {
+        LeaseConfig {
+            namespace: "ops".into(),
+            name: "callback-operator".into(),
+            identity: "pod-a".into(),
+            duration: Duration::from_secs(duration_secs),
+        }
+    }
+
+    fn spec(holder: Option<&str>, renewed: Option<SystemTime>) -> LeaseSpec {
+        LeaseSpec {
+            holder_identity: holder.map(str::to_string),
+            renew_time: renewed.map(|t| MicroTime(Timestamp::try_from(t).unwrap())),
+            ..LeaseSpec::default()
+        }
+    }
+
+    #[test]
+    fn grace_is_a_third_of_the_duration_and_never_zero() {
+        assert_eq!(config(15).grace(), Duration::from_secs(5));
+        assert_eq!(config(3).grace(), Duration::from_secs(1));
+        assert_eq!(config(15).step_down_after(), Duration::from_millis(12_500));
+    }
+
+    #[test]
+    fn durations_too_short_for_a_grace_period_are_refused() {
+        assert!(config(2).validate().is_err());
+        assert!(config(3).validate().is_ok());
+    }
+
+    #[test]
+    fn lease_view_tells_ours_from_someone_elses_and_free() {
+        let now = SystemTime::now();
+        match view_of(Some(&spec(Some("pod-a"), Some(now))), "pod-a") {
+            LeaseView::Held { renewed } => {
+                assert!(renewed.duration_since(now).unwrap_or_else(|e| e.duration()) < Duration::from_millis(1))
+            }
+            other => panic!("expected Held, got {other:?}"),
+        }
+        assert_eq!(
+            view_of(Some(&spec(Some("pod-b"), Some(now))), "pod-a"),
+            LeaseView::HeldByOther("pod-b".into())
+        );
+        assert_eq!(view_of(Some(&spec(None, None)), "pod-a"), LeaseView::Free);
+        assert_eq!(view_of(None, "pod-a"), LeaseView::Free);
+        assert_eq!(view_of(Some(&spec(Some("pod-a"), None)), "pod-a"), LeaseView::Free);
+    }
+
+    #[test]
+    fn a_leader_steps_down_when_someone_else_holds_or_cleared_the_lease() {
+        let now = SystemTime::now();
+        let c = config(15);
+        assert!(must_step_down(Some(&LeaseView::HeldByOther("pod-b".into())), now, &c, now).is_some());
+        assert!(must_step_down(Some(&LeaseView::Free), now, &c, now).is_some());
+        assert!(must_step_down(Some(&LeaseView::Held { renewed: now }), now, &c, now).is_none());
+    }
+
+    #[test]
+    fn a_leader_that_cannot_renew_steps_down_before_a_follower_may_take_over() {
+        let c = config(15);
+        let renewed = SystemTime::now();
+        // Unreadable Lease (None): decided on the last renewal seen.
+        assert!(must_step_down(None, renewed, &c, renewed + Duration::from_secs(10)).is_none());
+        let reason = must_step_down(None, renewed, &c, renewed + Duration::from_secs(13)).expect("overdue");
+        assert!(reason.contains("renewals are failing"), "{reason}");
+        // Strictly before the Lease expires for everyone else.
+        assert!(c.step_down_after() < c.duration);
+    }
+
+    #[test]
+    fn identity_prefers_the_pod_name_and_is_unique_otherwise() {
+        assert_eq!(identity(Some("operator-7d9f-abcde")), "operator-7d9f-abcde");
+        let a = identity(None);
+        let b = identity(Some("  "));
+        assert_ne!(a, b, "two processes on one host get different identities");
+    }
+}

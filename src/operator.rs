@@ -11,6 +11,7 @@ use tracing::{info, warn};
 use crate::cli::RunArgs;
 use crate::controller::{ControllerOptions, Providers, Settings, run_controller};
 use crate::leader::{Leadership, LeaseConfig};
+use crate::providers::edna::EdnaProvider;
 use crate::providers::endpoint::EndpointPolicy;
 use crate::providers::http::HttpClient;
 use crate::providers::mail::MailProvider;
@@ -48,6 +49,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let http = HttpClient::new(args.provider_timeout, metrics.clone()).context("building the HTTP client")?;
     let providers = Providers {
         mail: MailProvider::new(http.clone()),
+        edna: EdnaProvider::new(http.clone(), args.edna_reassert_interval),
     };
     let parts = Parts {
         client,

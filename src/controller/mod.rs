@@ -23,6 +23,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 pub use run::{ControllerOptions, run_controller};
 
 use crate::api::CallbackRegistration;
+use crate::providers::edna::EdnaProvider;
 use crate::providers::endpoint::EndpointPolicy;
 use crate::providers::mail::MailProvider;
 use crate::telemetry::Metrics;
@@ -43,6 +44,7 @@ pub struct Settings {
 #[derive(Clone)]
 pub struct Providers {
     pub mail: MailProvider,
+    pub edna: EdnaProvider,
 }
 
 /// Shared by every reconciliation.

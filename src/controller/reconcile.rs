@@ -21,9 +21,10 @@ use super::credentials::{AccountError, NamespaceSecrets, account_from};
 use super::duration::parse_duration;
 use super::events::{event, events_for, publish};
 use super::ownership::{Claimant, conflicting_owner, contenders};
-use super::status::{PassResult, Synced, next_status};
+use super::status::{CONFLICT_REASON, PassResult, Synced, next_status};
 use super::{Context, Error};
 use crate::api::{CallbackRegistration, DeletionPolicy, FINALIZER, ProviderKind, ProviderSpec};
+use crate::providers::edna::EdnaProvider;
 use crate::providers::mail::MailProvider;
 use crate::providers::{Account, ChangeReason, DesiredError, ErrorClass, Provider, Recorded, Removal, redact};
 
@@ -73,6 +74,7 @@ async fn apply(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Erro
         .record(&namespace, &obj.name_any(), &referenced_secrets(obj));
     match obj.spec.provider() {
         Some(ProviderSpec::Mail(_)) => apply_with(&ctx.providers.mail, obj, ctx).await,
+        Some(ProviderSpec::Edna(_)) => apply_with(&ctx.providers.edna, obj, ctx).await,
         Some(other) => {
             let pass = stalled(
                 Some(other.kind()),
@@ -202,7 +204,7 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
         return finish(
             obj,
             ctx,
-            stalled(Some(kind), target, "Conflict", message),
+            stalled(Some(kind), target, CONFLICT_REASON, message),
             Vec::new(),
             None,
         )
@@ -339,8 +341,10 @@ async fn write_status(
 
 async fn cleanup(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
-    if let Some(ProviderSpec::Mail(_)) = obj.spec.provider() {
-        cleanup_with(&ctx.providers.mail, obj, ctx).await?;
+    match obj.spec.provider() {
+        Some(ProviderSpec::Mail(_)) => cleanup_with(&ctx.providers.mail, obj, ctx).await?,
+        Some(ProviderSpec::Edna(_)) => cleanup_with(&ctx.providers.edna, obj, ctx).await?,
+        _ => {}
     }
     ctx.secret_index.forget(&namespace, &obj.name_any());
     ctx.backoff.reset(&object_key(obj));
@@ -558,6 +562,7 @@ pub fn desired_hash<D: serde::Serialize>(account: &Account, desired: &D) -> Stri
 fn claims_of(spec: &crate::api::CallbackRegistrationSpec) -> Vec<String> {
     match spec.provider() {
         Some(ProviderSpec::Mail(_)) => MailProvider::claims(spec),
+        Some(ProviderSpec::Edna(_)) => EdnaProvider::claims(spec),
         _ => Vec::new(),
     }
 }

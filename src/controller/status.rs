@@ -6,6 +6,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::conditions::{Verdict, conditions_for};
 use crate::api::{CallbackRegistrationStatus, ProviderKind, Registration};
 
+/// The reason of a pass that lost a provider-side identity to an older object.
+pub const CONFLICT_REASON: &str = "Conflict";
+
 /// What a successful sync contributes to status.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Synced {
@@ -48,6 +51,10 @@ pub fn next_status(
                 Some(synced.applied_hash.clone()),
             )
         }
+        // An object that lost its identity to an older one no longer knows what the provider holds for it (the
+        // owner may overwrite it): forget the applied hash, so that once it owns the identity again it writes
+        // instead of trusting a stale record (edna cannot be read back to notice).
+        None if pass.verdict.reason() == CONFLICT_REASON => (previous.registration.clone(), None),
         None => (previous.registration.clone(), previous.applied_hash.clone()),
     };
     CallbackRegistrationStatus {
@@ -91,6 +98,23 @@ mod tests {
         let again = next_status(Some(&first), &ready_pass(false), Some(1), &at(99));
         assert_eq!(first, again, "no timestamp churn at rest");
         assert_eq!(first.registration.unwrap().last_synced_time, Some(at(10)));
+    }
+
+    #[test]
+    fn losing_a_conflict_forgets_the_applied_hash_but_keeps_the_registration() {
+        let first = next_status(None, &ready_pass(true), Some(1), &at(10));
+        let conflict = PassResult {
+            verdict: Verdict::Stalled {
+                reason: CONFLICT_REASON.into(),
+                message: "owned by ns/older".into(),
+            },
+            provider: Some(ProviderKind::Edna),
+            target: Some("https://a".into()),
+            synced: None,
+        };
+        let next = next_status(Some(&first), &conflict, Some(1), &at(20));
+        assert_eq!(next.applied_hash, None);
+        assert_eq!(next.registration, first.registration);
     }
 
     #[test]

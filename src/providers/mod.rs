@@ -1,6 +1,7 @@
 //! Providers behind one small trait. The controller never sees provider JSON: it hands a provider the desired state
 //! and what status recorded, and gets back what the provider now holds and what was changed.
 
+pub mod edna;
 pub mod endpoint;
 
 mod error;
@@ -99,6 +100,8 @@ pub enum ChangeReason {
     Reactivated,
     Deleted,
     DuplicateRemoved,
+    /// Written again unchanged because the provider cannot be read back (edna's periodic re-assert).
+    Reasserted,
 }
 
 impl ChangeReason {
@@ -111,6 +114,7 @@ impl ChangeReason {
             ChangeReason::Reactivated => "Reactivated",
             ChangeReason::Deleted => "Deleted",
             ChangeReason::DuplicateRemoved => "DuplicateRemoved",
+            ChangeReason::Reasserted => "Reasserted",
         }
     }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod cluster;
+pub mod edna;
 pub mod mail;
 pub mod operator;
 pub mod wait;

@@ -10,7 +10,7 @@ use kube::api::{Patch, PatchParams};
 use provider_simulators::Fault;
 use provider_simulators::edna::{CallbackUrls, EdnaErrorStyle};
 use serde_json::json;
-use support::edna::{EdnaBench, LATE_CHANNEL_ID, LATE_SUBJECT, SHOP_SUBJECT, SHOP_SUBJECT_ID};
+use support::edna::{EdnaBench, LATE_CHANNEL_ID, LATE_SUBJECT, SHOP_SUBJECT, SHOP_SUBJECT_ID, on_shop};
 use support::{Cluster, TestNamespace, eventually};
 
 fn urls(status: Option<&str>, in_message: Option<&str>, matcher: Option<&str>) -> CallbackUrls {
@@ -27,16 +27,13 @@ async fn applied_registrations_set_exactly_their_urls_for_the_channel_and_tenant
     let status = bench.receiver.url("/edna/status");
     let inbound = bench.receiver.url("/edna/in");
     let matcher = bench.receiver.url("/edna/templates");
-    bench.cluster.apply_ok(&bench.registration(
+    bench.apply(
         "channel",
-        &format!(
-            "    subjectId: {SHOP_SUBJECT_ID}\n    statusCallbackUrl: {status}\n    inMessageCallbackUrl: {inbound}\n"
-        ),
-        "",
-    ));
-    bench
-        .cluster
-        .apply_ok(&bench.registration("tenant", &format!("    messageMatcherCallbackUrl: {matcher}\n"), ""));
+        &on_shop(&format!(
+            "    statusCallbackUrl: {status}\n    inMessageCallbackUrl: {inbound}\n"
+        )),
+    );
+    bench.apply("tenant", &format!("    messageMatcherCallbackUrl: {matcher}\n"));
     bench.wait_ready("channel");
     bench.wait_ready("tenant");
 
@@ -76,7 +73,7 @@ async fn applied_registrations_set_exactly_their_urls_for_the_channel_and_tenant
     let tenant = bench.api().get("tenant").await.unwrap().status.unwrap();
     assert_eq!(tenant.registration.unwrap().subject_id, None);
 
-    let note = bench.wait_event("channel", "Created").await;
+    let (_, note) = bench.wait_event("channel", "Created").await;
     assert!(note.contains(&format!("subjectId {SHOP_SUBJECT_ID}")), "{note}");
     let table = bench.cluster.kubectl_ok(&["get", "cbr", "-n", &bench.ns.name]);
     assert!(
@@ -90,25 +87,20 @@ async fn a_subject_name_is_resolved_and_a_channel_activated_later_becomes_ready_
     let bench = EdnaBench::start("edna-subject").await;
     let shop = bench.receiver.url("/shop");
     let late = bench.receiver.url("/late");
-    bench.cluster.apply_ok(&bench.registration(
+    bench.apply(
         "named",
         &format!("    subject: {SHOP_SUBJECT}\n    statusCallbackUrl: {shop}\n"),
-        "",
-    ));
-    bench.wait_ready("named");
-    assert_eq!(
-        bench.sim.callback_urls(&bench.key, Some(SHOP_SUBJECT_ID)),
-        Some(urls(Some(&shop), None, None))
     );
+    bench.wait_ready("named");
+    assert_eq!(bench.shop_urls(), Some(urls(Some(&shop), None, None)));
     let named = bench.api().get("named").await.unwrap().status.unwrap();
     assert_eq!(named.registration.unwrap().subject_id, Some(SHOP_SUBJECT_ID));
 
-    bench.cluster.apply_ok(&bench.registration(
+    bench.apply(
         "late",
         &format!("    subject: {LATE_SUBJECT}\n    statusCallbackUrl: {late}\n"),
-        "",
-    ));
-    let (ready, _, message) = bench.wait_reason("late", "ChannelNotActive").await;
+    );
+    let (ready, message) = bench.wait_reason("late", "ChannelNotActive").await;
     assert_eq!(ready, "False");
     assert!(message.contains(LATE_SUBJECT), "{message}");
     assert!(
@@ -134,12 +126,8 @@ async fn an_unreachable_receiver_shows_endpoint_unavailable_then_ready_once_it_a
     let bench = EdnaBench::start("edna-receiver").await;
     let url = bench.receiver.url("/hook");
     bench.receiver.set_down(true);
-    bench.cluster.apply_ok(&bench.registration(
-        "hook",
-        &format!("    subjectId: {SHOP_SUBJECT_ID}\n    statusCallbackUrl: {url}\n"),
-        "",
-    ));
-    let (ready, _, message) = bench.wait_reason("hook", "EndpointUnavailable").await;
+    bench.apply("hook", &on_shop(&format!("    statusCallbackUrl: {url}\n")));
+    let (ready, message) = bench.wait_reason("hook", "EndpointUnavailable").await;
     assert_eq!(ready, "False");
     assert!(message.contains("error-callback-url-not-available"), "{message}");
     assert!(bench.condition_true("hook", "Reconciling").await);
@@ -147,10 +135,7 @@ async fn an_unreachable_receiver_shows_endpoint_unavailable_then_ready_once_it_a
 
     bench.receiver.set_down(false);
     bench.wait_ready("hook");
-    assert_eq!(
-        bench.sim.callback_urls(&bench.key, Some(SHOP_SUBJECT_ID)),
-        Some(urls(Some(&url), None, None))
-    );
+    assert_eq!(bench.shop_urls(), Some(urls(Some(&url), None, None)));
     assert!(bench.sim.count("callback/set") >= 2, "retried with backoff");
 }
 
@@ -213,7 +198,7 @@ async fn every_edna_answer_reaches_its_reason(prefix: &str, style: EdnaErrorStyl
         bench.cluster.apply_ok(&yaml);
     }
     for (name, _, _, reason, condition) in &natural {
-        let (ready, _, message) = bench.wait_reason(name, reason).await;
+        let (ready, message) = bench.wait_reason(name, reason).await;
         assert_eq!(ready, "False", "{name}");
         assert!(bench.condition_true(name, condition).await, "{name}: {condition}");
         assert!(
@@ -267,12 +252,8 @@ async fn every_edna_answer_reaches_its_reason(prefix: &str, style: EdnaErrorStyl
     }
     for (name, fault, reason, condition) in injected {
         bench.sim.inject_for("callback/set", fault, 1000);
-        bench.cluster.apply_ok(&bench.registration(
-            name,
-            &format!("    subjectId: {SHOP_SUBJECT_ID}\n    statusCallbackUrl: {good}\n"),
-            "",
-        ));
-        let (_, _, message) = bench.wait_reason(name, reason).await;
+        bench.apply(name, &on_shop(&format!("    statusCallbackUrl: {good}\n")));
+        let (_, message) = bench.wait_reason(name, reason).await;
         assert!(bench.condition_true(name, condition).await, "{name}: {condition}");
         if reason == "InvalidSpec" {
             let code = match name {
@@ -340,7 +321,7 @@ async fn a_rejected_key_is_not_tried_again_until_the_secret_changes() {
         bench.cluster.apply_ok(&yaml);
     }
     for name in ["by-id", "by-name"] {
-        let (_, _, message) = bench.wait_reason(name, "InvalidCredentials").await;
+        let (_, message) = bench.wait_reason(name, "InvalidCredentials").await;
         assert!(message.contains("not retried until Secret"), "{message}");
         assert!(!message.contains(bad), "no key in messages: {message}");
     }
@@ -381,10 +362,7 @@ async fn a_rejected_key_is_not_tried_again_until_the_secret_changes() {
     bench.wait_ready("by-id");
     bench.wait_ready("by-name");
     assert_eq!(calls(), before);
-    assert_eq!(
-        bench.sim.callback_urls(&bench.key, Some(SHOP_SUBJECT_ID)),
-        Some(urls(Some(&url), None, None))
-    );
+    assert_eq!(bench.shop_urls(), Some(urls(Some(&url), None, None)));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -393,32 +371,26 @@ async fn objects_sharing_a_channel_coexist_on_different_fields_and_the_younger_o
     let a = bench.receiver.url("/a-status");
     let b = bench.receiver.url("/b-inbound");
     let c = bench.receiver.url("/c-status");
-    let on_channel = |field: &str, url: &str| format!("    subjectId: {SHOP_SUBJECT_ID}\n    {field}: {url}\n");
-    bench
-        .cluster
-        .apply_ok(&bench.registration("owner", &on_channel("statusCallbackUrl", &a), ""));
-    bench
-        .cluster
-        .apply_ok(&bench.registration("neighbour", &on_channel("inMessageCallbackUrl", &b), ""));
+    let on_channel = |field: &str, url: &str| on_shop(&format!("    {field}: {url}\n"));
+    bench.apply("owner", &on_channel("statusCallbackUrl", &a));
+    bench.apply("neighbour", &on_channel("inMessageCallbackUrl", &b));
     bench.wait_ready("owner");
     bench.wait_ready("neighbour");
     assert_eq!(
-        bench.sim.callback_urls(&bench.key, Some(SHOP_SUBJECT_ID)),
+        bench.shop_urls(),
         Some(urls(Some(&a), Some(&b), None)),
         "different fields of one channel coexist"
     );
 
     // Creation times have one-second resolution: make sure the contender is younger.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    bench
-        .cluster
-        .apply_ok(&bench.registration("contender", &on_channel("statusCallbackUrl", &c), ""));
-    let (_, _, message) = bench.wait_reason("contender", "Conflict").await;
+    bench.apply("contender", &on_channel("statusCallbackUrl", &c));
+    let (_, message) = bench.wait_reason("contender", "Conflict").await;
     assert!(message.contains(&format!("{}/owner", bench.ns.name)), "{message}");
     assert!(message.contains("statusCallbackUrl"), "{message}");
     assert!(bench.condition_true("contender", "Stalled").await);
     assert_eq!(
-        bench.sim.callback_urls(&bench.key, Some(SHOP_SUBJECT_ID)),
+        bench.shop_urls(),
         Some(urls(Some(&a), Some(&b), None)),
         "the younger object never overwrote the owner's field"
     );
@@ -426,7 +398,7 @@ async fn objects_sharing_a_channel_coexist_on_different_fields_and_the_younger_o
     bench.delete_and_wait_gone("owner").await;
     bench.wait_ready("contender");
     assert_eq!(
-        bench.sim.callback_urls(&bench.key, Some(SHOP_SUBJECT_ID)),
+        bench.shop_urls(),
         Some(urls(Some(&c), Some(&b), None)),
         "the field went to the contender; the neighbour's field is untouched"
     );
@@ -437,36 +409,29 @@ async fn deleting_a_registration_warns_that_edna_keeps_the_urls_and_calls_nothin
     let bench = EdnaBench::start("edna-delete").await;
     let status = bench.receiver.url("/kept-status");
     let inbound = bench.receiver.url("/kept-in");
-    bench.cluster.apply_ok(&bench.registration(
+    bench.apply(
         "leaving",
-        &format!(
-            "    subjectId: {SHOP_SUBJECT_ID}\n    statusCallbackUrl: {status}\n    inMessageCallbackUrl: {inbound}\n"
-        ),
-        "",
-    ));
+        &on_shop(&format!(
+            "    statusCallbackUrl: {status}\n    inMessageCallbackUrl: {inbound}\n"
+        )),
+    );
     bench.wait_ready("leaving");
     bench.sim.clear_requests();
 
     bench.delete_and_wait_gone("leaving").await;
-    let note = bench.wait_event("leaving", "RemoteDeletionUnsupported").await;
+    let (kind, note) = bench.wait_event("leaving", "RemoteDeletionUnsupported").await;
+    assert_eq!(kind, "Warning");
     assert!(
         note.contains(&status) && note.contains(&inbound) && note.contains(&format!("subjectId {SHOP_SUBJECT_ID}")),
         "{note}"
     );
-    let warning = bench
-        .events("leaving")
-        .await
-        .into_iter()
-        .find(|e| e.reason.as_deref() == Some("RemoteDeletionUnsupported"))
-        .unwrap();
-    assert_eq!(warning.type_.as_deref(), Some("Warning"));
     assert!(
         bench.sim.requests().is_empty(),
         "no provider call pretends to delete: {:?}",
         bench.sim.requests()
     );
     assert_eq!(
-        bench.sim.callback_urls(&bench.key, Some(SHOP_SUBJECT_ID)),
+        bench.shop_urls(),
         Some(urls(Some(&status), Some(&inbound), None)),
         "edna still holds the URLs"
     );
@@ -573,11 +538,7 @@ async fn a_no_op_resync_makes_no_provider_call_and_writes_nothing() {
 async fn unchanged_urls_are_reasserted_after_the_reassert_interval() {
     let bench = EdnaBench::start_with("edna-reassert", &["--edna-reassert-interval", "3s"]).await;
     let url = bench.receiver.url("/mine");
-    bench.cluster.apply_ok(&bench.registration(
-        "mine",
-        &format!("    subjectId: {SHOP_SUBJECT_ID}\n    statusCallbackUrl: {url}\n"),
-        "",
-    ));
+    bench.apply("mine", &on_shop(&format!("    statusCallbackUrl: {url}\n")));
     bench.wait_ready("mine");
     let intruder = bench.receiver.url("/someone-else");
     bench
@@ -585,10 +546,10 @@ async fn unchanged_urls_are_reasserted_after_the_reassert_interval() {
         .put_callback_urls(&bench.key, Some(SHOP_SUBJECT_ID), urls(Some(&intruder), None, None));
 
     eventually("the URL re-asserted", Duration::from_secs(30), || async {
-        (bench.sim.callback_urls(&bench.key, Some(SHOP_SUBJECT_ID)) == Some(urls(Some(&url), None, None))).then_some(())
+        (bench.shop_urls() == Some(urls(Some(&url), None, None))).then_some(())
     })
     .await;
-    let note = bench.wait_event("mine", "Reasserted").await;
+    let (_, note) = bench.wait_event("mine", "Reasserted").await;
     assert!(note.contains(&url), "{note}");
 }
 
@@ -597,15 +558,15 @@ async fn a_url_removed_from_the_spec_stays_at_edna_and_the_event_says_so() {
     let bench = EdnaBench::start("edna-dropfield").await;
     let status = bench.receiver.url("/status");
     let inbound = bench.receiver.url("/inbound");
-    let both = format!(
-        "    subjectId: {SHOP_SUBJECT_ID}\n    statusCallbackUrl: {status}\n    inMessageCallbackUrl: {inbound}\n"
-    );
-    bench.cluster.apply_ok(&bench.registration("shrinking", &both, ""));
+    let both = on_shop(&format!(
+        "    statusCallbackUrl: {status}\n    inMessageCallbackUrl: {inbound}\n"
+    ));
+    bench.apply("shrinking", &both);
     bench.wait_ready("shrinking");
 
-    let one = format!("    subjectId: {SHOP_SUBJECT_ID}\n    statusCallbackUrl: {status}\n");
-    bench.cluster.apply_ok(&bench.registration("shrinking", &one, ""));
-    let note = bench.wait_event("shrinking", "Updated").await;
+    let one = on_shop(&format!("    statusCallbackUrl: {status}\n"));
+    bench.apply("shrinking", &one);
+    let (_, note) = bench.wait_event("shrinking", "Updated").await;
     assert!(note.contains(&format!("edna keeps {inbound}")), "{note}");
     bench.wait_ready("shrinking");
     let registration = bench
@@ -619,7 +580,7 @@ async fn a_url_removed_from_the_spec_stays_at_edna_and_the_event_says_so() {
         .unwrap();
     assert_eq!(registration.urls, vec![status.clone()]);
     assert_eq!(
-        bench.sim.callback_urls(&bench.key, Some(SHOP_SUBJECT_ID)),
+        bench.shop_urls(),
         Some(urls(Some(&status), Some(&inbound), None)),
         "edna cannot clear a field, and the operator does not pretend it did"
     );
@@ -631,34 +592,22 @@ async fn an_object_that_lost_its_field_to_an_older_one_writes_it_again_once_the_
     let elder_in = bench.receiver.url("/elder-in");
     let elder_status = bench.receiver.url("/elder-status");
     let junior_status = bench.receiver.url("/junior-status");
-    let on_channel = |lines: &str| format!("    subjectId: {SHOP_SUBJECT_ID}\n{lines}");
-    bench.cluster.apply_ok(&bench.registration(
-        "elder",
-        &on_channel(&format!("    inMessageCallbackUrl: {elder_in}\n")),
-        "",
-    ));
+    bench.apply("elder", &on_shop(&format!("    inMessageCallbackUrl: {elder_in}\n")));
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    bench.cluster.apply_ok(&bench.registration(
-        "junior",
-        &on_channel(&format!("    statusCallbackUrl: {junior_status}\n")),
-        "",
-    ));
+    bench.apply("junior", &on_shop(&format!("    statusCallbackUrl: {junior_status}\n")));
     bench.wait_ready("elder");
     bench.wait_ready("junior");
 
     // The older object starts claiming the younger one's field: it wins and overwrites it at edna.
-    bench.cluster.apply_ok(&bench.registration(
+    bench.apply(
         "elder",
-        &on_channel(&format!(
+        &on_shop(&format!(
             "    inMessageCallbackUrl: {elder_in}\n    statusCallbackUrl: {elder_status}\n"
         )),
-        "",
-    ));
+    );
     bench.wait_reason("junior", "Conflict").await;
     eventually("the elder's status URL at edna", Duration::from_secs(30), || async {
-        (bench.sim.callback_urls(&bench.key, Some(SHOP_SUBJECT_ID))
-            == Some(urls(Some(&elder_status), Some(&elder_in), None)))
-        .then_some(())
+        (bench.shop_urls() == Some(urls(Some(&elder_status), Some(&elder_in), None))).then_some(())
     })
     .await;
 
@@ -668,11 +617,7 @@ async fn an_object_that_lost_its_field_to_an_older_one_writes_it_again_once_the_
     eventually(
         "the junior's status URL back at edna",
         Duration::from_secs(30),
-        || async {
-            (bench.sim.callback_urls(&bench.key, Some(SHOP_SUBJECT_ID))
-                == Some(urls(Some(&junior_status), Some(&elder_in), None)))
-            .then_some(())
-        },
+        || async { (bench.shop_urls() == Some(urls(Some(&junior_status), Some(&elder_in), None))).then_some(()) },
     )
     .await;
 }

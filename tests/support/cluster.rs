@@ -96,6 +96,18 @@ impl Cluster {
         (out.status.success(), text)
     }
 
+    /// `kubectl wait --for=condition=Ready` on the CallbackRegistration `namespace/name` (60 s).
+    pub fn wait_ready(&self, namespace: &str, name: &str) {
+        self.kubectl_ok(&[
+            "wait",
+            "-n",
+            namespace,
+            "--for=condition=Ready",
+            "--timeout=60s",
+            &format!("cbr/{name}"),
+        ]);
+    }
+
     pub fn apply_ok(&self, yaml: &str) {
         let (ok, text) = self.apply(yaml);
         assert!(ok, "kubectl apply failed:\n{text}\n---\n{yaml}");

@@ -4,16 +4,19 @@
 use std::time::Duration;
 
 use callback_operator::api::CallbackRegistration;
-use k8s_openapi::api::events::v1::Event;
-use kube::api::ListParams;
 use provider_simulators::Receiver;
-use provider_simulators::edna::{Channel, EdnaConfig, EdnaSim, EdnaSimulator};
+use provider_simulators::edna::{CallbackUrls, Channel, EdnaConfig, EdnaSim, EdnaSimulator};
 
-use super::{Cluster, Operator, TestNamespace, eventually, ready_condition};
+use super::{Cluster, Operator, TestNamespace, events_about, eventually, wait_for_reason};
 
 /// The active channel every bench starts with: sender name `shop_wa`, subjectId 1001.
 pub const SHOP_SUBJECT: &str = "shop_wa";
 pub const SHOP_SUBJECT_ID: i64 = 1001;
+/// `edna:` lines for the `shop_wa` channel by id, followed by `lines` (indented by 4).
+pub fn on_shop(lines: &str) -> String {
+    format!("    subjectId: {SHOP_SUBJECT_ID}\n{lines}")
+}
+
 /// A channel that exists but is not active yet (channel id 2, no subjectId).
 pub const LATE_SUBJECT: &str = "late_wa";
 pub const LATE_CHANNEL_ID: i64 = 2;
@@ -84,42 +87,28 @@ spec:
         )
     }
 
+    /// What the simulator holds for the `shop_wa` channel (subjectId 1001).
+    pub fn shop_urls(&self) -> Option<CallbackUrls> {
+        self.sim.callback_urls(&self.key, Some(SHOP_SUBJECT_ID))
+    }
+
+    /// `kubectl apply` of a registration with these `edna:` lines and the `creds` Secret.
+    pub fn apply(&self, name: &str, edna_lines: &str) {
+        self.cluster.apply_ok(&self.registration(name, edna_lines, ""));
+    }
+
     pub fn api(&self) -> kube::Api<CallbackRegistration> {
         kube::Api::namespaced(self.cluster.client.clone(), &self.ns.name)
     }
 
     /// Waits for `kubectl wait --for=condition=Ready` on `name`.
     pub fn wait_ready(&self, name: &str) {
-        self.cluster.kubectl_ok(&[
-            "wait",
-            "-n",
-            &self.ns.name,
-            "--for=condition=Ready",
-            "--timeout=60s",
-            &format!("cbr/{name}"),
-        ]);
+        self.cluster.wait_ready(&self.ns.name, name);
     }
 
-    /// Waits until `name`'s Ready condition has `reason`; returns (status, reason, message).
-    pub async fn wait_reason(&self, name: &str, reason: &str) -> (String, String, String) {
-        let api = self.api();
-        eventually(
-            &format!("{name} Ready reason {reason}"),
-            Duration::from_secs(60),
-            || {
-                let api = api.clone();
-                async move {
-                    api.get_opt(name)
-                        .await
-                        .ok()
-                        .flatten()
-                        .as_ref()
-                        .and_then(ready_condition)
-                        .filter(|c| c.1 == reason)
-                }
-            },
-        )
-        .await
+    /// Waits until `name`'s Ready condition has `reason`; returns (status, message).
+    pub async fn wait_reason(&self, name: &str, reason: &str) -> (String, String) {
+        wait_for_reason(&self.api(), name, reason, Duration::from_secs(60)).await
     }
 
     /// Whether the object has a condition `type_` with status True.
@@ -132,29 +121,17 @@ spec:
             .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == type_ && c.status == "True"))
     }
 
-    /// The Events regarding `name` (events.k8s.io/v1, as the operator's Recorder writes them).
-    pub async fn events(&self, name: &str) -> Vec<Event> {
-        let api: kube::Api<Event> = kube::Api::namespaced(self.cluster.client.clone(), &self.ns.name);
-        api.list(&ListParams::default())
-            .await
-            .expect("listing Events")
-            .items
-            .into_iter()
-            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-            .collect()
-    }
-
-    /// Waits for an Event with `reason` regarding `name`; returns its note.
-    pub async fn wait_event(&self, name: &str, reason: &str) -> String {
+    /// Waits for an Event with `reason` regarding `name`; returns (type, note).
+    pub async fn wait_event(&self, name: &str, reason: &str) -> (String, String) {
         eventually(
             &format!("Event {reason} for {name}"),
             Duration::from_secs(30),
             || async {
-                self.events(name)
+                events_about(&self.cluster.client, &self.ns.name, name)
                     .await
                     .into_iter()
-                    .find(|e| e.reason.as_deref() == Some(reason))
-                    .map(|e| e.note.unwrap_or_default())
+                    .find(|(_, r, _)| r == reason)
+                    .map(|(type_, _, note)| (type_, note))
             },
         )
         .await

@@ -70,13 +70,6 @@ spec:
 
     /// Waits for `kubectl wait --for=condition=Ready` on `name`.
     pub fn wait_ready(&self, name: &str) {
-        self.cluster.kubectl_ok(&[
-            "wait",
-            "-n",
-            &self.ns.name,
-            "--for=condition=Ready",
-            "--timeout=60s",
-            &format!("cbr/{name}"),
-        ]);
+        self.cluster.wait_ready(&self.ns.name, name);
     }
 }

@@ -15,6 +15,8 @@ pub struct Claimant {
     /// The account recorded in status, when the object has synced before.
     pub account: Option<String>,
     pub claims: Vec<String>,
+    /// The object has synced with the provider before (it holds what it claims).
+    pub synced: bool,
 }
 
 impl Claimant {
@@ -27,12 +29,15 @@ impl Claimant {
             || other.account.as_deref() == Some(my_account)
     }
 
-    /// Whether `other` is older than `self`. A missing creation time (never from a real apiserver) sorts last.
+    /// Whether `other` is older than `self`. Creation times have one-second resolution, so on a tie the claimant
+    /// that already synced (holds the registration) wins before the uid decides; a missing creation time (never
+    /// from a real apiserver) sorts last.
     fn is_older(&self, other: &Claimant) -> bool {
         match (self.created.as_ref(), other.created.as_ref()) {
             (Some(a), Some(b)) if a.0 != b.0 => b.0 < a.0,
             (None, Some(_)) => true,
             (Some(_), None) => false,
+            _ if self.synced != other.synced => other.synced,
             _ => other.seniority().1 < self.seniority().1,
         }
     }
@@ -86,6 +91,7 @@ mod tests {
             secret: secret.into(),
             account: None,
             claims: claims.iter().map(|c| c.to_string()).collect(),
+            synced: false,
         }
     }
 
@@ -126,6 +132,21 @@ mod tests {
         let b = claimant("b", 1, "creds", &["x"]);
         assert!(conflicting_owner(&b, "acct", [&a]).is_some());
         assert!(conflicting_owner(&a, "acct", [&b]).is_none());
+    }
+
+    #[test]
+    fn on_a_creation_time_tie_the_claimant_that_already_synced_wins() {
+        let holder = Claimant {
+            synced: true,
+            uid: "zzz".into(),
+            ..claimant("holder", 1, "creds", &["x"])
+        };
+        let newcomer = Claimant {
+            uid: "aaa".into(),
+            ..claimant("newcomer", 1, "creds", &["x"])
+        };
+        assert!(conflicting_owner(&newcomer, "acct", [&holder]).is_some());
+        assert!(conflicting_owner(&holder, "acct", [&newcomer]).is_none());
     }
 
     #[test]
@@ -222,6 +243,7 @@ mod index_tests {
             secret: "s".into(),
             account: None,
             claims: claims.iter().map(|c| c.to_string()).collect(),
+            synced: false,
         }
     }
 

@@ -536,6 +536,7 @@ pub fn claimant(obj: &CallbackRegistration, account: Option<&str>) -> Claimant {
                 .and_then(|r| r.account.clone())
         }),
         claims: claims_of(&obj.spec),
+        synced: obj.status.as_ref().is_some_and(|s| s.applied_hash.is_some()),
     }
 }
 

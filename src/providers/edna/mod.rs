@@ -200,8 +200,8 @@ impl Provider for EdnaProvider {
 
 /// What a deleted object leaves at edna, in words.
 pub fn removal_note(endpoint: &str, registration: Option<&Registration>, desired: Option<&EdnaDesired>) -> String {
-    const HOW: &str = "remove or replace them in the edna Pulse account settings, or point the fields at other URLs \
-                       with another CallbackRegistration";
+    const HOW: &str = "to stop the callbacks, point those fields at other URLs (another CallbackRegistration) or \
+                       change them in the edna Pulse account settings";
     match (registration.filter(|r| !r.urls.is_empty()), desired) {
         (Some(r), _) => format!(
             "edna Pulse has no delete method: {} stay registered for {} at {endpoint}; {HOW}",

@@ -376,8 +376,22 @@ async fn cleanup_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx
     if obj.spec.deletion_policy() == DeletionPolicy::Orphan {
         let note = format!("deletionPolicy Orphan: left {} at {}", target_of(obj), kind_label(kind));
         publish(&ctx.recorder, obj, vec![event(EventType::Normal, "Orphaned", note)]).await;
-    } else if registration.is_some() || owner.is_none() {
-        remove_at_provider(provider, obj, ctx, account, owner.is_none()).await?;
+    } else if let Some((owner, claim)) = &owner {
+        // What this object once registered may be exactly what the owner holds now: removing it would break the
+        // owner's registration. Leaving it is the lesser harm, and the Event says so.
+        let note = format!(
+            "{claim} belongs to {owner}: nothing removed at {} for this object ({} stays if it was registered)",
+            kind_label(kind),
+            target_of(obj)
+        );
+        publish(
+            &ctx.recorder,
+            obj,
+            vec![event(EventType::Normal, "CleanupSkipped", note)],
+        )
+        .await;
+    } else {
+        remove_at_provider(provider, obj, ctx, account).await?;
     }
 
     for (ns, name) in contenders(&me, &account_id, &others) {
@@ -393,7 +407,6 @@ async fn remove_at_provider<P: Provider>(
     obj: &CallbackRegistration,
     ctx: &Context,
     account: Option<Account>,
-    owns_identity: bool,
 ) -> Result<(), Error> {
     let kind = provider.kind();
     let registration = obj.status.as_ref().and_then(|s| s.registration.as_ref());
@@ -415,12 +428,9 @@ async fn remove_at_provider<P: Provider>(
         return Ok(());
     };
     let secrets = NamespaceSecrets::new(ctx.client.clone(), &obj.namespace().ok_or(Error::NoNamespace)?);
-    // The desired state names the registration when a status write was lost after the provider call.
-    let desired = if owns_identity {
-        provider.desired(&obj.spec, &secrets).await.ok()
-    } else {
-        None
-    };
+    // The desired state names the registration when a status write was lost after the provider call (only owners
+    // get here, so it is theirs to remove).
+    let desired = provider.desired(&obj.spec, &secrets).await.ok();
     match provider.remove(&account, registration, desired.as_ref()).await {
         Ok(Removal::Removed(changes)) => {
             let events = changes

@@ -191,6 +191,22 @@ async fn two_registrations_of_one_url_the_younger_stalls_with_conflict_until_the
         "the owner's webhook is untouched"
     );
 
+    // Deleting a loser never touches what the owner holds.
+    bench.cluster.apply_ok(&bench.registration("bystander", &url, "", ""));
+    wait_for_reason(&bench.api(), "bystander", "Conflict", Duration::from_secs(30)).await;
+    bench.api().delete("bystander", &DeleteParams::default()).await.unwrap();
+    let api = bench.api();
+    eventually("the loser is gone", Duration::from_secs(30), || async {
+        api.get_opt("bystander").await.unwrap().is_none().then_some(())
+    })
+    .await;
+    assert_eq!(
+        bench.sim.webhook(&bench.key, &url).unwrap().max_parallel,
+        20,
+        "the owner's webhook survived"
+    );
+    assert_eq!(bench.sim.count("webhook/delete"), 0);
+
     bench.api().delete("owner", &DeleteParams::default()).await.unwrap();
     wait_for_reason(&bench.api(), "intruder", "Synced", Duration::from_secs(30)).await;
     assert_eq!(

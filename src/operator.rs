@@ -13,6 +13,7 @@ use crate::controller::{ControllerOptions, Providers, Settings, run_controller};
 use crate::leader::{Leadership, LeaseConfig};
 use crate::providers::edna::EdnaProvider;
 use crate::providers::endpoint::EndpointPolicy;
+use crate::providers::envelope::EnvelopeProvider;
 use crate::providers::http::HttpClient;
 use crate::providers::mail::MailProvider;
 use crate::server::{Readiness, router, serve};
@@ -50,6 +51,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let providers = Providers {
         mail: MailProvider::new(http.clone()),
         edna: EdnaProvider::new(http.clone(), args.edna_reassert_interval),
+        envelope: EnvelopeProvider::new(http.clone()),
     };
     let parts = Parts {
         client,

@@ -25,6 +25,7 @@ pub use run::{ControllerOptions, run_controller};
 use crate::api::CallbackRegistration;
 use crate::providers::edna::EdnaProvider;
 use crate::providers::endpoint::EndpointPolicy;
+use crate::providers::envelope::EnvelopeProvider;
 use crate::providers::mail::MailProvider;
 use crate::telemetry::Metrics;
 
@@ -45,6 +46,7 @@ pub struct Settings {
 pub struct Providers {
     pub mail: MailProvider,
     pub edna: EdnaProvider,
+    pub envelope: EnvelopeProvider,
 }
 
 /// Shared by every reconciliation.

@@ -25,6 +25,7 @@ use super::status::{CONFLICT_REASON, PassResult, Synced, next_status};
 use super::{Context, Error};
 use crate::api::{CallbackRegistration, DeletionPolicy, FINALIZER, ProviderKind, ProviderSpec};
 use crate::providers::edna::EdnaProvider;
+use crate::providers::envelope::EnvelopeProvider;
 use crate::providers::mail::MailProvider;
 use crate::providers::{Account, ChangeReason, DesiredError, ErrorClass, Provider, Recorded, Removal, redact};
 
@@ -75,6 +76,7 @@ async fn apply(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Erro
     match obj.spec.provider() {
         Some(ProviderSpec::Mail(_)) => apply_with(&ctx.providers.mail, obj, ctx).await,
         Some(ProviderSpec::Edna(_)) => apply_with(&ctx.providers.edna, obj, ctx).await,
+        Some(ProviderSpec::Envelope(_)) => apply_with(&ctx.providers.envelope, obj, ctx).await,
         Some(other) => {
             let pass = stalled(
                 Some(other.kind()),
@@ -344,6 +346,7 @@ async fn cleanup(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Er
     match obj.spec.provider() {
         Some(ProviderSpec::Mail(_)) => cleanup_with(&ctx.providers.mail, obj, ctx).await?,
         Some(ProviderSpec::Edna(_)) => cleanup_with(&ctx.providers.edna, obj, ctx).await?,
+        Some(ProviderSpec::Envelope(_)) => cleanup_with(&ctx.providers.envelope, obj, ctx).await?,
         _ => {}
     }
     ctx.secret_index.forget(&namespace, &obj.name_any());
@@ -574,6 +577,7 @@ fn claims_of(spec: &crate::api::CallbackRegistrationSpec) -> Vec<String> {
     match spec.provider() {
         Some(ProviderSpec::Mail(_)) => MailProvider::claims(spec),
         Some(ProviderSpec::Edna(_)) => EdnaProvider::claims(spec),
+        Some(ProviderSpec::Envelope(_)) => EnvelopeProvider::claims(spec),
         _ => Vec::new(),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod edna;
 pub mod endpoint;
+pub mod envelope;
 
 mod error;
 pub mod http;

@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod edna;
+pub mod envelope;
 pub mod mail;
 pub mod operator;
 pub mod wait;

@@ -294,6 +294,28 @@ async fn crash_after_add_creates_the_callback_but_loses_the_response() {
 }
 
 #[tokio::test]
+async fn hang_after_handling_creates_the_callback_and_never_answers() {
+    let sim = start().await;
+    sim.inject_for("callback/add", Fault::HangAfterHandling, 1);
+    let err = client_with_timeout(Duration::from_millis(300))
+        .post(format!("{}/api/v1/envelope/callback/add", sim.base_url()))
+        .bearer_auth(TOKEN)
+        .header("Mailbox", MB)
+        .json(&body("https://r.example/cb"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+    assert_eq!(sim.callbacks(MB).len(), 1, "the add was performed");
+    let rec = sim
+        .requests()
+        .into_iter()
+        .find(|r| r.op == "callback/add")
+        .unwrap();
+    assert_eq!((rec.status, rec.fault), (0, Some("hang_after_handling")));
+}
+
+#[tokio::test]
 async fn faults_rate_limit_5xx_and_hang() {
     let sim = start().await;
     sim.inject_for("callback/list", Fault::RateLimited { retry_after_secs: 1 }, 1);

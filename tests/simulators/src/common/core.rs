@@ -272,12 +272,15 @@ pub async fn sim_middleware(
         }
         Fault::Hang => {
             core.push(record, 0, name);
-            let signal = core.shutdown_signal();
-            tokio::select! {
-                _ = signal.wait() => {}
-                _ = tokio::time::sleep(HANG_LIMIT) => {}
-            }
+            hang(&core).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        Fault::HangAfterHandling => {
+            let resp = next.run(req).await;
+            core.push(record, 0, name);
+            hang(&core).await;
+            conn.kill.kill();
+            resp
         }
         Fault::CrashAfterAdd => {
             let resp = next.run(req).await;
@@ -285,5 +288,15 @@ pub async fn sim_middleware(
             conn.kill.kill();
             resp
         }
+    }
+}
+
+/// Holds a request open until the simulator shuts down or [`HANG_LIMIT`] passes (a client that
+/// gives up first drops this future with its connection).
+async fn hang(core: &SimCore) {
+    let signal = core.shutdown_signal();
+    tokio::select! {
+        _ = signal.wait() => {}
+        _ = tokio::time::sleep(HANG_LIMIT) => {}
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// A fault consumed by one request. In JSON (admin API) it is tagged by `kind`:
 /// `{"kind":"status","status":503,"body":{...}}`, `{"kind":"rate_limited","retry_after_secs":2}`,
-/// `{"kind":"hang"}`, `{"kind":"crash_after_add"}`.
+/// `{"kind":"hang"}`, `{"kind":"crash_after_add"}`, `{"kind":"hang_after_handling"}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
@@ -26,6 +26,10 @@ pub enum Fault {
     /// before any byte of the answer is written. Named after DocStudio's "crash after add", but it
     /// works for every op.
     CrashAfterAdd,
+    /// Handle the call (state changes happen), then hold the answer back like [`Fault::Hang`]
+    /// until the client gives up: a window in which the provider has changed but the caller
+    /// cannot know it yet, e.g. to kill an operator between its `add` and its status write.
+    HangAfterHandling,
 }
 
 impl Fault {
@@ -43,6 +47,7 @@ impl Fault {
             Fault::RateLimited { .. } => "rate_limited",
             Fault::Hang => "hang",
             Fault::CrashAfterAdd => "crash_after_add",
+            Fault::HangAfterHandling => "hang_after_handling",
         }
     }
 }

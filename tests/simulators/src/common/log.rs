@@ -22,10 +22,10 @@ pub struct RequestRecord {
     pub method: String,
     /// Path and query as received.
     pub path: String,
-    /// HTTP status answered; `0` when no answer reached the client (`Hang`, `CrashAfterAdd`).
+    /// HTTP status answered; `0` when no answer reached the client (`Hang`, `CrashAfterAdd`, `HangAfterHandling`).
     pub status: u16,
     /// Name of the injected fault that shaped this answer, if any
-    /// (`"status"`, `"rate_limited"`, `"hang"`, `"crash_after_add"`).
+    /// (`"status"`, `"rate_limited"`, `"hang"`, `"crash_after_add"`, `"hang_after_handling"`).
     pub fault: Option<&'static str>,
     /// The credential used (API key or bearer token). Test tooling: secrets are recorded on purpose.
     pub credential: Option<String>,

@@ -1,0 +1,256 @@
+//! DocStudio's HTTP methods (`/api/login`, `/api/v1/envelope/callback/{add,list,{id}/remove}`), the bearer token
+//! on every call, and how DocStudio's answers are classified.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::auth::TokenCache;
+use super::desired::RemoteCallback;
+use crate::api::ProviderKind;
+use crate::providers::http::{HttpClient, Reply, common_failure};
+use crate::providers::{Account, Auth, ProviderError, SecretValue, redact};
+
+const CALLBACK: &str = "api/v1/envelope/callback";
+
+/// The DocStudio client: the shared HTTP client and the login-token cache.
+#[derive(Clone)]
+pub struct EnvelopeClient {
+    http: HttpClient,
+    tokens: Arc<TokenCache>,
+}
+
+/// The bearer used for one call, remembered so a 401 can drop exactly that token.
+enum Bearer {
+    Application(SecretValue),
+    Login { key: String, token: SecretValue },
+}
+
+impl Bearer {
+    fn token(&self) -> &SecretValue {
+        match self {
+            Bearer::Application(token) | Bearer::Login { token, .. } => token,
+        }
+    }
+}
+
+/// One call: method, path under the endpoint, optional JSON body.
+struct Call<'a> {
+    op: &'static str,
+    method: Method,
+    path: String,
+    body: Option<&'a Value>,
+}
+
+impl EnvelopeClient {
+    pub fn new(http: HttpClient) -> Self {
+        Self {
+            http,
+            tokens: Arc::new(TokenCache::default()),
+        }
+    }
+
+    /// Every callback of `mailbox`.
+    pub async fn list(&self, account: &Account, mailbox: &str) -> Result<Vec<RemoteCallback>, ProviderError> {
+        let call = Call {
+            op: "callback/list",
+            method: Method::GET,
+            path: format!("{CALLBACK}/list"),
+            body: None,
+        };
+        let reply = self.send(account, mailbox, &call).await?;
+        if !reply.status.is_success() {
+            return Err(failure(&reply, call.op, &[]));
+        }
+        reply
+            .json::<Vec<RemoteCallback>>()
+            .ok_or_else(|| protocol_error("callback/list answered without a readable list of callbacks"))
+    }
+
+    /// Adds a callback. `body` carries the basic-auth password; `secrets` redact it from any provider message.
+    /// A lost answer surfaces as a transient error: the caller's next list finds (and adopts) what was added.
+    pub async fn add(
+        &self,
+        account: &Account,
+        mailbox: &str,
+        body: &Value,
+        secrets: &[&SecretValue],
+    ) -> Result<RemoteCallback, ProviderError> {
+        let call = Call {
+            op: "callback/add",
+            method: Method::POST,
+            path: format!("{CALLBACK}/add"),
+            body: Some(body),
+        };
+        let reply = self.send(account, mailbox, &call).await?;
+        if !reply.status.is_success() {
+            return Err(failure(&reply, call.op, secrets));
+        }
+        reply
+            .json::<RemoteCallback>()
+            .ok_or_else(|| protocol_error("callback/add answered without a readable callback"))
+    }
+
+    /// Removes callback `id` of `mailbox`: true when removed, false when it was already gone (404 or 410).
+    pub async fn remove(&self, account: &Account, mailbox: &str, id: &str) -> Result<bool, ProviderError> {
+        let call = Call {
+            op: "callback/remove",
+            method: Method::DELETE,
+            path: format!("{CALLBACK}/{}/remove", urlencode(id)),
+            body: None,
+        };
+        let reply = self.send(account, mailbox, &call).await?;
+        match reply.status {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND | StatusCode::GONE => Ok(false),
+            _ => Err(failure(&reply, call.op, &[])),
+        }
+    }
+
+    /// Sends `call` with the bearer token and the `Mailbox` header. A login token that gets 401 is dropped and
+    /// the call repeated once with a fresh login; a second 401 is left to the caller (invalid credentials).
+    async fn send(&self, account: &Account, mailbox: &str, call: &Call<'_>) -> Result<Reply, ProviderError> {
+        let bearer = self.bearer(account).await?;
+        let reply = self.send_as(account, mailbox, call, bearer.token()).await?;
+        let Bearer::Login { key, token } = bearer else {
+            return Ok(reply);
+        };
+        if reply.status != StatusCode::UNAUTHORIZED {
+            return Ok(reply);
+        }
+        self.tokens.invalidate(&key, &token).await;
+        let fresh = self.bearer(account).await?;
+        self.send_as(account, mailbox, call, fresh.token()).await
+    }
+
+    async fn send_as(
+        &self,
+        account: &Account,
+        mailbox: &str,
+        call: &Call<'_>,
+        token: &SecretValue,
+    ) -> Result<Reply, ProviderError> {
+        let mut request = self
+            .http
+            .raw()
+            .request(call.method.clone(), format!("{}/{}", account.endpoint, call.path))
+            .bearer_auth(token.expose())
+            .header("Mailbox", mailbox);
+        if let Some(body) = call.body {
+            request = request.json(body);
+        }
+        self.http.send(ProviderKind::Envelope, call.op, request).await
+    }
+
+    async fn bearer(&self, account: &Account) -> Result<Bearer, ProviderError> {
+        match &account.auth {
+            Auth::Token(token) => Ok(Bearer::Application(token.clone())),
+            Auth::Login { login, password } => {
+                let key = TokenCache::key(&account.endpoint, login, password);
+                let token = self
+                    .tokens
+                    .token(&key, || self.login(&account.endpoint, login, password))
+                    .await?;
+                Ok(Bearer::Login { key, token })
+            }
+            Auth::ApiKey(_) => Err(ProviderError::InvalidCredentials {
+                message: "envelope needs token, or login and password, in the credentials Secret".into(),
+            }),
+        }
+    }
+
+    /// `POST /api/login`. Any refusal other than 429/5xx means the login or password is wrong.
+    async fn login(
+        &self,
+        endpoint: &str,
+        login: &SecretValue,
+        password: &SecretValue,
+    ) -> Result<SecretValue, ProviderError> {
+        let request = self
+            .http
+            .raw()
+            .post(format!("{endpoint}/api/login"))
+            .json(&json!({"login": login.expose(), "password": password.expose()}));
+        let reply = self.http.send(ProviderKind::Envelope, "login", request).await?;
+        if reply.status.is_success() {
+            return reply
+                .json::<Value>()
+                .and_then(|v| v.get("token").and_then(Value::as_str).map(SecretValue::new))
+                .filter(|t| !t.expose().is_empty())
+                .ok_or_else(|| protocol_error("login answered without a token"));
+        }
+        let detail = redact(&detail(&reply), &[login, password]);
+        if reply.status == StatusCode::TOO_MANY_REQUESTS || reply.status.is_server_error() {
+            return Err(common_failure(ProviderKind::Envelope, "login", &reply, &detail)
+                .unwrap_or_else(|| protocol_error("login failed")));
+        }
+        Err(ProviderError::InvalidCredentials {
+            message: format!(
+                "DocStudio refused the login and password of the credentials Secret (HTTP {}){}",
+                reply.status.as_u16(),
+                suffix(&detail)
+            ),
+        })
+    }
+}
+
+/// Classifies a failed callback call. 403 is "no access to this mailbox": a fact about the spec's mailbox, not
+/// about the Secret, so it stalls this object only instead of tripping the credential breaker for every object
+/// sharing the Secret.
+fn failure(reply: &Reply, op: &str, secrets: &[&SecretValue]) -> ProviderError {
+    let detail = redact(&detail(reply), secrets);
+    let status = reply.status.as_u16();
+    match reply.status {
+        StatusCode::FORBIDDEN => ProviderError::rejected(
+            "MailboxForbidden",
+            format!(
+                "DocStudio {op}: the credentials have no access to this mailbox (HTTP 403){}",
+                suffix(&detail)
+            ),
+        ),
+        StatusCode::PAYMENT_REQUIRED => ProviderError::rejected(
+            "PlanRestriction",
+            format!(
+                "DocStudio {op}: refused by the account's plan (HTTP 402){}",
+                suffix(&detail)
+            ),
+        ),
+        StatusCode::TOO_EARLY => ProviderError::transient(
+            "ProviderBusy",
+            format!("DocStudio {op}: try again later (HTTP {status}){}", suffix(&detail)),
+        ),
+        _ => common_failure(ProviderKind::Envelope, op, reply, &detail).unwrap_or_else(|| {
+            ProviderError::rejected(
+                "ProviderRejected",
+                format!("DocStudio refused {op} (HTTP {status}){}", suffix(&detail)),
+            )
+        }),
+    }
+}
+
+/// The provider's `message` (or the start of the body): what a human needs, at most 200 characters.
+fn detail(reply: &Reply) -> String {
+    let text = reply
+        .json::<Value>()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(&reply.body).into_owned());
+    text.chars().take(200).collect()
+}
+
+fn suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {detail}")
+    }
+}
+
+fn protocol_error(message: &str) -> ProviderError {
+    ProviderError::transient("ProviderProtocolError", format!("DocStudio {message}"))
+}
+
+/// Ids are uuids; anything else is escaped so it stays one path segment.
+fn urlencode(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}

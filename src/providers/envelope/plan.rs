@@ -1,0 +1,370 @@
+//! What to do at DocStudio, decided without IO from the mailbox's callback list, the desired callback and what
+//! status recorded.
+//!
+//! DocStudio has no update, no get-by-id and no idempotency, so every decision starts from a fresh list:
+//! - the registration's callback is the recorded id, else one with the desired url (adopted: a lost `add` answer
+//!   or a status write lost to a crash leaves exactly this behind, so it is never added twice);
+//! - further callbacks with the same url are duplicates and are removed;
+//! - a callback that differs (or whose write-only basic-auth pair may differ) is replaced: add the new one, then
+//!   remove the old, so the receiver is never without a callback.
+
+use super::desired::{EnvelopeDesired, RemoteCallback, differing_fields};
+use crate::api::Registration;
+use crate::providers::ChangeReason;
+
+/// What status recorded, and whether the last applied state is the desired one.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Record<'a> {
+    pub registration: Option<&'a Registration>,
+    /// `Some(true)`: status says exactly this desired state was applied; `Some(false)`: something else was;
+    /// `None`: nothing was applied yet (a new object, or a status write that never happened).
+    pub applied_matches: Option<bool>,
+}
+
+/// The plan. Executed in order: `add`, then every `remove`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnvelopePlan {
+    /// The callback that stays as it is.
+    pub keep: Option<String>,
+    /// `keep` (or the callback being replaced) was found by url, not by the recorded id.
+    pub adopted: Option<String>,
+    pub add: Option<Add>,
+    pub remove: Vec<PlannedRemoval>,
+}
+
+/// Add the desired callback.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Add {
+    pub reason: ChangeReason,
+    /// The callback this one replaces (removed right after), and why.
+    pub replaces: Option<String>,
+    pub because: Vec<&'static str>,
+}
+
+/// Remove a callback, with the Event it earns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedRemoval {
+    pub id: String,
+    /// The mailbox that holds it (a recorded callback may live in a mailbox the spec no longer names).
+    pub mailbox: String,
+    pub url: Option<String>,
+    pub why: RemovalKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemovalKind {
+    /// The old half of a replacement: reported with the `add`, no Event of its own.
+    Replaced,
+    /// Another callback with the registration's identity (a crash or a manual copy made it).
+    Duplicate,
+    /// What this object registered before under another url or mailbox.
+    Previous,
+}
+
+impl RemovalKind {
+    pub fn change_reason(self) -> Option<ChangeReason> {
+        match self {
+            RemovalKind::Replaced => None,
+            RemovalKind::Duplicate => Some(ChangeReason::DuplicateRemoved),
+            RemovalKind::Previous => Some(ChangeReason::Deleted),
+        }
+    }
+}
+
+/// Decides the plan. `observed` is the list of the desired mailbox, in DocStudio's order.
+pub fn plan(desired: &EnvelopeDesired, observed: &[RemoteCallback], record: Record<'_>) -> EnvelopePlan {
+    let recorded = record.registration;
+    let recorded_mailbox = recorded.and_then(|r| r.mailbox.as_deref());
+    let same_mailbox = recorded_mailbox.is_none_or(|m| m.eq_ignore_ascii_case(&desired.mailbox));
+    let recorded_id = recorded.and_then(|r| r.id.as_deref());
+    let is_recorded = |c: &RemoteCallback| same_mailbox && recorded_id.is_some_and(|id| id.eq_ignore_ascii_case(&c.id));
+    let spec_changed = record.applied_matches == Some(false);
+    // The password cannot be read back: it is known to be right only if status says this exact state was applied.
+    let write_only_unverified = desired.basic_auth.is_some() && record.applied_matches != Some(true);
+    let satisfies = |c: &RemoteCallback| !write_only_unverified && differing_fields(desired, c).is_empty();
+
+    let same_url: Vec<&RemoteCallback> = observed.iter().filter(|c| c.url == desired.url).collect();
+    // Prefer a callback that is already right (the recorded one first), then the recorded one, then the oldest.
+    let primary = same_url
+        .iter()
+        .find(|c| satisfies(c) && is_recorded(c))
+        .or_else(|| same_url.iter().find(|c| satisfies(c)))
+        .or_else(|| same_url.iter().find(|c| is_recorded(c)))
+        .or_else(|| same_url.first())
+        .copied();
+
+    let mut remove = Vec::new();
+    let removal = |c: &RemoteCallback, why| PlannedRemoval {
+        id: c.id.clone(),
+        mailbox: desired.mailbox.clone(),
+        url: Some(c.url.clone()),
+        why,
+    };
+    for other in observed.iter().filter(|c| primary.is_none_or(|p| p.id != c.id)) {
+        if is_recorded(other) {
+            remove.push(removal(other, RemovalKind::Previous));
+        } else if other.url == desired.url {
+            remove.push(removal(other, RemovalKind::Duplicate));
+        }
+    }
+    // The spec moved to another mailbox: what status recorded lives in the old one.
+    if let (Some(recorded), Some(id), Some(mailbox), false) = (recorded, recorded_id, recorded_mailbox, same_mailbox) {
+        remove.push(PlannedRemoval {
+            id: id.to_string(),
+            mailbox: mailbox.to_string(),
+            url: recorded.urls.first().cloned(),
+            why: RemovalKind::Previous,
+        });
+    }
+
+    let adopted = primary.filter(|p| !is_recorded(p)).map(|p| p.id.clone());
+    let (keep, add) = match primary {
+        Some(p) if satisfies(p) => (Some(p.id.clone()), None),
+        Some(p) => {
+            let mut because = differing_fields(desired, p);
+            if write_only_unverified {
+                because.push("basic-auth credentials");
+            }
+            let reason = if spec_changed || !is_recorded(p) {
+                ChangeReason::Updated
+            } else {
+                ChangeReason::DriftCorrected
+            };
+            remove.insert(0, removal(p, RemovalKind::Replaced));
+            let add = Add {
+                reason,
+                replaces: Some(p.id.clone()),
+                because,
+            };
+            (None, Some(add))
+        }
+        None => {
+            let recorded_here = recorded_id.is_some() && same_mailbox;
+            let recorded_this_url = recorded.is_some_and(|r| r.urls.contains(&desired.url));
+            let reason = match (recorded_here && recorded_this_url, recorded_id.is_some()) {
+                (true, _) if !spec_changed => ChangeReason::DriftCorrected,
+                (true, _) | (false, true) => ChangeReason::Updated,
+                (false, false) => ChangeReason::Created,
+            };
+            let add = Add {
+                reason,
+                replaces: None,
+                because: Vec::new(),
+            };
+            (None, Some(add))
+        }
+    };
+    EnvelopePlan {
+        keep,
+        adopted,
+        add,
+        remove,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::providers::SecretValue;
+    use crate::providers::envelope::desired::{BasicAuth, NormalFilter};
+
+    const MAILBOX: &str = "6f1c1e1e-0000-4000-8000-000000000001";
+    const URL: &str = "https://hooks.example/docstudio";
+
+    fn desired() -> EnvelopeDesired {
+        EnvelopeDesired {
+            mailbox: MAILBOX.into(),
+            url: URL.into(),
+            retries: 3,
+            timeout_ms: 5000,
+            success_code: 200,
+            filter: NormalFilter::default(),
+            basic_auth: None,
+        }
+    }
+
+    fn with_basic_auth() -> EnvelopeDesired {
+        EnvelopeDesired {
+            basic_auth: Some(BasicAuth {
+                username: SecretValue::new("u"),
+                password: SecretValue::new("p"),
+            }),
+            ..desired()
+        }
+    }
+
+    fn remote(id: &str, url: &str, retries: i64) -> RemoteCallback {
+        serde_json::from_value(json!({
+            "id": id, "url": url, "retries": retries, "timeout": 5000, "successCode": 200,
+            "authType": "NONE", "filter": {}
+        }))
+        .unwrap()
+    }
+
+    fn recorded(id: &str) -> Registration {
+        Registration {
+            id: Some(id.into()),
+            mailbox: Some(MAILBOX.into()),
+            urls: vec![URL.into()],
+            ..Registration::default()
+        }
+    }
+
+    fn record(registration: &Registration, applied_matches: bool) -> Record<'_> {
+        Record {
+            registration: Some(registration),
+            applied_matches: Some(applied_matches),
+        }
+    }
+
+    fn ids(plan: &EnvelopePlan) -> Vec<(&str, RemovalKind)> {
+        plan.remove.iter().map(|r| (r.id.as_str(), r.why)).collect()
+    }
+
+    #[test]
+    fn an_empty_mailbox_gets_the_callback_created() {
+        let p = plan(&desired(), &[], Record::default());
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::Created));
+        assert!(p.keep.is_none() && p.remove.is_empty() && p.adopted.is_none());
+    }
+
+    #[test]
+    fn the_recorded_callback_that_matches_needs_nothing() {
+        let r = recorded("a");
+        let p = plan(&desired(), &[remote("a", URL, 3)], record(&r, true));
+        assert_eq!(p.keep.as_deref(), Some("a"));
+        assert!(p.add.is_none() && p.remove.is_empty() && p.adopted.is_none());
+    }
+
+    #[test]
+    fn a_callback_with_the_url_unknown_to_status_is_adopted_not_added_again() {
+        // A lost `add` answer or a crash before the status write leaves exactly this.
+        let other = remote("x", "https://other.example/h", 3);
+        let p = plan(&desired(), &[other, remote("a", URL, 3)], Record::default());
+        assert_eq!(p.keep.as_deref(), Some("a"));
+        assert_eq!(p.adopted.as_deref(), Some("a"));
+        assert!(p.add.is_none() && p.remove.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn surplus_callbacks_with_the_same_url_are_removed_as_duplicates() {
+        let r = recorded("b");
+        let observed = [remote("a", URL, 3), remote("b", URL, 3), remote("c", URL, 3)];
+        let p = plan(&desired(), &observed, record(&r, true));
+        assert_eq!(p.keep.as_deref(), Some("b"));
+        assert_eq!(
+            ids(&p),
+            vec![("a", RemovalKind::Duplicate), ("c", RemovalKind::Duplicate)]
+        );
+    }
+
+    #[test]
+    fn a_spec_change_adds_the_new_callback_then_removes_the_old() {
+        let r = recorded("a");
+        let mut d = desired();
+        d.retries = 5;
+        let p = plan(&d, &[remote("a", URL, 3)], record(&r, false));
+        let add = p.add.clone().unwrap();
+        assert_eq!(add.reason, ChangeReason::Updated);
+        assert_eq!(add.replaces.as_deref(), Some("a"));
+        assert_eq!(add.because, vec!["retries"]);
+        assert_eq!(ids(&p), vec![("a", RemovalKind::Replaced)]);
+        assert!(p.keep.is_none());
+    }
+
+    #[test]
+    fn a_replacement_whose_add_answer_was_lost_is_finished_without_a_second_add() {
+        // Status still records "a" (old fields); "b" is the lost add with the new fields.
+        let r = recorded("a");
+        let mut d = desired();
+        d.retries = 5;
+        let p = plan(&d, &[remote("a", URL, 3), remote("b", URL, 5)], record(&r, false));
+        assert!(p.add.is_none());
+        assert_eq!(p.keep.as_deref(), Some("b"));
+        assert_eq!(p.adopted.as_deref(), Some("b"));
+        assert_eq!(ids(&p), vec![("a", RemovalKind::Previous)]);
+    }
+
+    #[test]
+    fn drift_on_the_recorded_callback_is_corrected() {
+        let r = recorded("a");
+        let p = plan(&desired(), &[remote("a", URL, 9)], record(&r, true));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::DriftCorrected));
+    }
+
+    #[test]
+    fn a_recorded_callback_that_vanished_is_recreated_as_drift() {
+        let r = recorded("a");
+        let p = plan(&desired(), &[], record(&r, true));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::DriftCorrected));
+        let p = plan(&desired(), &[], record(&r, false));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::Updated));
+    }
+
+    #[test]
+    fn a_url_change_adds_the_new_url_and_removes_the_previous_callback() {
+        let r = recorded("a");
+        let mut d = desired();
+        d.url = "https://hooks.example/new".into();
+        let p = plan(&d, &[remote("a", URL, 3)], record(&r, false));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::Updated));
+        assert_eq!(ids(&p), vec![("a", RemovalKind::Previous)]);
+    }
+
+    #[test]
+    fn a_mailbox_change_removes_the_previous_callback_in_its_own_mailbox() {
+        let r = recorded("a");
+        let mut d = desired();
+        d.mailbox = "6f1c1e1e-0000-4000-8000-000000000002".into();
+        let p = plan(&d, &[], record(&r, false));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::Updated));
+        assert_eq!(p.remove.len(), 1);
+        assert_eq!(p.remove[0].mailbox, MAILBOX);
+        assert_eq!(p.remove[0].why, RemovalKind::Previous);
+    }
+
+    #[test]
+    fn callbacks_of_other_urls_are_left_alone() {
+        let p = plan(
+            &desired(),
+            &[remote("x", "https://someone-else.example/h", 3)],
+            Record::default(),
+        );
+        assert!(p.remove.is_empty());
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::Created));
+    }
+
+    #[test]
+    fn a_changed_basic_auth_pair_replaces_a_callback_that_otherwise_matches() {
+        let r = recorded("a");
+        let mut same = remote("a", URL, 3);
+        same.auth_type = Some("BASIC".into());
+        let p = plan(&with_basic_auth(), std::slice::from_ref(&same), record(&r, false));
+        let add = p.add.unwrap();
+        assert_eq!(add.reason, ChangeReason::Updated);
+        assert_eq!(add.because, vec!["basic-auth credentials"]);
+        // Applied exactly as desired: the password is known to be right.
+        let p = plan(&with_basic_auth(), &[same], record(&r, true));
+        assert!(p.add.is_none());
+    }
+
+    #[test]
+    fn an_adopted_callback_with_basic_auth_is_replaced_since_its_password_is_unknown() {
+        let mut found = remote("a", URL, 3);
+        found.auth_type = Some("BASIC".into());
+        let p = plan(&with_basic_auth(), &[found], Record::default());
+        assert_eq!(p.adopted.as_deref(), Some("a"));
+        assert_eq!(p.add.as_ref().map(|a| a.replaces.clone()), Some(Some("a".to_string())));
+        assert_eq!(ids(&p), vec![("a", RemovalKind::Replaced)]);
+    }
+
+    #[test]
+    fn recorded_ids_compare_case_insensitively() {
+        let r = recorded("ABC");
+        let p = plan(&desired(), &[remote("abc", URL, 3)], record(&r, true));
+        assert_eq!(p.keep.as_deref(), Some("abc"));
+        assert!(p.adopted.is_none());
+    }
+}

@@ -6,10 +6,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use kube::api::DeleteParams;
-use provider_simulators::Fault;
+use provider_simulators::envelope::{EnvelopeConfig, EnvelopeSimulator, User};
+use provider_simulators::{Fault, Receiver};
 use serde_json::json;
 use support::envelope::{EnvelopeBench, MAILBOX, PLAIN_FIELDS};
-use support::{Cluster, TestNamespace, eventually, ready_condition};
+use support::{Cluster, Operator, TestNamespace, eventually, ready_condition, wait_for_reason, wait_gone};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn applied_registration_becomes_ready_and_the_simulator_holds_exactly_one_callback_with_the_desired_fields() {
@@ -90,7 +91,7 @@ async fn lost_add_answer_is_adopted_on_the_next_pass_leaving_exactly_one_callbac
     assert_eq!(callbacks.len(), 1, "exactly one callback: {callbacks:?}");
     assert_eq!(bench.sim.count("callback/add"), 1, "never added twice");
     bench.wait_recorded_id("lost", &callbacks[0].id.to_string()).await;
-    bench.wait_event("Adopted", &callbacks[0].id.to_string()).await;
+    bench.wait_event("lost", "Adopted", &callbacks[0].id.to_string()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -141,7 +142,7 @@ async fn pre_existing_callback_with_the_same_url_is_adopted_not_duplicated() {
     assert_eq!(callbacks[0].id, existing.id, "the existing callback is kept");
     assert_eq!(bench.sim.count("callback/add"), 0);
     bench.wait_recorded_id("existing", &existing.id.to_string()).await;
-    bench.wait_event("Adopted", &existing.id.to_string()).await;
+    bench.wait_event("existing", "Adopted", &existing.id.to_string()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -165,7 +166,7 @@ async fn spec_change_leaves_exactly_one_callback_with_the_new_fields_and_the_old
     assert_eq!(new.filter.status, Some(vec!["EXPIRED".to_string()]));
     assert!(bench.callbacks().iter().all(|c| c.id != old), "the old id is gone");
     bench.wait_recorded_id("change", &new.id.to_string()).await;
-    let note = bench.wait_event("Updated", &new.id.to_string()).await;
+    let note = bench.wait_event("change", "Updated", &new.id.to_string()).await;
     assert!(note.contains(&old.to_string()), "{note}");
 }
 
@@ -208,7 +209,7 @@ async fn rotating_the_basic_auth_password_replaces_the_callback_and_the_password
     eprintln!("basic-auth rotation picked up in {:?}", rotated_at.elapsed());
     assert_ne!(after.id, before[0].id);
     bench.wait_recorded_id("basic", &after.id.to_string()).await;
-    bench.wait_event("Updated", "basic-auth credentials").await;
+    bench.wait_event("basic", "Updated", "basic-auth credentials").await;
 
     // A provider error that echoes the password must not carry it into status, Events or the log either.
     let third = format!("third-hook-pw-{}", uuid::Uuid::new_v4().simple());
@@ -223,7 +224,7 @@ async fn rotating_the_basic_auth_password_replaces_the_callback_and_the_password
         .await;
     // The refusal is retried at once (the status write re-triggers the object), so its trace is the Event.
     bench
-        .wait_event("ProviderRejected", "password <redacted> is not accepted")
+        .wait_event("basic", "ProviderRejected", "password <redacted> is not accepted")
         .await;
     eventually("the third password applied", Duration::from_secs(30), || async {
         let callbacks = bench.callbacks();
@@ -309,18 +310,9 @@ async fn a_wrong_login_password_stalls_with_invalid_credentials() {
     bench
         .cluster
         .apply_ok(&bench.registration_with("refused", "bad-creds", &url, PLAIN_FIELDS, ""));
-    let api = bench.api();
-    let (status, reason, message) = eventually("InvalidCredentials", Duration::from_secs(30), || async {
-        api.get("refused")
-            .await
-            .ok()
-            .as_ref()
-            .and_then(ready_condition)
-            .filter(|c| c.1 == "InvalidCredentials")
-    })
-    .await;
+    let (status, message) =
+        wait_for_reason(&bench.api(), "refused", "InvalidCredentials", Duration::from_secs(30)).await;
     assert_eq!(status, "False");
-    assert_eq!(reason, "InvalidCredentials");
     assert!(!message.contains(&wrong), "{message}");
     assert!(bench.callbacks().is_empty());
     assert_eq!(bench.sim.login_count(), 0);
@@ -344,7 +336,7 @@ async fn callback_deleted_behind_the_operators_back_is_recreated_on_the_next_res
     assert_ne!(new.id, old);
     assert_eq!(new.url, url);
     bench.wait_recorded_id("drift", &new.id.to_string()).await;
-    bench.wait_event("DriftCorrected", &new.id.to_string()).await;
+    bench.wait_event("drift", "DriftCorrected", &new.id.to_string()).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -366,15 +358,7 @@ async fn deleting_registration_removes_the_callback_at_the_provider_and_orphan_l
 
     bench.api().delete("gone", &DeleteParams::default()).await.unwrap();
     bench.api().delete("kept", &DeleteParams::default()).await.unwrap();
-    let api = bench.api();
-    eventually(
-        "both objects gone (finalizers removed)",
-        Duration::from_secs(30),
-        || async {
-            (api.get_opt("gone").await.unwrap().is_none() && api.get_opt("kept").await.unwrap().is_none()).then_some(())
-        },
-    )
-    .await;
+    wait_gone(&bench.api(), &["gone", "kept"], Duration::from_secs(30)).await;
     let left: Vec<String> = bench.callbacks().into_iter().map(|c| c.url).collect();
     assert_eq!(left, vec![kept], "Delete removed its callback, Orphan left its one");
     assert_eq!(bench.sim.count("callback/remove"), 1);
@@ -427,4 +411,49 @@ spec:
     let api: kube::Api<callback_operator::api::CallbackRegistration> =
         kube::Api::namespaced(cluster.client.clone(), &ns.name);
     assert!(api.get_opt("bad").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_example_manifest_becomes_ready_against_the_demo_simulator_credentials() {
+    // The credentials the demo starts the simulator binary with (--envelope-token, --envelope-user).
+    const DEMO_MAILBOX: &str = "3f2b6c1e-9d4a-4e7b-8c2d-5a6f7e8d9c01";
+    let cluster = Cluster::connect().await;
+    let ns = TestNamespace::new(&cluster, "env-example").await;
+    let sim = EnvelopeSimulator::start(EnvelopeConfig {
+        tokens: vec![("demo-envelope-token".into(), vec![DEMO_MAILBOX.into()])],
+        users: vec![User {
+            login: "demo@example.com".into(),
+            password: "demo-password".into(),
+            mailboxes: vec![DEMO_MAILBOX.into()],
+        }],
+        ..EnvelopeConfig::default()
+    })
+    .await
+    .unwrap();
+    let receiver = Receiver::start().await.unwrap();
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/envelope.yaml")).unwrap();
+    // Into this test's namespace, at this test's simulator and receiver ports.
+    let documents: Vec<&str> = manifest
+        .split("\n---\n")
+        .filter(|d| !d.contains("kind: Namespace"))
+        .collect();
+    let yaml = documents
+        .join("\n---\n")
+        .replace("namespace: callback-demo", &format!("namespace: {}", ns.name))
+        .replace("http://127.0.0.1:18083", sim.base_url())
+        .replace("https://127.0.0.1:18443/", &receiver.url("/"));
+    cluster.apply_ok(&yaml);
+    let _operator = Operator::start(&cluster, &[&ns.name], &[]);
+    cluster.wait_ready(&ns.name, "signed-contracts");
+    cluster.wait_ready(&ns.name, "expiring-envelopes");
+
+    let callbacks = sim.callbacks(DEMO_MAILBOX);
+    assert_eq!(callbacks.len(), 2, "{callbacks:?}");
+    let contracts = callbacks
+        .iter()
+        .find(|c| c.url.ends_with("/docstudio/contracts"))
+        .unwrap();
+    assert_eq!(contracts.login.as_deref(), Some("docstudio"));
+    assert_eq!((contracts.retries, contracts.timeout), (5, 10000));
+    assert_eq!(sim.login_count(), 1, "the login Secret was exchanged for a token");
 }

@@ -96,6 +96,11 @@ impl Cluster {
         (out.status.success(), text)
     }
 
+    /// The CallbackRegistrations of `namespace`.
+    pub fn registrations(&self, namespace: &str) -> Api<callback_operator::api::CallbackRegistration> {
+        Api::namespaced(self.client.clone(), namespace)
+    }
+
     /// `kubectl wait --for=condition=Ready` on the CallbackRegistration `namespace/name` (60 s).
     pub fn wait_ready(&self, namespace: &str, name: &str) {
         self.kubectl_ok(&[

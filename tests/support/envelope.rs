@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::events::v1::Event;
-use kube::api::ListParams;
 use provider_simulators::Receiver;
 use provider_simulators::envelope::{Callback, EnvelopeConfig, EnvelopeSim, EnvelopeSimulator, User};
 
-use super::{Cluster, Operator, TestNamespace, eventually};
+use super::{Cluster, Operator, TestNamespace, events_about, eventually};
 use callback_operator::api::{CallbackRegistration, Registration};
 
 /// The mailbox every bench credential owns.
@@ -106,19 +104,12 @@ spec:
     }
 
     pub fn api(&self) -> kube::Api<CallbackRegistration> {
-        kube::Api::namespaced(self.cluster.client.clone(), &self.ns.name)
+        self.cluster.registrations(&self.ns.name)
     }
 
     /// Waits for `kubectl wait --for=condition=Ready` on `name`.
     pub fn wait_ready(&self, name: &str) {
-        self.cluster.kubectl_ok(&[
-            "wait",
-            "-n",
-            &self.ns.name,
-            "--for=condition=Ready",
-            "--timeout=60s",
-            &format!("cbr/{name}"),
-        ]);
+        self.cluster.wait_ready(&self.ns.name, name);
     }
 
     /// The callbacks the simulator holds in MAILBOX, oldest first.
@@ -141,27 +132,15 @@ spec:
         .await;
     }
 
-    /// (reason, note) of every Event in the namespace.
-    pub async fn events(&self) -> Vec<(String, String)> {
-        let api: kube::Api<Event> = kube::Api::namespaced(self.cluster.client.clone(), &self.ns.name);
-        api.list(&ListParams::default())
-            .await
-            .expect("listing Events")
-            .items
-            .into_iter()
-            .map(|e| (e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
-            .collect()
-    }
-
-    /// Waits for an Event with `reason` whose note contains `text`; returns the note.
-    pub async fn wait_event(&self, reason: &str, text: &str) -> String {
-        let what = format!("an Event {reason} mentioning {text:?}");
+    /// Waits for an Event about `name` with `reason` whose note contains `text`; returns the note.
+    pub async fn wait_event(&self, name: &str, reason: &str, text: &str) -> String {
+        let what = format!("an Event {reason} about {name} mentioning {text:?}");
         eventually(&what, Duration::from_secs(30), || async {
-            self.events()
+            events_about(&self.cluster.client, &self.ns.name, name)
                 .await
                 .into_iter()
-                .find(|(r, note)| r == reason && note.contains(text))
-                .map(|(_, note)| note)
+                .find(|(_, r, note)| r == reason && note.contains(text))
+                .map(|(_, _, note)| note)
         })
         .await
     }

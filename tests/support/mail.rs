@@ -65,7 +65,7 @@ spec:
     }
 
     pub fn api(&self) -> kube::Api<callback_operator::api::CallbackRegistration> {
-        kube::Api::namespaced(self.cluster.client.clone(), &self.ns.name)
+        self.cluster.registrations(&self.ns.name)
     }
 
     /// Waits for `kubectl wait --for=condition=Ready` on `name`.

@@ -69,3 +69,16 @@ pub async fn wait_for_reason(
     })
     .await
 }
+
+/// Waits until none of `names` exists any more (finalizers done).
+pub async fn wait_gone(api: &kube::Api<CallbackRegistration>, names: &[&str], timeout: Duration) {
+    eventually(&format!("{names:?} gone (finalizers removed)"), timeout, || async {
+        for name in names {
+            if api.get_opt(name).await.ok()?.is_some() {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await
+}

@@ -7,6 +7,7 @@
 mod auth;
 mod client;
 mod desired;
+mod filter;
 mod plan;
 #[cfg(test)]
 mod tests;
@@ -15,7 +16,8 @@ use std::collections::HashSet;
 
 pub use auth::TokenCache;
 pub use client::EnvelopeClient;
-pub use desired::{BasicAuth, EnvelopeDesired, NormalFilter, RemoteCallback, differing_fields};
+pub use desired::{BasicAuth, EnvelopeDesired, RemoteCallback, differing_fields};
+pub use filter::{NormalFilter, instant};
 pub use plan::{EnvelopePlan, Record, RemovalKind, plan};
 
 use super::http::HttpClient;

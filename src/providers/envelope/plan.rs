@@ -168,7 +168,8 @@ mod tests {
 
     use super::*;
     use crate::providers::SecretValue;
-    use crate::providers::envelope::desired::{BasicAuth, NormalFilter};
+    use crate::providers::envelope::desired::BasicAuth;
+    use crate::providers::envelope::filter::NormalFilter;
 
     const MAILBOX: &str = "6f1c1e1e-0000-4000-8000-000000000001";
     const URL: &str = "https://hooks.example/docstudio";

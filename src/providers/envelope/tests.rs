@@ -76,6 +76,11 @@ async fn sync(
     provider.sync(account, desired, "hash", Recorded::default()).await
 }
 
+/// A sync of the callback for `url` that must succeed.
+async fn synced(provider: &EnvelopeProvider, account: &Account, url: &str) -> SyncOutcome {
+    sync(provider, account, &desired(url)).await.expect("sync succeeds")
+}
+
 fn unauthorized() -> Fault {
     Fault::Status {
         status: 401,
@@ -106,16 +111,10 @@ async fn an_expired_login_token_is_renewed_with_one_login() {
     let sim = simulator().await;
     let provider = provider();
     let account = login_account(&sim, PASSWORD);
-    sync(&provider, &account, &desired("https://r.example/a"))
-        .await
-        .unwrap();
+    synced(&provider, &account, "https://r.example/a").await;
     sim.advance_clock(Duration::from_secs(12 * 3600 + 1));
-    sync(&provider, &account, &desired("https://r.example/a"))
-        .await
-        .unwrap();
-    sync(&provider, &account, &desired("https://r.example/b"))
-        .await
-        .unwrap();
+    synced(&provider, &account, "https://r.example/a").await;
+    synced(&provider, &account, "https://r.example/b").await;
     assert_eq!(sim.login_count(), 2);
 }
 
@@ -124,13 +123,9 @@ async fn one_401_causes_exactly_one_new_login_and_the_call_succeeds() {
     let sim = simulator().await;
     let provider = provider();
     let account = login_account(&sim, PASSWORD);
-    sync(&provider, &account, &desired("https://r.example/a"))
-        .await
-        .unwrap();
+    synced(&provider, &account, "https://r.example/a").await;
     sim.inject_for("callback/list", unauthorized(), 1);
-    sync(&provider, &account, &desired("https://r.example/a"))
-        .await
-        .unwrap();
+    synced(&provider, &account, "https://r.example/a").await;
     assert_eq!(sim.login_count(), 2);
 }
 
@@ -200,7 +195,7 @@ async fn a_lost_add_answer_is_transient_and_the_next_sync_adopts_instead_of_addi
     assert_eq!(err.class(), ErrorClass::Transient, "{err:?}");
     assert_eq!(sim.callbacks(MAILBOX).len(), 1, "the add happened");
 
-    let outcome = sync(&provider, &account, &d).await.unwrap();
+    let outcome = sync(&provider, &account, &d).await.expect("sync succeeds");
     let held = sim.callbacks(MAILBOX);
     assert_eq!(held.len(), 1);
     assert_eq!(outcome.registration.id, Some(held[0].id.to_string()));
@@ -230,7 +225,7 @@ async fn removing_a_callback_already_gone_succeeds_whether_404_or_410() {
     let provider = provider();
     let account = token_account(&sim);
     let d = desired("https://r.example/a");
-    let outcome = sync(&provider, &account, &d).await.unwrap();
+    let outcome = sync(&provider, &account, &d).await.expect("sync succeeds");
     let registration = outcome.registration;
     let id: uuid::Uuid = registration.id.as_deref().unwrap().parse().unwrap();
     assert!(sim.remove_callback(MAILBOX, id));
@@ -252,7 +247,7 @@ async fn removal_without_a_recorded_id_finds_the_callback_by_url() {
     let account = token_account(&sim);
     let d = desired("https://r.example/a");
     let keep = desired("https://r.example/other");
-    sync(&provider, &account, &d).await.unwrap();
+    sync(&provider, &account, &d).await.expect("sync succeeds");
     sync(&provider, &account, &keep).await.unwrap();
     let Removal::Removed(changes) = provider.remove(&account, None, Some(&d)).await.unwrap() else {
         panic!("envelope can always remove")

@@ -44,6 +44,18 @@ async fn add(sim: &EnvelopeSim, token: &str, mailbox: &str, body: &Value) -> (u1
     parts(resp).await
 }
 
+/// An `add` whose client gives up after `ms` milliseconds; the error it ends with.
+async fn add_giving_up_after(sim: &EnvelopeSim, ms: u64) -> reqwest::Error {
+    client_with_timeout(Duration::from_millis(ms))
+        .post(format!("{}/api/v1/envelope/callback/add", sim.base_url()))
+        .bearer_auth(TOKEN)
+        .header("Mailbox", MB)
+        .json(&body("https://r.example/cb"))
+        .send()
+        .await
+        .unwrap_err()
+}
+
 async fn list(sim: &EnvelopeSim, token: &str, mailbox: &str) -> (u16, Value) {
     let resp = client()
         .get(format!("{}/api/v1/envelope/callback/list", sim.base_url()))
@@ -297,21 +309,9 @@ async fn crash_after_add_creates_the_callback_but_loses_the_response() {
 async fn hang_after_handling_creates_the_callback_and_never_answers() {
     let sim = start().await;
     sim.inject_for("callback/add", Fault::HangAfterHandling, 1);
-    let err = client_with_timeout(Duration::from_millis(300))
-        .post(format!("{}/api/v1/envelope/callback/add", sim.base_url()))
-        .bearer_auth(TOKEN)
-        .header("Mailbox", MB)
-        .json(&body("https://r.example/cb"))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(err.is_timeout());
+    assert!(add_giving_up_after(&sim, 300).await.is_timeout());
     assert_eq!(sim.callbacks(MB).len(), 1, "the add was performed");
-    let rec = sim
-        .requests()
-        .into_iter()
-        .find(|r| r.op == "callback/add")
-        .unwrap();
+    let rec = sim.requests().into_iter().find(|r| r.op == "callback/add").unwrap();
     assert_eq!((rec.status, rec.fault), (0, Some("hang_after_handling")));
 }
 
@@ -334,15 +334,7 @@ async fn faults_rate_limit_5xx_and_hang() {
     assert_eq!(sim.login_count(), 0);
 
     sim.inject(Fault::Hang, 1);
-    let err = client_with_timeout(Duration::from_millis(200))
-        .post(format!("{}/api/v1/envelope/callback/add", sim.base_url()))
-        .bearer_auth(TOKEN)
-        .header("Mailbox", MB)
-        .json(&body("https://r.example/cb"))
-        .send()
-        .await
-        .unwrap_err();
-    assert!(err.is_timeout());
+    assert!(add_giving_up_after(&sim, 200).await.is_timeout());
     assert!(sim.callbacks(MB).is_empty(), "a hung add is not performed");
 }
 

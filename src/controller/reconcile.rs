@@ -77,18 +77,6 @@ async fn apply(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Erro
         Some(ProviderSpec::Mail(_)) => apply_with(&ctx.providers.mail, obj, ctx).await,
         Some(ProviderSpec::Edna(_)) => apply_with(&ctx.providers.edna, obj, ctx).await,
         Some(ProviderSpec::Envelope(_)) => apply_with(&ctx.providers.envelope, obj, ctx).await,
-        Some(other) => {
-            let pass = stalled(
-                Some(other.kind()),
-                None,
-                "ProviderNotSupported",
-                format!(
-                    "provider {} is not supported by this operator version",
-                    other.kind().as_str()
-                ),
-            );
-            finish(obj, ctx, pass, Vec::new(), None).await
-        }
         None => {
             let pass = stalled(
                 None,

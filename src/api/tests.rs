@@ -14,6 +14,36 @@ fn committed_crd_matches_the_generated_one() {
     );
 }
 
+#[test]
+fn helm_chart_crds_are_identical_to_the_top_level_crds() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read_dir = |dir: &str| -> std::collections::BTreeMap<String, String> {
+        std::fs::read_dir(root.join(dir))
+            .unwrap_or_else(|err| panic!("reading {dir}: {err}"))
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+            .map(|path| {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&path).unwrap())
+            })
+            .collect()
+    };
+    let top = read_dir("crds");
+    let chart = read_dir("charts/callback-operator/crds");
+    assert!(!top.is_empty());
+    assert_eq!(
+        top.keys().collect::<Vec<_>>(),
+        chart.keys().collect::<Vec<_>>(),
+        "charts/callback-operator/crds/ must hold the same files as crds/: run `make crd`"
+    );
+    for (name, text) in &top {
+        assert!(
+            chart[name] == *text,
+            "charts/callback-operator/crds/{name} differs from crds/{name}: run `make crd`"
+        );
+    }
+}
+
 fn mail_spec() -> serde_json::Value {
     json!({
         "credentialsRef": {"name": "creds"},

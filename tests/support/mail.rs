@@ -23,6 +23,20 @@ impl MailBench {
     pub async fn start_with(prefix: &str, operator_args: &[&str]) -> MailBench {
         let cluster = Cluster::connect().await;
         let ns = TestNamespace::new(&cluster, prefix).await;
+        let for_operator = cluster.clone();
+        Self::start_in(cluster, ns, move |ns| {
+            Operator::start(&for_operator, &[&ns.name], operator_args)
+        })
+        .await
+    }
+
+    /// The bench in an existing namespace, with an operator process started by `operator` once the simulator, the
+    /// receiver and the Secret are up (e.g. one running as the Helm chart's ServiceAccount).
+    pub async fn start_in(
+        cluster: Cluster,
+        ns: TestNamespace,
+        operator: impl FnOnce(&TestNamespace) -> Operator,
+    ) -> MailBench {
         let key = format!("mail-key-{}", uuid::Uuid::new_v4().simple());
         let sim = MailSimulator::start(MailConfig {
             keys: vec![key.clone()],
@@ -33,7 +47,7 @@ impl MailBench {
         let receiver = Receiver::start().await.expect("starting the receiver");
         ns.put_secret("creds", &[("apiKey", &key), ("endpoint", sim.base_url())])
             .await;
-        let operator = Operator::start(&cluster, &[&ns.name], operator_args);
+        let operator = operator(&ns);
         MailBench {
             cluster,
             ns,

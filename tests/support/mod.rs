@@ -5,7 +5,10 @@
 pub mod cluster;
 pub mod edna;
 pub mod envelope;
+pub mod install;
+pub mod lease;
 pub mod mail;
+pub mod metrics;
 pub mod operator;
 pub mod wait;
 

@@ -23,6 +23,16 @@ impl Operator {
     }
 
     pub fn start_with_kubeconfig(kubeconfig: &std::path::Path, namespaces: &[&str], extra: &[&str]) -> Operator {
+        Self::start_with_env(kubeconfig, namespaces, extra, &[])
+    }
+
+    /// Like `start_with_kubeconfig`, with extra environment variables (e.g. the chart's Deployment env).
+    pub fn start_with_env(
+        kubeconfig: &std::path::Path,
+        namespaces: &[&str],
+        extra: &[&str],
+        env: &[(String, String)],
+    ) -> Operator {
         let dir = tempfile::tempdir().unwrap();
         let log_path = dir.path().join("operator.log");
         let log = std::fs::File::create(&log_path).unwrap();
@@ -58,6 +68,7 @@ impl Operator {
         let child = Command::new(env!("CARGO_BIN_EXE_callback-operator"))
             .args(&args)
             .env_remove("KUBECONFIG")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .stdin(Stdio::null())
@@ -95,6 +106,29 @@ impl Operator {
             .arg(self.child.id().to_string())
             .status();
         self.child.wait().expect("waiting for the operator")
+    }
+
+    /// Sends a signal by name (`STOP`, `CONT`, `TERM`, ...) without waiting.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -{name} {} failed", self.child.id());
+    }
+
+    /// The exit status if the process has exited.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().expect("polling the operator process")
+    }
+
+    /// `GET /readyz` (with an optional query) as (HTTP status, body).
+    pub async fn readyz(&self, query: &str) -> (u16, String) {
+        let response = reqwest::get(format!("http://127.0.0.1:{}/readyz{query}", self.metrics_port))
+            .await
+            .expect("asking /readyz");
+        (response.status().as_u16(), response.text().await.unwrap_or_default())
     }
 
     /// Kills the process at once (a crash).

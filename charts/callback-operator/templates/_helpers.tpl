@@ -1,0 +1,79 @@
+{{/* The chart name, overridable. */}}
+{{- define "callback-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The full name of every object: release-chart, or just the release when it already contains the chart name. */}}
+{{- define "callback-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "callback-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "callback-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "callback-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "callback-operator.labels" -}}
+helm.sh/chart: {{ include "callback-operator.chart" . }}
+{{ include "callback-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "callback-operator.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "callback-operator.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "callback-operator.leaseName" -}}
+{{- default (printf "%s-leader" (include "callback-operator.fullname" .)) .Values.leaderElection.leaseName | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "callback-operator.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+What the operator does with the Kubernetes API, and nothing more (docs/install.md explains each rule):
+- callbackregistrations: list/watch (the controller's cache), get, patch (finalizer add/remove); the spec is never
+  written, so no update;
+- callbackregistrations/status: patch (server-side apply);
+- secrets: get (credentials are read at reconcile time and never cached), list/watch (a metadata-only watch maps a
+  changed Secret to the registrations that use it); never create/update/patch/delete;
+- events.k8s.io events: create, and patch (the Recorder aggregates repeats into one Event).
+*/}}
+{{- define "callback-operator.rules" -}}
+- apiGroups: ["callback-operator.io"]
+  resources: ["callbackregistrations"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["callback-operator.io"]
+  resources: ["callbackregistrations/status"]
+  verbs: ["patch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}

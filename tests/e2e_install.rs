@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::install::{Release, chart_dir, documents, helm_ok, kind_of, mail_lifecycle, render};
-use support::mail::MailBench;
 use support::lease::wait_for_holder;
+use support::mail::MailBench;
 use support::{Cluster, TestNamespace};
 use tokio::sync::RwLock;
 
@@ -42,7 +42,12 @@ fn grants(rules: &[(&str, &str, &[&str], &[&str])]) -> Grants {
 /// What the operator needs wherever it watches registrations.
 fn watch_grants() -> Grants {
     grants(&[
-        ("callback-operator.io", "callbackregistrations", &[], &["get", "list", "watch", "patch"]),
+        (
+            "callback-operator.io",
+            "callbackregistrations",
+            &[],
+            &["get", "list", "watch", "patch"],
+        ),
         ("callback-operator.io", "callbackregistrations/status", &[], &["patch"]),
         ("", "secrets", &[], &["get", "list", "watch"]),
         ("events.k8s.io", "events", &[], &["create", "patch"]),
@@ -124,7 +129,11 @@ async fn chart_passes_helm_lint_and_a_server_side_dry_run_in_both_modes() {
     for values in [
         vec![],
         vec!["watchNamespaces={a,b}"],
-        vec!["metrics.serviceMonitor.enabled=true", "replicas=1", "leaderElection.enabled=false"],
+        vec![
+            "metrics.serviceMonitor.enabled=true",
+            "replicas=1",
+            "leaderElection.enabled=false",
+        ],
     ] {
         let mut args = vec!["lint", chart.as_str(), "--strict"];
         for v in &values {
@@ -146,7 +155,12 @@ async fn chart_passes_helm_lint_and_a_server_side_dry_run_in_both_modes() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(out.status.success(), "server-side dry run refused the chart:\n{text}");
-        for kind in ["deployment.apps", "serviceaccount", "service", "role.rbac.authorization.k8s.io"] {
+        for kind in [
+            "deployment.apps",
+            "serviceaccount",
+            "service",
+            "role.rbac.authorization.k8s.io",
+        ] {
             assert!(text.contains(kind), "{kind} in the dry run:\n{text}");
         }
     }
@@ -156,9 +170,17 @@ async fn chart_passes_helm_lint_and_a_server_side_dry_run_in_both_modes() {
         &cluster,
         &["template", "x", &chart, "--set", "leaderElection.enabled=false"],
     );
-    assert!(!out.status.success(), "replicas 2 without leader election must be refused");
+    assert!(
+        !out.status.success(),
+        "replicas 2 without leader election must be refused"
+    );
     // The schema catches typos and bad values.
-    for bad in ["replica=2", "logFormat=xml", "concurrency=0", "leaderElection.leaseDuration=soon"] {
+    for bad in [
+        "replica=2",
+        "logFormat=xml",
+        "concurrency=0",
+        "leaderElection.leaseDuration=soon",
+    ] {
         let out = support::install::helm(&cluster, &["template", "x", &chart, "--set", bad]);
         assert!(!out.status.success(), "{bad} must be refused by values.schema.json");
     }
@@ -252,11 +274,20 @@ async fn cluster_wide_install_gives_the_service_account_enough_for_the_mail_life
 
     // No more: no Secret writes, no spec writes or deletes, no other Lease, nothing else, no wildcards.
     for verb in ["create", "update", "patch", "delete", "deletecollection"] {
-        assert!(!release.can_i(&format!("{verb} secrets"), other), "must not {verb} secrets");
-        assert!(!release.can_i(&format!("{verb} secrets"), None), "must not {verb} secrets");
+        assert!(
+            !release.can_i(&format!("{verb} secrets"), other),
+            "must not {verb} secrets"
+        );
+        assert!(
+            !release.can_i(&format!("{verb} secrets"), None),
+            "must not {verb} secrets"
+        );
     }
     for verb in ["create", "update", "delete"] {
-        assert!(!release.can_i(&format!("{verb} {CR}"), other), "must not {verb} registrations");
+        assert!(
+            !release.can_i(&format!("{verb} {CR}"), other),
+            "must not {verb} registrations"
+        );
     }
     assert!(!release.can_i(&format!("update {CR} --subresource=status"), other));
     assert!(!release.can_i("get leases.coordination.k8s.io/someone-elses-lease", rel));
@@ -300,17 +331,26 @@ async fn namespace_scoped_install_runs_the_mail_lifecycle_and_reaches_nothing_ou
         "watch secrets".into(),
         "create events.events.k8s.io".into(),
     ] {
-        assert!(release.can_i(&request, inside), "can {request} in the watched namespace");
+        assert!(
+            release.can_i(&request, inside),
+            "can {request} in the watched namespace"
+        );
         assert!(!release.can_i(&request, outside), "must not {request} outside it");
         assert!(!release.can_i(&request, None), "must not {request} cluster-wide");
     }
     for verb in ["create", "update", "patch", "delete"] {
-        assert!(!release.can_i(&format!("{verb} secrets"), inside), "must not {verb} secrets");
+        assert!(
+            !release.can_i(&format!("{verb} secrets"), inside),
+            "must not {verb} secrets"
+        );
     }
     assert!(release.can_i("create leases.coordination.k8s.io", rel));
     assert!(release.can_i(&format!("patch leases.coordination.k8s.io/{lease}"), rel));
     assert!(!release.can_i("create leases.coordination.k8s.io", inside));
-    assert!(!release.can_i(&format!("list {CR}"), rel), "not even the release namespace is watched");
+    assert!(
+        !release.can_i(&format!("list {CR}"), rel),
+        "not even the release namespace is watched"
+    );
     assert!(!release.can_i("* *", inside));
     assert!(!release.can_i("* *", rel));
 

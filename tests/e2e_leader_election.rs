@@ -26,7 +26,12 @@ fn start_elected(cluster: &Cluster, ns: &str, identity: &str, extra: &[&str]) ->
 /// `webhook/set` calls per URL, from the simulator's own request log.
 fn sets_per_url(bench: &MailBench) -> BTreeMap<String, usize> {
     let mut sets = BTreeMap::new();
-    for request in bench.sim.requests().iter().filter(|r| r.op == "webhook/set" && r.status == 200) {
+    for request in bench
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.op == "webhook/set" && r.status == 200)
+    {
         let url = request.body["url"].as_str().unwrap_or_default().to_string();
         *sets.entry(url).or_default() += 1;
     }
@@ -34,7 +39,10 @@ fn sets_per_url(bench: &MailBench) -> BTreeMap<String, usize> {
 }
 
 async fn metrics_of(operator: &Operator) -> String {
-    eventually("the metrics endpoint", Duration::from_secs(20), || scrape(operator.metrics_port)).await
+    eventually("the metrics endpoint", Duration::from_secs(20), || {
+        scrape(operator.metrics_port)
+    })
+    .await
 }
 
 async fn wait_readyz(operator: &Operator, query: &str, status: u16) -> String {
@@ -79,7 +87,9 @@ async fn two_replicas_only_the_leader_reconciles_and_the_follower_takes_over_whe
 
     let urls: Vec<String> = (0..3).map(|i| bench.receiver.url(&format!("/two-{i}"))).collect();
     for (i, url) in urls.iter().enumerate() {
-        bench.cluster.apply_ok(&bench.registration(&format!("r{i}"), url, "", ""));
+        bench
+            .cluster
+            .apply_ok(&bench.registration(&format!("r{i}"), url, "", ""));
     }
     for i in 0..3 {
         bench.wait_ready(&format!("r{i}"));
@@ -92,7 +102,10 @@ async fn two_replicas_only_the_leader_reconciles_and_the_follower_takes_over_whe
     assert_eq!(value(&follower_metrics, "callback_operator_leader", &[]), Some(0.0));
     assert!(total(&leader_metrics, "callback_operator_status_writes_total") >= 3.0);
     assert_eq!(total(&follower_metrics, "callback_operator_status_writes_total"), 0.0);
-    assert_eq!(total(&follower_metrics, "callback_operator_provider_requests_total"), 0.0);
+    assert_eq!(
+        total(&follower_metrics, "callback_operator_provider_requests_total"),
+        0.0
+    );
     assert_eq!(total(&follower_metrics, "callback_operator_reconciliations_total"), 0.0);
     assert_eq!(
         total(&leader_metrics, "callback_operator_provider_requests_total"),
@@ -109,13 +122,7 @@ async fn two_replicas_only_the_leader_reconciles_and_the_follower_takes_over_whe
     }
     let follower_op = if a_leads { &other } else { &bench.operator };
     let killed = Instant::now();
-    let last_renewal = lease_time(
-        lease_spec(&cluster, &ns_name, LEASE)
-            .await
-            .unwrap()
-            .renew_time
-            .as_ref(),
-    );
+    let last_renewal = lease_time(lease_spec(&cluster, &ns_name, LEASE).await.unwrap().renew_time.as_ref());
     wait_for_holder_to_be(
         &cluster,
         &ns_name,
@@ -154,19 +161,20 @@ async fn two_replicas_only_the_leader_reconciles_and_the_follower_takes_over_whe
     let sim = bench.sim.clone();
     let key = bench.key.clone();
     let gone = urls[0].clone();
-    eventually("r0's webhook removed by the new leader", Duration::from_secs(30), || {
-        let sim = sim.clone();
-        let key = key.clone();
-        let gone = gone.clone();
-        async move { sim.webhook(&key, &gone).is_none().then_some(()) }
-    })
+    eventually(
+        "r0's webhook removed by the new leader",
+        Duration::from_secs(30),
+        || {
+            let sim = sim.clone();
+            let key = key.clone();
+            let gone = gone.clone();
+            async move { sim.webhook(&key, &gone).is_none().then_some(()) }
+        },
+    )
     .await;
 
     let sets = sets_per_url(&bench);
-    assert!(
-        sets.values().all(|&n| n == 1),
-        "no URL was registered twice: {sets:?}"
-    );
+    assert!(sets.values().all(|&n| n == 1), "no URL was registered twice: {sets:?}");
     assert_eq!(sets.len(), 4);
     assert_eq!(bench.sim.webhooks(&bench.key).len(), 3);
     let new_leader_metrics = metrics_of(follower_op).await;
@@ -220,7 +228,11 @@ async fn a_stalled_leader_that_lost_its_lease_stops_reconciling_and_exits_non_ze
     assert_eq!(sets.get(&second), Some(&1), "{sets:?}");
     assert_eq!(bench.sim.webhooks(&bench.key).len(), 2);
     assert_eq!(
-        lease_spec(&cluster, &ns_name, LEASE).await.unwrap().holder_identity.as_deref(),
+        lease_spec(&cluster, &ns_name, LEASE)
+            .await
+            .unwrap()
+            .holder_identity
+            .as_deref(),
         Some("standby")
     );
     drop(standby);
@@ -244,7 +256,9 @@ async fn sigterm_during_busy_reconciles_finishes_them_releases_the_lease_and_lea
     wait_for_holder_to_be(&cluster, &ns_name, LEASE, "busy", Duration::from_secs(30)).await;
     // Every provider call takes a while: with two workers, ten registrations keep the operator busy for ~10 s.
     bench.sim.set_latency(Duration::from_millis(600));
-    let urls: Vec<String> = (0..OBJECTS).map(|i| bench.receiver.url(&format!("/busy-{i}"))).collect();
+    let urls: Vec<String> = (0..OBJECTS)
+        .map(|i| bench.receiver.url(&format!("/busy-{i}")))
+        .collect();
     let all: String = urls
         .iter()
         .enumerate()
@@ -270,9 +284,7 @@ async fn sigterm_during_busy_reconciles_finishes_them_releases_the_lease_and_lea
     .await;
     let took = asked.elapsed();
     let sets_after = bench.sim.count("webhook/set");
-    eprintln!(
-        "exited {took:?} after SIGTERM; webhooks created: {sets_before} before, {sets_after} when it exited"
-    );
+    eprintln!("exited {took:?} after SIGTERM; webhooks created: {sets_before} before, {sets_after} when it exited");
     assert!(status.success(), "a requested shutdown exits 0: {status:?}");
     let log = bench.operator.log();
     assert!(

@@ -67,7 +67,11 @@ async fn metrics_report_one_create_one_throttled_request_and_one_drift_correctio
                 "callback_operator_registrations",
                 &[("provider", "mail"), ("ready", "True")],
             );
-            let drift = value(&text, "callback_operator_drift_corrections_total", &[("provider", "mail")]);
+            let drift = value(
+                &text,
+                "callback_operator_drift_corrections_total",
+                &[("provider", "mail")],
+            );
             (ready == Some(1.0) && drift == Some(1.0)).then_some(text)
         },
     )
@@ -82,17 +86,28 @@ async fn metrics_report_one_create_one_throttled_request_and_one_drift_correctio
     assert_eq!(set("429"), Some(1.0), "one throttled create:\n{metrics}");
     assert_eq!(set("200"), Some(2.0), "the create and the drift repair:\n{metrics}");
     assert_eq!(
-        value(&metrics, "callback_operator_provider_throttled_requests_total", &[("provider", "mail")]),
+        value(
+            &metrics,
+            "callback_operator_provider_throttled_requests_total",
+            &[("provider", "mail")]
+        ),
         Some(1.0)
     );
     assert_eq!(
-        value(&metrics, "callback_operator_reconcile_errors_total", &[("reason", "RateLimited")]),
+        value(
+            &metrics,
+            "callback_operator_reconcile_errors_total",
+            &[("reason", "RateLimited")]
+        ),
         Some(1.0)
     );
     assert_eq!(total(&metrics, "callback_operator_reconcile_errors_total"), 1.0);
     assert_eq!(value(&metrics, "callback_operator_leader", &[]), Some(1.0));
     let reconciliations = total(&metrics, "callback_operator_reconciliations_total");
-    assert!(reconciliations >= 3.0, "create attempt, create, drift repair: {reconciliations}");
+    assert!(
+        reconciliations >= 3.0,
+        "create attempt, create, drift repair: {reconciliations}"
+    );
     assert_eq!(
         value(&metrics, "callback_operator_reconcile_duration_seconds_count", &[]),
         Some(reconciliations),

@@ -37,13 +37,23 @@ pub fn helm_ok(cluster: &Cluster, args: &[&str]) -> String {
 
 /// `--set` arguments for the given `key=value` pairs.
 fn set_args(values: &[&str]) -> Vec<String> {
-    values.iter().flat_map(|v| ["--set".to_string(), v.to_string()]).collect()
+    values
+        .iter()
+        .flat_map(|v| ["--set".to_string(), v.to_string()])
+        .collect()
 }
 
 /// `helm template` of the chart as release `release` in `namespace`.
 pub fn render(cluster: &Cluster, release: &str, namespace: &str, values: &[&str]) -> String {
     let chart = chart_dir().display().to_string();
-    let mut args = vec!["template", release, chart.as_str(), "--namespace", namespace, "--include-crds"];
+    let mut args = vec![
+        "template",
+        release,
+        chart.as_str(),
+        "--namespace",
+        namespace,
+        "--include-crds",
+    ];
     let sets = set_args(values);
     args.extend(sets.iter().map(String::as_str));
     helm_ok(cluster, &args)
@@ -115,7 +125,11 @@ impl Release {
 
     /// The user name Kubernetes gives the chart's ServiceAccount.
     pub fn user(&self) -> String {
-        format!("system:serviceaccount:{}:{}", self.namespace.name, self.service_account())
+        format!(
+            "system:serviceaccount:{}:{}",
+            self.namespace.name,
+            self.service_account()
+        )
     }
 
     /// A kubeconfig that authenticates as the chart's ServiceAccount (a client certificate with the same user and
@@ -214,7 +228,10 @@ pub async fn mail_lifecycle(bench: &super::mail::MailBench) {
     let now = bench.receiver.url("/now");
     bench.cluster.apply_ok(&bench.registration("now", &now, "", ""));
     bench.wait_ready("now");
-    assert!(bench.sim.webhook(&bench.key, &now).is_some(), "the webhook is at the provider");
+    assert!(
+        bench.sim.webhook(&bench.key, &now).is_some(),
+        "the webhook is at the provider"
+    );
     let events = super::events_about(&bench.cluster.client, &bench.ns.name, "now").await;
     assert!(
         events.iter().any(|(_, reason, _)| reason == "Created"),
@@ -244,10 +261,12 @@ pub async fn mail_lifecycle(bench: &super::mail::MailBench) {
     super::eventually("both registrations deleted", Duration::from_secs(60), || {
         let api = api.clone();
         async move {
-            (api.get_opt("now").await.unwrap().is_none() && api.get_opt("later").await.unwrap().is_none())
-                .then_some(())
+            (api.get_opt("now").await.unwrap().is_none() && api.get_opt("later").await.unwrap().is_none()).then_some(())
         }
     })
     .await;
-    assert!(bench.sim.webhooks(&bench.key).is_empty(), "deleting removed both webhooks");
+    assert!(
+        bench.sim.webhooks(&bench.key).is_empty(),
+        "deleting removed both webhooks"
+    );
 }

@@ -14,18 +14,28 @@ pub async fn lease_spec(cluster: &Cluster, namespace: &str, name: &str) -> Optio
 
 /// The holder, once the Lease has one (panics after `timeout`).
 pub async fn wait_for_holder(cluster: &Cluster, namespace: &str, name: &str, timeout: Duration) -> String {
-    eventually(&format!("Lease {namespace}/{name} to have a holder"), timeout, || async {
-        lease_spec(cluster, namespace, name).await.and_then(|s| s.holder_identity)
-    })
+    eventually(
+        &format!("Lease {namespace}/{name} to have a holder"),
+        timeout,
+        || async {
+            lease_spec(cluster, namespace, name)
+                .await
+                .and_then(|s| s.holder_identity)
+        },
+    )
     .await
 }
 
 /// Waits until `holder` holds the Lease.
 pub async fn wait_for_holder_to_be(cluster: &Cluster, namespace: &str, name: &str, holder: &str, timeout: Duration) {
-    eventually(&format!("{holder} to hold Lease {namespace}/{name}"), timeout, || async {
-        let spec = lease_spec(cluster, namespace, name).await?;
-        (spec.holder_identity.as_deref() == Some(holder)).then_some(())
-    })
+    eventually(
+        &format!("{holder} to hold Lease {namespace}/{name}"),
+        timeout,
+        || async {
+            let spec = lease_spec(cluster, namespace, name).await?;
+            (spec.holder_identity.as_deref() == Some(holder)).then_some(())
+        },
+    )
     .await
 }
 

@@ -23,6 +23,27 @@ fn start_elected(cluster: &Cluster, ns: &str, identity: &str, extra: &[&str]) ->
     Operator::start(cluster, &[ns], &args)
 }
 
+/// A mail bench whose operator competes for the Lease in the bench's namespace as `identity`.
+async fn elected_bench(prefix: &str, identity: &str, extra: &[&str]) -> (Cluster, String, MailBench) {
+    let cluster = Cluster::connect().await;
+    let ns = TestNamespace::new(&cluster, prefix).await;
+    let ns_name = ns.name.clone();
+    let bench = MailBench::start_in(cluster.clone(), ns, |ns| {
+        start_elected(&cluster, &ns.name, identity, extra)
+    })
+    .await;
+    (cluster, ns_name, bench)
+}
+
+/// Waits for the process to exit (panics after `timeout`).
+async fn exit_status(operator: &mut Operator, what: &str, timeout: Duration) -> std::process::ExitStatus {
+    eventually(what, timeout, || {
+        let exited = operator.try_wait();
+        async move { exited }
+    })
+    .await
+}
+
 /// `webhook/set` calls per URL, from the simulator's own request log.
 fn sets_per_url(bench: &MailBench) -> BTreeMap<String, usize> {
     let mut sets = BTreeMap::new();
@@ -63,13 +84,7 @@ fn lease_time(time: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Micr
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_replicas_only_the_leader_reconciles_and_the_follower_takes_over_when_the_leader_dies() {
-    let cluster = Cluster::connect().await;
-    let ns = TestNamespace::new(&cluster, "le-two").await;
-    let ns_name = ns.name.clone();
-    let mut bench = MailBench::start_in(cluster.clone(), ns, |ns| {
-        start_elected(&cluster, &ns.name, "replica-a", &[])
-    })
-    .await;
+    let (cluster, ns_name, mut bench) = elected_bench("le-two", "replica-a", &[]).await;
     let mut other = start_elected(&cluster, &ns_name, "replica-b", &[]);
     let a_leads = wait_for_holder(&cluster, &ns_name, LEASE, Duration::from_secs(30)).await == "replica-a";
     let follower_id = if a_leads { "replica-b" } else { "replica-a" };
@@ -184,13 +199,7 @@ async fn two_replicas_only_the_leader_reconciles_and_the_follower_takes_over_whe
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stalled_leader_that_lost_its_lease_stops_reconciling_and_exits_non_zero() {
-    let cluster = Cluster::connect().await;
-    let ns = TestNamespace::new(&cluster, "le-stall").await;
-    let ns_name = ns.name.clone();
-    let mut bench = MailBench::start_in(cluster.clone(), ns, |ns| {
-        start_elected(&cluster, &ns.name, "stalling", &[])
-    })
-    .await;
+    let (cluster, ns_name, mut bench) = elected_bench("le-stall", "stalling", &[]).await;
     wait_for_holder_to_be(&cluster, &ns_name, LEASE, "stalling", Duration::from_secs(30)).await;
     let standby = start_elected(&cluster, &ns_name, "standby", &[]);
     let first = bench.receiver.url("/stall-1");
@@ -213,12 +222,7 @@ async fn a_stalled_leader_that_lost_its_lease_stops_reconciling_and_exits_non_ze
 
     // Woken up, the old leader finds the Lease gone and leaves (the Deployment restarts it as a follower).
     bench.operator.signal("CONT");
-    let operator = &mut bench.operator;
-    let status = eventually("the old leader to exit", Duration::from_secs(30), || {
-        let exited = operator.try_wait();
-        async move { exited }
-    })
-    .await;
+    let status = exit_status(&mut bench.operator, "the old leader to exit", Duration::from_secs(30)).await;
     assert!(!status.success(), "losing the Lease exits non-zero: {status:?}");
     let log = bench.operator.log();
     assert!(log.contains("lost the leader Lease"), "{log}");
@@ -240,22 +244,18 @@ async fn a_stalled_leader_that_lost_its_lease_stops_reconciling_and_exits_non_ze
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_during_busy_reconciles_finishes_them_releases_the_lease_and_leaves_nothing_half_written() {
-    const OBJECTS: usize = 10;
+    const OBJECTS: usize = 6;
     const SHUTDOWN_TIMEOUT_SECS: u64 = 20;
     // The chart gives the pod 5 s more than the operator's own shutdown timeout.
     let grace_period = Duration::from_secs(SHUTDOWN_TIMEOUT_SECS + 5);
+    // Below the harness's 3 s provider timeout, so calls are slow but succeed.
+    let latency = Duration::from_secs(2);
 
-    let cluster = Cluster::connect().await;
-    let ns = TestNamespace::new(&cluster, "le-term").await;
-    let ns_name = ns.name.clone();
     let busy_args = ["--concurrency", "2", "--shutdown-timeout", "20s"];
-    let mut bench = MailBench::start_in(cluster.clone(), ns, |ns| {
-        start_elected(&cluster, &ns.name, "busy", &busy_args)
-    })
-    .await;
+    let (cluster, ns_name, mut bench) = elected_bench("le-term", "busy", &busy_args).await;
     wait_for_holder_to_be(&cluster, &ns_name, LEASE, "busy", Duration::from_secs(30)).await;
-    // Every provider call takes a while: with two workers, ten registrations keep the operator busy for ~10 s.
-    bench.sim.set_latency(Duration::from_millis(600));
+    // Every provider call takes 2 s; two workers; each new registration needs a get and a set.
+    bench.sim.set_latency(latency);
     let urls: Vec<String> = (0..OBJECTS)
         .map(|i| bench.receiver.url(&format!("/busy-{i}")))
         .collect();
@@ -271,21 +271,28 @@ async fn sigterm_during_busy_reconciles_finishes_them_releases_the_lease_and_lea
         async move { (sim.count("webhook/set") >= 2).then_some(()) }
     })
     .await;
+    // Both workers went straight on to their next reconciliation: a third of the way into its first call, both are
+    // waiting on the provider when SIGTERM arrives.
+    tokio::time::sleep(latency / 3).await;
 
+    let answered_before = bench.sim.requests().len();
     let sets_before = bench.sim.count("webhook/set");
     assert!(sets_before < OBJECTS as u64, "still busy when SIGTERM arrives");
     bench.operator.signal("TERM");
     let asked = Instant::now();
-    let operator = &mut bench.operator;
-    let status = eventually("the operator to exit after SIGTERM", grace_period, || {
-        let exited = operator.try_wait();
-        async move { exited }
-    })
-    .await;
+    let status = exit_status(&mut bench.operator, "the operator to exit after SIGTERM", grace_period).await;
     let took = asked.elapsed();
+    let answered_after = bench.sim.requests().len();
     let sets_after = bench.sim.count("webhook/set");
-    eprintln!("exited {took:?} after SIGTERM; webhooks created: {sets_before} before, {sets_after} when it exited");
+    eprintln!(
+        "exited {took:?} after SIGTERM; provider calls answered: {answered_before} before, {answered_after} at exit; \
+         webhooks created: {sets_before} before, {sets_after} at exit"
+    );
     assert!(status.success(), "a requested shutdown exits 0: {status:?}");
+    assert!(
+        answered_after > answered_before,
+        "the provider calls in flight at SIGTERM were waited for, not dropped"
+    );
     let log = bench.operator.log();
     assert!(
         !log.contains("did not finish in time"),
@@ -293,6 +300,17 @@ async fn sigterm_during_busy_reconciles_finishes_them_releases_the_lease_and_lea
     );
     let lease = lease_spec(&cluster, &ns_name, LEASE).await.unwrap();
     assert_eq!(lease.holder_identity, None, "the Lease was released on the way out");
+
+    // Every reconciliation that started provider work finished it: a registration the provider was asked about
+    // (none existed beforehand) was also created there.
+    let requests = bench.sim.requests();
+    for url in &urls {
+        let asked_about = requests.iter().any(|r| r.op == "webhook/get" && r.body["url"] == **url);
+        let created = requests
+            .iter()
+            .any(|r| r.op == "webhook/set" && r.status == 200 && r.body["url"] == **url);
+        assert!(!asked_about || created, "{url}: looked up but never created");
+    }
 
     // Nothing half-written: a webhook exists at the provider exactly when its object's status records it, and
     // only on objects that carry the finalizer (so a delete would still remove it).

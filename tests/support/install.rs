@@ -257,14 +257,7 @@ pub async fn mail_lifecycle(bench: &super::mail::MailBench) {
     for name in ["now", "later"] {
         bench.api().delete(name, &DeleteParams::default()).await.unwrap();
     }
-    let api = bench.api();
-    super::eventually("both registrations deleted", Duration::from_secs(60), || {
-        let api = api.clone();
-        async move {
-            (api.get_opt("now").await.unwrap().is_none() && api.get_opt("later").await.unwrap().is_none()).then_some(())
-        }
-    })
-    .await;
+    super::wait_gone(&bench.api(), &["now", "later"], Duration::from_secs(60)).await;
     assert!(
         bench.sim.webhooks(&bench.key).is_empty(),
         "deleting removed both webhooks"

@@ -29,6 +29,13 @@ impl Claimant {
             || other.account.as_deref() == Some(my_account)
     }
 
+    /// Whether two claimants may share an account, judged without reading Secrets: same namespace and Secret, or the
+    /// same account recorded in both statuses.
+    fn maybe_same_account(&self, other: &Claimant) -> bool {
+        (self.namespace == other.namespace && self.secret == other.secret)
+            || (self.account.is_some() && self.account == other.account)
+    }
+
     /// Whether `other` is older than `self`. Creation times have one-second resolution, so on a tie the claimant
     /// that already synced (holds the registration) wins before the uid decides; a missing creation time (never
     /// from a real apiserver) sorts last.
@@ -170,28 +177,35 @@ pub struct ClaimIndex {
 #[derive(Debug, Default)]
 struct ClaimIndexInner {
     by_claim: std::collections::HashMap<String, Vec<Claimant>>,
-    claims_by_uid: std::collections::HashMap<String, Vec<String>>,
+    claimants: std::collections::HashMap<String, Claimant>,
 }
 
 impl ClaimIndex {
     /// Adds or replaces `claimant`; returns the younger claimants that now share a claim with it (to re-trigger).
     pub fn upsert(&self, claimant: Claimant) -> Vec<(String, String)> {
         let mut inner = self.inner.lock().expect("claim index lock");
+        // Most watch events (status writes) change nothing that decides ownership: re-trigger nobody then, or
+        // every status write at scale would wake other objects (and race their own status writes).
+        let unchanged = inner.claimants.get(&claimant.uid).is_some_and(|previous| {
+            previous.claims == claimant.claims
+                && previous.synced == claimant.synced
+                && previous.account == claimant.account
+        });
         inner.remove(&claimant.uid);
         let mut younger = Vec::new();
         for claim in &claimant.claims {
             let entry = inner.by_claim.entry(claim.clone()).or_default();
-            younger.extend(
-                entry
-                    .iter()
-                    .filter(|o| o.is_older(&claimant))
-                    .map(|o| (o.namespace.clone(), o.name.clone())),
-            );
+            if !unchanged {
+                younger.extend(
+                    entry
+                        .iter()
+                        .filter(|o| o.is_older(&claimant) && o.maybe_same_account(&claimant))
+                        .map(|o| (o.namespace.clone(), o.name.clone())),
+                );
+            }
             entry.push(claimant.clone());
         }
-        inner
-            .claims_by_uid
-            .insert(claimant.uid.clone(), claimant.claims.clone());
+        inner.claimants.insert(claimant.uid.clone(), claimant);
         younger.sort();
         younger.dedup();
         younger
@@ -218,7 +232,7 @@ impl ClaimIndex {
 
 impl ClaimIndexInner {
     fn remove(&mut self, uid: &str) {
-        for claim in self.claims_by_uid.remove(uid).unwrap_or_default() {
+        for claim in self.claimants.remove(uid).map(|c| c.claims).unwrap_or_default() {
             if let Some(list) = self.by_claim.get_mut(&claim) {
                 list.retain(|c| c.uid != uid);
                 if list.is_empty() {
@@ -266,5 +280,42 @@ mod index_tests {
         assert!(index.sharing(&["x".into()]).is_empty());
         index.remove("a");
         assert!(index.sharing(&["y".into()]).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod retrigger_tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn claimant(ns: &str, name: &str, created: i64) -> Claimant {
+        Claimant {
+            namespace: ns.into(),
+            name: name.into(),
+            uid: format!("{ns}/{name}"),
+            created: Some(Time(Timestamp::from_second(created).unwrap())),
+            secret: "s".into(),
+            account: None,
+            claims: vec!["x".into()],
+            synced: false,
+        }
+    }
+
+    #[test]
+    fn claimants_of_other_accounts_are_not_retriggered() {
+        let index = ClaimIndex::default();
+        index.upsert(claimant("a", "young", 5));
+        assert!(
+            index.upsert(claimant("b", "old", 1)).is_empty(),
+            "another namespace's Secret is another account"
+        );
+    }
+
+    #[test]
+    fn a_status_only_update_retriggers_nobody() {
+        let index = ClaimIndex::default();
+        index.upsert(claimant("a", "young", 5));
+        assert_eq!(index.upsert(claimant("a", "old", 1)).len(), 1);
+        assert!(index.upsert(claimant("a", "old", 1)).is_empty());
     }
 }

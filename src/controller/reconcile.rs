@@ -84,7 +84,7 @@ async fn apply(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Erro
                 "InvalidSpec",
                 "exactly one of spec.edna, spec.mail, spec.envelope must be set".into(),
             );
-            finish(obj, ctx, pass, Vec::new(), None).await
+            settle(obj, ctx, pass).await
         }
     }
 }
@@ -110,24 +110,10 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
     let desired = match provider.desired(&obj.spec, &secrets).await {
         Ok(desired) => desired,
         Err(DesiredError::InvalidSpec(message)) => {
-            return finish(
-                obj,
-                ctx,
-                stalled(Some(kind), None, "InvalidSpec", message),
-                Vec::new(),
-                None,
-            )
-            .await;
+            return settle(obj, ctx, stalled(Some(kind), None, "InvalidSpec", message)).await;
         }
         Err(DesiredError::SecretMissing(message)) => {
-            return finish(
-                obj,
-                ctx,
-                progressing(Some(kind), None, "SecretNotFound", message),
-                Vec::new(),
-                None,
-            )
-            .await;
+            return settle(obj, ctx, progressing(Some(kind), None, "SecretNotFound", message)).await;
         }
         Err(DesiredError::Kube(message)) => return Err(Error::SecretRead(message)),
     };
@@ -137,34 +123,23 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
     let secret_name = &obj.spec.credentials_ref.name;
     let Some((values, secret_version)) = secrets.read(secret_name).await? else {
         let message = format!("Secret {namespace}/{secret_name} does not exist; waiting for it");
-        return finish(
+        return settle(
             obj,
             ctx,
             progressing(Some(kind), target, "CredentialsNotFound", message),
-            Vec::new(),
-            None,
         )
         .await;
     };
     let account = match account_from(kind, secret_name, &values, &ctx.settings.endpoints) {
         Ok(account) => account,
         Err(AccountError::Incomplete(message)) => {
-            return finish(
-                obj,
-                ctx,
-                stalled(Some(kind), target, "CredentialsIncomplete", message),
-                Vec::new(),
-                None,
-            )
-            .await;
+            return settle(obj, ctx, stalled(Some(kind), target, "CredentialsIncomplete", message)).await;
         }
         Err(AccountError::EndpointNotAllowed(err)) => {
-            return finish(
+            return settle(
                 obj,
                 ctx,
                 stalled(Some(kind), target, "EndpointNotAllowed", err.to_string()),
-                Vec::new(),
-                None,
             )
             .await;
         }
@@ -174,14 +149,7 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
     let secret_key = format!("{namespace}/{secret_name}");
     if let Some(message) = ctx.breaker.rejected(&secret_key, &secret_version) {
         let message = format!("{message} (not retried until Secret {secret_key} changes)");
-        return finish(
-            obj,
-            ctx,
-            stalled(Some(kind), target, "InvalidCredentials", message),
-            Vec::new(),
-            None,
-        )
-        .await;
+        return settle(obj, ctx, stalled(Some(kind), target, "InvalidCredentials", message)).await;
     }
 
     // 5. Two objects claiming one provider-side identity: the older owns it.
@@ -191,14 +159,7 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
         let message = format!(
             "{claim} is already owned by {owner} (the older registration); this object waits until {owner} releases it"
         );
-        return finish(
-            obj,
-            ctx,
-            stalled(Some(kind), target, CONFLICT_REASON, message),
-            Vec::new(),
-            None,
-        )
-        .await;
+        return settle(obj, ctx, stalled(Some(kind), target, CONFLICT_REASON, message)).await;
     }
 
     // 6. Observe the provider and apply only what differs.
@@ -252,28 +213,17 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
                 ErrorClass::Credentials => {
                     ctx.breaker.trip(&secret_key, &secret_version, &message);
                     let message = format!("{message} (not retried until Secret {secret_key} changes)");
-                    finish(
-                        obj,
-                        ctx,
-                        stalled(Some(kind), target, err.reason(), message),
-                        Vec::new(),
-                        None,
-                    )
-                    .await
+                    settle(obj, ctx, stalled(Some(kind), target, err.reason(), message)).await
                 }
-                ErrorClass::Permanent => {
-                    finish(
-                        obj,
-                        ctx,
-                        stalled(Some(kind), target, err.reason(), message),
-                        Vec::new(),
-                        None,
-                    )
-                    .await
-                }
+                ErrorClass::Permanent => settle(obj, ctx, stalled(Some(kind), target, err.reason(), message)).await,
             }
         }
     }
+}
+
+/// Ends a pass that made no provider change: status (when it changed) and the default requeue.
+async fn settle(obj: &CallbackRegistration, ctx: &Context, pass: PassResult) -> Result<Action, Error> {
+    finish(obj, ctx, pass, Vec::new(), None).await
 }
 
 /// Writes status when it changed, publishes Events, and picks the requeue.

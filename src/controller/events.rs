@@ -1,7 +1,9 @@
 //! Events: on provider-side mutations and on Ready transitions, never on a no-op resync.
 
 use kube::Resource;
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{Event, EventType};
+
+use super::recorder::EventRecorder;
 use tracing::warn;
 
 use super::conditions::Verdict;
@@ -52,7 +54,7 @@ fn ready_status(verdict: &Verdict) -> &'static str {
 }
 
 /// Publishes events; a failure to publish is logged, never fails the reconciliation.
-pub async fn publish(recorder: &Recorder, obj: &CallbackRegistration, events: Vec<Event>) {
+pub async fn publish(recorder: &EventRecorder, obj: &CallbackRegistration, events: Vec<Event>) {
     let reference = obj.object_ref(&());
     for event in events {
         if let Err(err) = recorder.publish(&event, &reference).await {

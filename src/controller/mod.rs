@@ -9,6 +9,7 @@ mod duration;
 mod events;
 mod ownership;
 mod reconcile;
+mod recorder;
 mod run;
 mod secret_index;
 mod status;
@@ -17,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 pub use run::{ControllerOptions, run_controller};
@@ -52,7 +52,7 @@ pub struct Providers {
 /// Shared by every reconciliation.
 pub struct Context {
     pub client: kube::Client,
-    pub recorder: Recorder,
+    pub recorder: recorder::EventRecorder,
     pub metrics: Metrics,
     pub providers: Providers,
     pub settings: Settings,

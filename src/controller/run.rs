@@ -10,7 +10,6 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::predicates;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::utils::{Predicate, PredicateConfig};
@@ -22,6 +21,7 @@ use super::backoff::Backoff;
 use super::breaker::CredentialBreaker;
 use super::ownership::ClaimIndex;
 use super::reconcile::{claimant, error_policy, reconcile};
+use super::recorder::EventRecorder;
 use super::secret_index::SecretIndex;
 use super::{Context, Providers, Settings};
 use crate::api::CallbackRegistration;
@@ -59,7 +59,11 @@ pub async fn run_controller(
     let on_synced: Arc<dyn Fn() + Send + Sync> = Arc::new(on_synced);
     let on_listed = on_synced.clone();
     let stream = scoped_watch::<CallbackRegistration>(&client, &options.namespaces, on_listed)
-        .modify(|obj: &mut CallbackRegistration| obj.managed_fields_mut().clear())
+        .modify(|obj: &mut CallbackRegistration| {
+            // Neither is read by the operator; kubectl's last-applied annotation alone can double an object's size.
+            obj.managed_fields_mut().clear();
+            obj.annotations_mut().clear();
+        })
         .reflect(writer)
         .inspect(move |event| match event {
             Ok(WatchEvent::Apply(obj) | WatchEvent::InitApply(obj)) => {
@@ -80,13 +84,7 @@ pub async fn run_controller(
             PredicateConfig::default(),
         );
 
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "callback-operator".into(),
-            instance: options.instance.clone(),
-        },
-    );
+    let recorder = EventRecorder::new(client.clone(), "callback-operator", options.instance.clone());
     let context = Arc::new(Context {
         client: client.clone(),
         recorder,

@@ -16,11 +16,23 @@ pub use probe::{install_crypto_provider, probe, probe_client};
 pub use receiver::{Hit, Receiver};
 pub use server::{ConnInfo, KillSwitch, KillableIo, KillableListener, Server, Shutdown, serve};
 
-/// Adds the shared test-handle methods (log, faults, latency) to a simulator handle that has a
-/// `core: Arc<SimCore>` field.
+/// Adds the shared test-handle methods (address, shutdown, log, faults, latency) to a simulator handle that has
+/// `core: Arc<SimCore>`, `server: Arc<Server>` and `base_url: String` fields.
 macro_rules! impl_sim_controls {
     ($ty:ty) => {
         impl $ty {
+            /// The API base URL on 127.0.0.1, without a trailing slash (what a credential Secret's `endpoint` names).
+            pub fn base_url(&self) -> &str {
+                &self.base_url
+            }
+            /// The bound address.
+            pub fn addr(&self) -> std::net::SocketAddr {
+                self.server.addr()
+            }
+            /// Stop serving now (other clones become inert).
+            pub fn shutdown(&self) {
+                self.core.shutdown_signal().trigger();
+            }
             /// All recorded API calls, oldest first.
             pub fn requests(&self) -> Vec<$crate::common::RequestRecord> {
                 self.core.requests()

@@ -13,7 +13,6 @@ mod model;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -243,20 +242,6 @@ pub struct EdnaSim {
 impl_sim_controls!(EdnaSim);
 
 impl EdnaSim {
-    /// `http://127.0.0.1:PORT` (no trailing slash).
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
-
-    /// Stop serving now.
-    pub fn shutdown(&self) {
-        self.core.shutdown_signal().trigger();
-    }
-
     /// A master key with its own account (idempotent).
     pub fn add_key(&self, key: &str) {
         let mut store = lock(&self.inner.store);

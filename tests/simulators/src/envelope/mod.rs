@@ -17,7 +17,6 @@ mod model;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -239,20 +238,6 @@ pub struct EnvelopeSim {
 impl_sim_controls!(EnvelopeSim);
 
 impl EnvelopeSim {
-    /// `http://127.0.0.1:PORT` (no trailing slash).
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
-
-    /// Stop serving now.
-    pub fn shutdown(&self) {
-        self.core.shutdown_signal().trigger();
-    }
-
     /// An application token (never expires) owning `mailboxes`.
     pub fn add_token(&self, token: &str, mailboxes: &[&str]) {
         lock(&self.inner.store).tokens.insert(

@@ -12,7 +12,6 @@ mod model;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -242,20 +241,6 @@ pub struct MailSim {
 impl_sim_controls!(MailSim);
 
 impl MailSim {
-    /// `http://127.0.0.1:PORT/ru/transactional/api/v1` (no trailing slash).
-    pub fn base_url(&self) -> &str {
-        &self.base_url
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr()
-    }
-
-    /// Stop serving now (other clones become inert).
-    pub fn shutdown(&self) {
-        self.core.shutdown_signal().trigger();
-    }
-
     pub fn add_key(&self, key: &str) {
         self.set_key_state(key, MailKeyState::Active);
     }

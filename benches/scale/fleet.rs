@@ -150,6 +150,7 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figure
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Create as fast as the apiserver takes them.
+    let requests_before = observe::apiserver_requests(&cluster.client).await;
     let started = Instant::now();
     futures::stream::iter(objects.iter().cloned())
         .for_each_concurrent(64, |(_, obj)| {
@@ -180,17 +181,30 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figure
     };
     eprintln!("   {ready_count}/{n} Ready after {ready_in:.1?}");
     let versions_at_ready: u32 = observed.lock().unwrap().versions.values().map(|(_, c)| c).sum();
+    let requests_at_ready = observe::apiserver_requests(&cluster.client).await;
+    let apiserver_requests_per_registration: BTreeMap<String, f64> = requests_at_ready
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                (v - requests_before.get(k).copied().unwrap_or(0.0)) / n as f64,
+            )
+        })
+        .filter(|(_, per)| *per >= 0.01)
+        .collect();
     let calls_at_ready = provider_calls(&mail, &edna, &envelope);
     let peak_rss = *sampler.peak.lock().unwrap();
 
-    // At rest: three resync intervals with nothing to do.
+    // At rest: three resync intervals with nothing to do; CPU over the last 60 s of it.
     let writes_before = provider_writes(&calls_at_ready);
+    let rest = options.rest.unwrap_or(options.resync * 3);
+    let cpu_window = rest.min(Duration::from_secs(60));
+    tokio::time::sleep(rest - cpu_window).await;
     let cpu_before = observe::cpu_time(pid);
-    let rest_started = Instant::now();
-    let rest = options.resync * 3;
-    tokio::time::sleep(rest).await;
+    let cpu_started = Instant::now();
+    tokio::time::sleep(cpu_window).await;
     let cpu_at_rest =
-        observe::cpu_time(pid).saturating_sub(cpu_before).as_secs_f64() / rest_started.elapsed().as_secs_f64();
+        observe::cpu_time(pid).saturating_sub(cpu_before).as_secs_f64() / cpu_started.elapsed().as_secs_f64();
     let calls_at_rest = provider_calls(&mail, &edna, &envelope);
     let provider_writes_at_rest = provider_writes(&calls_at_rest) - writes_before;
     let versions_after_rest: u32 = observed.lock().unwrap().versions.values().map(|(_, c)| c).sum();
@@ -244,6 +258,8 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figure
         created_in_s: created_in.as_secs_f64(),
         ready_count,
         ready_in_s: ready_in.as_secs_f64(),
+        ready_after_last_create_s: ready_in.saturating_sub(created_in).as_secs_f64(),
+        apiserver_requests_per_registration,
         latency_floor_s: latency_floor(&objects, options),
         calls_per_registration: per_registration(&calls_at_ready, &by_provider),
         status_writes_per_registration: versions_at_ready as f64 / n as f64,

@@ -3,7 +3,7 @@
 //! Runs against the real control plane (`scripts/bench` starts it), provider simulators in this process with an
 //! injected latency, and the operator's release binary as a separate process. Prints figures; asserts nothing about
 //! time. Usage: `cargo bench --bench scale -- [--sizes 100,1000,10000] [--latency-ms 20] [--concurrency 64]
-//! [--namespaces 50] [--resync 60s] [--providers mail,edna,envelope]`.
+//! [--namespaces 50] [--resync 60s] [--rest 3x-resync] [--providers mail,edna,envelope]`.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
@@ -23,6 +23,8 @@ pub struct Options {
     pub concurrency: u16,
     pub namespaces: usize,
     pub resync: Duration,
+    /// The at-rest window; three resync intervals unless given.
+    pub rest: Option<Duration>,
     /// Which providers the registrations use, round-robin.
     pub providers: Vec<String>,
 }
@@ -45,6 +47,7 @@ fn options() -> Options {
         concurrency: value("--concurrency").map_or(64, |v| v.parse().expect("--concurrency")),
         namespaces: value("--namespaces").map_or(50, |v| v.parse().expect("--namespaces")),
         resync: humantime::parse_duration(&value("--resync").unwrap_or_else(|| "60s".into())).expect("--resync"),
+        rest: value("--rest").map(|v| humantime::parse_duration(&v).expect("--rest")),
         providers: value("--providers")
             .unwrap_or_else(|| "mail,edna,envelope".into())
             .split(',')

@@ -110,3 +110,37 @@ impl Drop for RssSampler {
         self.task.abort();
     }
 }
+
+/// The apiserver's own request counters (`apiserver_request_total`), summed by verb and resource[/subresource]:
+/// what every client (the operator, and the bench's own creates and watch) asked of it. WATCH and the
+/// long-running counters are left out.
+pub async fn apiserver_requests(client: &kube::Client) -> HashMap<String, f64> {
+    let request = http::Request::get("/metrics").body(Vec::new()).expect("a request");
+    let text = client.request_text(request).await.unwrap_or_default();
+    let mut totals = HashMap::new();
+    for line in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
+        let Some((labels, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let label = |name: &str| {
+            labels
+                .split(&format!("{name}=\""))
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or("")
+                .to_string()
+        };
+        let verb = label("verb");
+        if verb == "WATCH" || verb == "CONNECT" {
+            continue;
+        }
+        let (resource, subresource) = (label("resource"), label("subresource"));
+        let key = if subresource.is_empty() {
+            format!("{verb} {resource}")
+        } else {
+            format!("{verb} {resource}/{subresource}")
+        };
+        *totals.entry(key).or_default() += value.parse::<f64>().unwrap_or(0.0);
+    }
+    totals
+}

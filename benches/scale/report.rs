@@ -15,6 +15,10 @@ pub struct Figures {
     pub created_in_s: f64,
     pub ready_count: usize,
     pub ready_in_s: f64,
+    /// From the last create accepted to all Ready: the operator's own tail once the apiserver took every object.
+    pub ready_after_last_create_s: f64,
+    /// Requests the apiserver served from the first create to all Ready, per registration (every client).
+    pub apiserver_requests_per_registration: BTreeMap<String, f64>,
     pub latency_floor_s: f64,
     pub calls_per_registration: BTreeMap<String, f64>,
     pub status_writes_per_registration: f64,
@@ -54,16 +58,19 @@ pub fn print_table(options: &Options, all: &[Figures]) {
             ))
     );
     println!(
-        "\ncallback-operator scale benchmark — {machine}; provider latency {} ms; concurrency {}; {} namespaces; resync {}",
+        "\ncallback-operator scale benchmark — {machine}; provider latency {} ms; concurrency {}; {} namespaces; resync {}; \
+         at rest {} (CPU over its last 60 s)",
         options.latency.as_millis(),
         options.concurrency,
         options.namespaces,
-        humantime::format_duration(options.resync)
+        humantime::format_duration(options.resync),
+        humantime::format_duration(options.rest.unwrap_or(options.resync * 3)),
     );
     let header = [
         "N",
         "created s",
         "all Ready s",
+        "after last create s",
         "floor s",
         "ratio",
         "ready",
@@ -80,10 +87,11 @@ pub fn print_table(options: &Options, all: &[Figures]) {
     println!("{}", header.iter().map(|_| "---").collect::<Vec<_>>().join(" | "));
     for f in all {
         println!(
-            "{} | {:.1} | {:.1} | {:.2} | {:.1}x | {}/{} | {:.2} | {:.1} | {:.1} | {:.2} | {} | {} | {:.1} | {}",
+            "{} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1}x | {}/{} | {:.2} | {:.1} | {:.1} | {:.2} | {} | {} | {:.1} | {}",
             f.n,
             f.created_in_s,
             f.ready_in_s,
+            f.ready_after_last_create_s,
             f.latency_floor_s,
             f.ready_in_s / f.latency_floor_s.max(f64::EPSILON),
             f.ready_count,
@@ -106,6 +114,15 @@ pub fn print_table(options: &Options, all: &[Figures]) {
             .map(|(k, v)| format!("{k} {v:.2}"))
             .collect();
         println!("  N={}: {}", f.n, calls.join(", "));
+    }
+    println!("\napiserver requests per registration, first create to all Ready (all clients; bench creates included):");
+    for f in all {
+        let requests: Vec<String> = f
+            .apiserver_requests_per_registration
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.2}"))
+            .collect();
+        println!("  N={}: {}", f.n, requests.join(", "));
     }
     println!(
         "\n(edna has no delete method: its URLs stay registered by design — counted separately, not as left behind)"

@@ -3,6 +3,7 @@
 
 mod backoff;
 mod breaker;
+mod change_filter;
 mod conditions;
 mod credentials;
 mod duration;
@@ -10,6 +11,7 @@ mod events;
 mod ownership;
 mod reconcile;
 mod recorder;
+mod resync;
 mod run;
 mod secret_index;
 mod status;
@@ -63,6 +65,8 @@ pub struct Context {
     claims: Arc<ownership::ClaimIndex>,
     /// Re-triggers registrations waiting for an identity that was just released.
     retrigger: UnboundedSender<ObjectRef<CallbackRegistration>>,
+    /// The periodic drift checks.
+    resync: Arc<resync::ResyncQueue>,
 }
 
 /// Errors that end a reconciliation early; provider errors never get here (they become conditions).

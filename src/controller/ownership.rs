@@ -1,6 +1,8 @@
 //! Who owns a provider-side identity when several objects claim it: the oldest claimant (creation time, then uid)
 //! of the same account. Pure: the caller supplies the claimants from the controller's store.
 
+use std::sync::Arc;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// One object's claim on provider-side identities.
@@ -168,7 +170,8 @@ mod tests {
     }
 }
 
-/// Claimants by claim, fed by the CallbackRegistration watch (so every object is known, reconciled or not).
+/// Claimants by claim, fed by the CallbackRegistration watch (so every object is known, reconciled or not). Each
+/// claimant is held once, shared by its entries, because the index lives as long as the objects do (memory at scale).
 #[derive(Debug, Default)]
 pub struct ClaimIndex {
     inner: std::sync::Mutex<ClaimIndexInner>,
@@ -176,8 +179,8 @@ pub struct ClaimIndex {
 
 #[derive(Debug, Default)]
 struct ClaimIndexInner {
-    by_claim: std::collections::HashMap<String, Vec<Claimant>>,
-    claimants: std::collections::HashMap<String, Claimant>,
+    by_claim: std::collections::HashMap<String, Vec<Arc<Claimant>>>,
+    claimants: std::collections::HashMap<String, Arc<Claimant>>,
 }
 
 impl ClaimIndex {
@@ -192,6 +195,7 @@ impl ClaimIndex {
                 && previous.account == claimant.account
         });
         inner.remove(&claimant.uid);
+        let claimant = Arc::new(claimant);
         let mut younger = Vec::new();
         for claim in &claimant.claims {
             let entry = inner.by_claim.entry(claim.clone()).or_default();
@@ -203,7 +207,7 @@ impl ClaimIndex {
                         .map(|o| (o.namespace.clone(), o.name.clone())),
                 );
             }
-            entry.push(claimant.clone());
+            entry.push(Arc::clone(&claimant));
         }
         inner.claimants.insert(claimant.uid.clone(), claimant);
         younger.sort();
@@ -216,13 +220,13 @@ impl ClaimIndex {
     }
 
     /// Every other claimant sharing at least one of `claims`.
-    pub fn sharing(&self, claims: &[String]) -> Vec<Claimant> {
+    pub fn sharing(&self, claims: &[String]) -> Vec<Arc<Claimant>> {
         let inner = self.inner.lock().expect("claim index lock");
-        let mut out: Vec<Claimant> = Vec::new();
+        let mut out: Vec<Arc<Claimant>> = Vec::new();
         for claim in claims {
             for c in inner.by_claim.get(claim).into_iter().flatten() {
                 if !out.iter().any(|o| o.uid == c.uid) {
-                    out.push(c.clone());
+                    out.push(Arc::clone(c));
                 }
             }
         }
@@ -232,11 +236,14 @@ impl ClaimIndex {
 
 impl ClaimIndexInner {
     fn remove(&mut self, uid: &str) {
-        for claim in self.claimants.remove(uid).map(|c| c.claims).unwrap_or_default() {
-            if let Some(list) = self.by_claim.get_mut(&claim) {
+        let Some(gone) = self.claimants.remove(uid) else {
+            return;
+        };
+        for claim in &gone.claims {
+            if let Some(list) = self.by_claim.get_mut(claim) {
                 list.retain(|c| c.uid != uid);
                 if list.is_empty() {
-                    self.by_claim.remove(&claim);
+                    self.by_claim.remove(claim);
                 }
             }
         }

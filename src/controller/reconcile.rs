@@ -102,7 +102,7 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
             target: None,
             synced: None,
         };
-        return finish(obj, ctx, pass, Vec::new(), Some(Action::await_change())).await;
+        return finish(obj, ctx, pass, Vec::new(), Next::AwaitChange).await;
     }
 
     // 2. The desired state, from the spec and any Secret it references besides the credentials.
@@ -155,7 +155,7 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
     // 5. Two objects claiming one provider-side identity: the older owns it.
     let me = claimant(obj, None);
     let others = ctx.claims.sharing(&me.claims);
-    if let Some((owner, claim)) = conflicting_owner(&me, &account.id(), &others) {
+    if let Some((owner, claim)) = conflicting_owner(&me, &account.id(), others.iter().map(Arc::as_ref)) {
         let message = format!(
             "{claim} is already owned by {owner} (the older registration); this object waits until {owner} releases it"
         );
@@ -166,7 +166,7 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
     let desired_hash = desired_hash(&account, &desired);
     let status = obj.status.as_ref();
     let recorded = Recorded {
-        registration: status.and_then(|s| s.registration.as_ref()),
+        registration: status.and_then(|s| s.registration.as_deref()),
         applied_hash: status.and_then(|s| s.applied_hash.as_deref()),
     };
     match provider.sync(&account, &desired, &desired_hash, recorded).await {
@@ -198,7 +198,7 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
                 }),
             };
             let resync = resync_interval(obj, provider, ctx);
-            finish(obj, ctx, pass, outcome.changes, Some(Action::requeue(jittered(resync)))).await
+            finish(obj, ctx, pass, outcome.changes, Next::Resync(jittered(resync))).await
         }
         Err(err) => {
             let message = redact(&err.to_string(), &account.secrets());
@@ -208,7 +208,7 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
                     let delay = ctx.backoff.next_delay(&object_key(obj), err.retry_after());
                     debug!(reason = err.reason(), retry_in = ?delay, "transient provider error");
                     let pass = progressing(Some(kind), target, err.reason(), message);
-                    finish(obj, ctx, pass, Vec::new(), Some(Action::requeue(delay))).await
+                    finish(obj, ctx, pass, Vec::new(), Next::Retry(delay)).await
                 }
                 ErrorClass::Credentials => {
                     ctx.breaker.trip(&secret_key, &secret_version, &message);
@@ -221,9 +221,21 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
     }
 }
 
-/// Ends a pass that made no provider change: status (when it changed) and the default requeue.
+/// Ends a pass that made no provider change: status (when it changed) and the default resync. Stalled objects are
+/// re-checked on the slow resync too: a user may fix things the watch cannot see.
 async fn settle(obj: &CallbackRegistration, ctx: &Context, pass: PassResult) -> Result<Action, Error> {
-    finish(obj, ctx, pass, Vec::new(), None).await
+    let resync = jittered(ctx.settings.resync_interval);
+    finish(obj, ctx, pass, Vec::new(), Next::Resync(resync)).await
+}
+
+/// When the object is looked at again (besides any change to it).
+enum Next {
+    /// The periodic drift check (the resync queue holds it, not the controller's scheduler).
+    Resync(Duration),
+    /// A retry after a transient failure.
+    Retry(Duration),
+    /// Only when the object changes (suspended).
+    AwaitChange,
 }
 
 /// Writes status when it changed, publishes Events, and picks the requeue.
@@ -232,7 +244,7 @@ async fn finish(
     ctx: &Context,
     pass: PassResult,
     changes: Vec<crate::providers::Change>,
-    action: Option<Action>,
+    then: Next,
 ) -> Result<Action, Error> {
     let now = Time(Timestamp::from_second(Timestamp::now().as_second()).expect("now is in range"));
     let previous = obj.status.as_ref();
@@ -249,8 +261,17 @@ async fn finish(
     }
     let previous_ready = previous.and_then(|s| ready_state(&s.conditions));
     publish(&ctx.recorder, obj, events_for(previous_ready, &pass.verdict, &changes)).await;
-    // Stalled objects are re-checked on the slow resync too: a user may fix things the watch cannot see.
-    Ok(action.unwrap_or_else(|| Action::requeue(jittered(ctx.settings.resync_interval))))
+    Ok(match then {
+        Next::Resync(delay) => {
+            ctx.resync.resync_after(obj, delay);
+            Action::await_change()
+        }
+        Next::Retry(delay) => Action::requeue(delay),
+        Next::AwaitChange => {
+            ctx.resync.cancel(obj);
+            Action::await_change()
+        }
+    })
 }
 
 async fn write_status(
@@ -289,6 +310,7 @@ async fn cleanup(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Er
     }
     ctx.secret_index.forget(&namespace, &obj.name_any());
     ctx.backoff.reset(&object_key(obj));
+    ctx.resync.cancel(obj);
     Ok(Action::await_change())
 }
 
@@ -312,7 +334,7 @@ async fn cleanup_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx
     // Contenders are computed before anything else so the identity is handed over however cleanup ends.
     let me = claimant(obj, Some(&account_id));
     let others = ctx.claims.sharing(&me.claims);
-    let owner = conflicting_owner(&me, &account_id, &others);
+    let owner = conflicting_owner(&me, &account_id, others.iter().map(Arc::as_ref));
 
     if obj.spec.deletion_policy() == DeletionPolicy::Orphan {
         let note = format!("deletionPolicy Orphan: left {} at {}", target_of(obj), kind_label(kind));
@@ -335,7 +357,7 @@ async fn cleanup_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx
         remove_at_provider(provider, obj, ctx, account).await?;
     }
 
-    for (ns, name) in contenders(&me, &account_id, &others) {
+    for (ns, name) in contenders(&me, &account_id, others.iter().map(Arc::as_ref)) {
         let _ = ctx
             .retrigger
             .unbounded_send(kube::runtime::reflector::ObjectRef::new(&name).within(&ns));
@@ -350,7 +372,7 @@ async fn remove_at_provider<P: Provider>(
     account: Option<Account>,
 ) -> Result<(), Error> {
     let kind = provider.kind();
-    let registration = obj.status.as_ref().and_then(|s| s.registration.as_ref());
+    let registration = obj.status.as_ref().and_then(|s| s.registration.as_deref());
     let Some(account) = account else {
         // Without usable credentials nothing can be removed; blocking deletion forever (a namespace being deleted
         // takes the Secret with it) helps nobody. Say loudly what stays behind.

@@ -10,18 +10,18 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::predicates;
 use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::utils::{Predicate, PredicateConfig};
 use kube::runtime::watcher::{self, Event as WatchEvent};
 use kube::{Api, ResourceExt};
 use tracing::{info, warn};
 
 use super::backoff::Backoff;
 use super::breaker::CredentialBreaker;
+use super::change_filter::ChangeFilter;
 use super::ownership::ClaimIndex;
 use super::reconcile::{claimant, error_policy, reconcile};
 use super::recorder::EventRecorder;
+use super::resync::ResyncQueue;
 use super::secret_index::SecretIndex;
 use super::{Context, Providers, Settings};
 use crate::api::CallbackRegistration;
@@ -52,10 +52,13 @@ pub async fn run_controller(
     let claims = Arc::new(ClaimIndex::default());
     let secret_index = Arc::new(SecretIndex::default());
     let (retrigger, retriggered) = futures::channel::mpsc::unbounded::<ObjectRef<CallbackRegistration>>();
+    let resync = Arc::new(ResyncQueue::default());
+    let wake_filter = Arc::new(ChangeFilter::default());
 
     // The watch of every CallbackRegistration: managed fields dropped (memory), claims indexed as objects arrive.
     let index = claims.clone();
     let late_owner_retrigger = retrigger.clone();
+    let (deleted_filter, deleted_resync) = (wake_filter.clone(), resync.clone());
     let on_synced: Arc<dyn Fn() + Send + Sync> = Arc::new(on_synced);
     let on_listed = on_synced.clone();
     let stream = scoped_watch::<CallbackRegistration>(&client, &options.namespaces, on_listed)
@@ -71,18 +74,25 @@ pub async fn run_controller(
                     let _ = late_owner_retrigger.unbounded_send(ObjectRef::new(&name).within(&ns));
                 }
             }
-            Ok(WatchEvent::Delete(obj)) => index.remove(&obj.uid().unwrap_or_default()),
+            Ok(WatchEvent::Delete(obj)) => {
+                index.remove(&obj.uid().unwrap_or_default());
+                deleted_filter.forget(obj);
+                deleted_resync.cancel(obj);
+            }
             Ok(WatchEvent::InitDone) => on_synced(),
             Ok(WatchEvent::Init) => {}
             Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
         })
-        .touched_objects()
-        // Our own status writes must not wake the object again (that would double every retry and cost a
-        // reconcile per write at scale); spec changes move the generation, finalizer and deletion changes are kept.
-        .predicate_filter(
-            predicates::generation::<CallbackRegistration>.combine(predicates::finalizers::<CallbackRegistration>),
-            PredicateConfig::default(),
-        );
+        // Only spec, finalizer and deletion changes wake the reconciler (not our own status writes); a deleted
+        // object has nothing left to reconcile.
+        .filter(move |event| {
+            futures::future::ready(match event {
+                Ok(WatchEvent::Apply(obj) | WatchEvent::InitApply(obj)) => wake_filter.changed(obj),
+                Ok(WatchEvent::Delete(_)) => false,
+                _ => true,
+            })
+        })
+        .touched_objects();
 
     let recorder = EventRecorder::new(client.clone(), "callback-operator", options.instance.clone());
     let context = Arc::new(Context {
@@ -96,10 +106,12 @@ pub async fn run_controller(
         breaker: CredentialBreaker::default(),
         secret_index: secret_index.clone(),
         claims,
-        retrigger,
+        retrigger: retrigger.clone(),
+        resync: resync.clone(),
     });
 
     let readiness = spawn_readiness_gauge(store.clone(), metrics.clone());
+    let resyncs = tokio::spawn(async move { resync.run(retrigger).await });
     let secret_users = secret_index.clone();
     // Secrets as metadata only: values are read at reconcile time and never cached.
     let secrets =
@@ -123,6 +135,7 @@ pub async fn run_controller(
         })
         .await;
     readiness.abort();
+    resyncs.abort();
     info!("controller stopped");
 }
 

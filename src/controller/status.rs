@@ -44,10 +44,10 @@ pub fn next_status(
                 previous.registration.as_ref().and_then(|r| r.last_synced_time.clone())
             };
             (
-                Some(Registration {
+                Some(Box::new(Registration {
                     last_synced_time,
                     ..synced.registration.clone()
-                }),
+                })),
                 Some(synced.applied_hash.clone()),
             )
         }

@@ -119,7 +119,7 @@ spec:
 
     /// `status.registration` of `name`.
     pub async fn registration_status(&self, name: &str) -> Option<Registration> {
-        self.api().get(name).await.ok()?.status?.registration
+        self.api().get(name).await.ok()?.status?.registration.map(|r| *r)
     }
 
     /// Waits until `name`'s status records `id`.

@@ -65,7 +65,18 @@ impl Operator {
             }
         }
         args.extend(extra.iter().map(|s| s.to_string()));
-        let child = Command::new(env!("CARGO_BIN_EXE_callback-operator"))
+        // A profiler may wrap the binary (`E2E_OPERATOR_WRAPPER=heaptrack make bench`); the pid is then the wrapper's.
+        let binary = env!("CARGO_BIN_EXE_callback-operator");
+        let mut command = match std::env::var("E2E_OPERATOR_WRAPPER") {
+            Ok(wrapper) if !wrapper.is_empty() => {
+                let mut words = wrapper.split_whitespace();
+                let mut command = Command::new(words.next().unwrap());
+                command.args(words).arg(binary);
+                command
+            }
+            _ => Command::new(binary),
+        };
+        let child = command
             .args(&args)
             .env_remove("KUBECONFIG")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

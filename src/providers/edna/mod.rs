@@ -140,7 +140,7 @@ impl Provider for EdnaProvider {
     }
 
     fn claims(spec: &CallbackRegistrationSpec) -> Vec<String> {
-        spec.edna.as_ref().map(desired::claims).unwrap_or_default()
+        spec.edna.as_deref().map(desired::claims).unwrap_or_default()
     }
 
     fn target(desired: &EdnaDesired) -> String {

@@ -79,6 +79,8 @@ impl Operator {
         let child = command
             .args(&args)
             .env_remove("KUBECONFIG")
+            // As the chart and the image set it (the allocator reads it at process start).
+            .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(log.try_clone().unwrap())
             .stderr(log)

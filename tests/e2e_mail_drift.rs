@@ -7,7 +7,7 @@ use std::time::Duration;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::json;
 use support::mail::MailBench;
-use support::{events_about, eventually, ready_condition, wait_for_reason};
+use support::{eventually, ready_condition, wait_for_event, wait_for_reason};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn spec_change_updates_the_provider_moves_observed_generation_and_emits_one_event() {
@@ -38,7 +38,7 @@ async fn spec_change_updates_the_provider_moves_observed_generation_and_emits_on
     assert_eq!(obj.metadata.generation, Some(2));
     let hook = bench.sim.webhook(&bench.key, &url).unwrap();
     assert_eq!((hook.max_parallel, hook.event_format.as_str()), (30, "json_post_gzip"));
-    let updated: Vec<_> = events_about(&bench.cluster.client, &bench.ns.name, "upd")
+    let updated: Vec<_> = wait_for_event(&bench.cluster.client, &bench.ns.name, "upd", "Updated")
         .await
         .into_iter()
         .filter(|(_, reason, _)| reason == "Updated")
@@ -65,7 +65,7 @@ async fn change_behind_the_operators_back_is_repaired_within_one_resync() {
         (hook.max_parallel == 20 && hook.events.email_status.len() == 3).then_some(())
     })
     .await;
-    let events = events_about(&bench.cluster.client, &bench.ns.name, "drift").await;
+    let events = wait_for_event(&bench.cluster.client, &bench.ns.name, "drift", "DriftCorrected").await;
     assert!(events.iter().any(|(_, r, _)| r == "DriftCorrected"), "{events:?}");
 }
 
@@ -80,7 +80,7 @@ async fn webhook_stopped_by_the_provider_is_reactivated() {
         (bench.sim.webhook(&bench.key, &url)?.status == "active").then_some(())
     })
     .await;
-    let events = events_about(&bench.cluster.client, &bench.ns.name, "stopped").await;
+    let events = wait_for_event(&bench.cluster.client, &bench.ns.name, "stopped", "Reactivated").await;
     assert!(events.iter().any(|(_, r, _)| r == "Reactivated"), "{events:?}");
     let obj = bench.api().get("stopped").await.unwrap();
     assert_eq!(ready_condition(&obj).unwrap().0, "True");

@@ -14,7 +14,7 @@ pub mod wait;
 
 pub use cluster::{Cluster, TestNamespace};
 pub use operator::Operator;
-pub use wait::{events_about, eventually, ready_condition, wait_for_reason, wait_gone};
+pub use wait::{events_about, eventually, ready_condition, wait_for_event, wait_for_reason, wait_gone};
 
 /// Installs the rustls crypto provider once per test binary (reqwest is built without one).
 pub fn init_crypto() {

@@ -51,6 +51,25 @@ pub async fn events_about(client: &kube::Client, namespace: &str, name: &str) ->
         .collect()
 }
 
+/// Waits until an Event with `reason` is recorded about `name` (Events are published after the provider call and the
+/// status write, so a check right after seeing the provider change can run ahead of them); returns all its Events.
+pub async fn wait_for_event(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    reason: &str,
+) -> Vec<(String, String, String)> {
+    eventually(
+        &format!("an Event {reason} about {name}"),
+        Duration::from_secs(10),
+        || async {
+            let events = events_about(client, namespace, name).await;
+            events.iter().any(|(_, r, _)| r == reason).then_some(events)
+        },
+    )
+    .await
+}
+
 /// Waits until `name` has a Ready condition with `reason` (any status); returns (status, message).
 pub async fn wait_for_reason(
     api: &kube::Api<CallbackRegistration>,

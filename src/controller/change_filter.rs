@@ -62,17 +62,11 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn obj(uid: &str, generation: i64) -> CallbackRegistration {
-        CallbackRegistration {
-            metadata: kube::api::ObjectMeta {
-                name: Some("r".into()),
-                namespace: Some("ns".into()),
-                uid: Some(uid.into()),
-                generation: Some(generation),
-                ..Default::default()
-            },
-            spec: serde_json::from_value(serde_json::json!({"credentialsRef": {"name": "s"}})).unwrap(),
-            status: None,
-        }
+        let spec = serde_json::from_value(serde_json::json!({"credentialsRef": {"name": "s"}})).unwrap();
+        let mut obj = CallbackRegistration::new("r", spec);
+        obj.metadata.uid = Some(uid.into());
+        obj.metadata.generation = Some(generation);
+        obj
     }
 
     #[test]

@@ -310,7 +310,6 @@ async fn cleanup(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Er
     }
     ctx.secret_index.forget(&namespace, &obj.name_any());
     ctx.backoff.reset(&object_key(obj));
-    ctx.resync.cancel(obj);
     Ok(Action::await_change())
 }
 

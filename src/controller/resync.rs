@@ -74,10 +74,7 @@ impl Schedule {
     /// Removes and returns every registration due at or before `now`, as (namespace, name).
     pub fn take_due(&mut self, now: Instant) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        while let Some(Reverse((at, _))) = self.heap.peek() {
-            if *at > now {
-                break;
-            }
+        while self.heap.peek().is_some_and(|Reverse((at, _))| *at <= now) {
             let Some(Reverse((at, key))) = self.heap.pop() else {
                 break;
             };
@@ -115,16 +112,15 @@ pub struct ResyncQueue {
 impl ResyncQueue {
     /// Reconcile `obj` again after `delay` (replacing any earlier schedule).
     pub fn resync_after(&self, obj: &CallbackRegistration, delay: Duration) {
-        let (Some(namespace), Some(name)) = (obj.metadata.namespace.as_deref(), obj.metadata.name.as_deref()) else {
-            return;
-        };
-        self.lock().schedule(namespace, name, Instant::now() + delay);
-        self.changed.notify_one();
+        if let Some((namespace, name)) = key_of(obj) {
+            self.lock().schedule(namespace, name, Instant::now() + delay);
+            self.changed.notify_one();
+        }
     }
 
     /// `obj` needs no periodic check any more (deleted or suspended).
     pub fn cancel(&self, obj: &CallbackRegistration) {
-        if let (Some(namespace), Some(name)) = (obj.metadata.namespace.as_deref(), obj.metadata.name.as_deref()) {
+        if let Some((namespace, name)) = key_of(obj) {
             self.lock().cancel(namespace, name);
         }
     }
@@ -159,6 +155,10 @@ impl ResyncQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, Schedule> {
         self.schedule.lock().expect("resync schedule lock")
     }
+}
+
+fn key_of(obj: &CallbackRegistration) -> Option<(&str, &str)> {
+    Some((obj.metadata.namespace.as_deref()?, obj.metadata.name.as_deref()?))
 }
 
 #[cfg(test)]
@@ -236,15 +236,9 @@ mod tests {
             let queue = queue.clone();
             async move { queue.run(tx).await }
         });
-        let obj = CallbackRegistration {
-            metadata: kube::api::ObjectMeta {
-                name: Some("r".into()),
-                namespace: Some("ns".into()),
-                ..Default::default()
-            },
-            spec: serde_json::from_value(serde_json::json!({"credentialsRef": {"name": "s"}})).unwrap(),
-            status: None,
-        };
+        let spec = serde_json::from_value(serde_json::json!({"credentialsRef": {"name": "s"}})).unwrap();
+        let mut obj = CallbackRegistration::new("r", spec);
+        obj.metadata.namespace = Some("ns".into());
         queue.resync_after(&obj, Duration::from_secs(30));
         tokio::time::sleep(Duration::from_secs(29)).await;
         assert!(rx.try_recv().is_err(), "nothing is due before 30 s");

@@ -1,11 +1,12 @@
 //! callback-operator: keeps webhook/callback registrations declared as Kubernetes objects true at external providers.
+//! The binary (`main.rs`) uses `cli` and `operator`; the end-to-end tests use `api`. Everything else is private.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod cli;
-pub mod controller;
-pub mod leader;
+mod controller;
+mod leader;
 pub mod operator;
-pub mod providers;
-pub mod server;
-pub mod telemetry;
+mod providers;
+mod server;
+mod telemetry;

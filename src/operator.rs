@@ -9,13 +9,9 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::cli::RunArgs;
-use crate::controller::{ControllerOptions, Providers, Settings, run_controller};
+use crate::controller::{ControllerOptions, Settings, run_controller};
 use crate::leader::{Leadership, LeaseConfig};
-use crate::providers::edna::EdnaProvider;
-use crate::providers::endpoint::EndpointPolicy;
-use crate::providers::envelope::EnvelopeProvider;
-use crate::providers::http::HttpClient;
-use crate::providers::mail::MailProvider;
+use crate::providers::{EndpointPolicy, HttpClient, ProviderOptions, Providers};
 use crate::server::{Readiness, router, serve};
 use crate::telemetry::{Metrics, init_logging};
 
@@ -48,11 +44,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let client = kube_client(&args).await?;
     let metrics = Metrics::new();
     let http = HttpClient::new(args.provider_timeout, metrics.clone()).context("building the HTTP client")?;
-    let providers = Providers {
-        mail: MailProvider::new(http.clone()),
-        edna: EdnaProvider::new(http.clone(), args.edna_reassert_interval),
-        envelope: EnvelopeProvider::new(http.clone()),
-    };
+    let providers = Providers::new(&ProviderOptions {
+        http,
+        reassert_interval: args.edna_reassert_interval,
+    });
     let parts = Parts {
         client,
         providers,
@@ -174,7 +169,6 @@ fn controller_options(args: &RunArgs) -> ControllerOptions {
     ControllerOptions {
         settings: Settings {
             resync_interval: args.resync_interval,
-            edna_reassert_interval: args.edna_reassert_interval,
             backoff_base: args.backoff_base,
             backoff_max: args.backoff_max,
             endpoints: EndpointPolicy::new(args.allowed_endpoints.clone()),

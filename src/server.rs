@@ -51,6 +51,7 @@ impl Readiness {
         self.leading.store(leading, Ordering::SeqCst);
     }
 
+    #[cfg(test)]
     pub fn is_ready(&self) -> bool {
         report(&self.checks(), &[]).0
     }

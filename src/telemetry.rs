@@ -9,8 +9,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::api::ProviderKind;
-
 /// Installs the global tracing subscriber. `RUST_LOG`-style filter in `level`.
 pub fn init_logging(level: &str, json: bool) {
     let filter =
@@ -162,28 +160,28 @@ impl Metrics {
             .inc();
     }
 
-    pub fn provider_request(&self, provider: ProviderKind, operation: &str, code: &str) {
+    pub fn provider_request(&self, provider: &str, operation: &str, code: &str) {
         self.provider_requests
             .get_or_create(&ProviderRequestLabels {
-                provider: provider.as_str().into(),
+                provider: provider.into(),
                 operation: operation.into(),
                 code: code.into(),
             })
             .inc();
     }
 
-    pub fn provider_throttled(&self, provider: ProviderKind) {
+    pub fn provider_throttled(&self, provider: &str) {
         self.provider_throttled
             .get_or_create(&ProviderLabels {
-                provider: provider.as_str().into(),
+                provider: provider.into(),
             })
             .inc();
     }
 
-    pub fn drift_corrected(&self, provider: ProviderKind) {
+    pub fn drift_corrected(&self, provider: &str) {
         self.drift_corrections
             .get_or_create(&ProviderLabels {
-                provider: provider.as_str().into(),
+                provider: provider.into(),
             })
             .inc();
     }

@@ -7,6 +7,7 @@ mod conditions;
 mod edna;
 mod envelope;
 mod mail;
+mod reason;
 mod registration;
 mod validation;
 
@@ -14,9 +15,10 @@ pub use conditions::{ConditionStatus, ConditionType, conditions_schema};
 pub use edna::EdnaSpec;
 pub use envelope::{BasicAuthSecretRef, EnvelopeFilter, EnvelopeScope, EnvelopeSpec, EnvelopeStatus};
 pub use mail::{EmailStatus, MailEventFormat, MailEvents, MailSpec, MailWebhookStatus};
+pub use reason::{EventReason, Reason};
 pub use registration::{
     CallbackRegistration, CallbackRegistrationSpec, CallbackRegistrationStatus, CredentialsRef, DeletionPolicy,
-    ProviderKind, ProviderSpec, Registration,
+    Registration,
 };
 
 /// The API group, version and the finalizer that guards provider-side cleanup.

@@ -90,60 +90,13 @@ pub enum DeletionPolicy {
     Orphan,
 }
 
-/// Which provider a registration targets.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    Edna,
-    Mail,
-    Envelope,
-}
-
-impl ProviderKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Edna => "edna",
-            ProviderKind::Mail => "mail",
-            ProviderKind::Envelope => "envelope",
-        }
-    }
-}
-
-/// The one provider block of a spec.
-#[derive(Clone, Copy, Debug)]
-pub enum ProviderSpec<'a> {
-    Edna(&'a EdnaSpec),
-    Mail(&'a MailSpec),
-    Envelope(&'a EnvelopeSpec),
-}
-
 impl CallbackRegistrationSpec {
-    /// The provider block; `None` only for an object that bypassed the schema (exactly one is enforced by CEL).
-    pub fn provider(&self) -> Option<ProviderSpec<'_>> {
-        match (&self.edna, &self.mail, &self.envelope) {
-            (Some(e), None, None) => Some(ProviderSpec::Edna(e)),
-            (None, Some(m), None) => Some(ProviderSpec::Mail(m)),
-            (None, None, Some(e)) => Some(ProviderSpec::Envelope(e)),
-            _ => None,
-        }
-    }
-
     pub fn deletion_policy(&self) -> DeletionPolicy {
         self.deletion_policy.unwrap_or(DeletionPolicy::Delete)
     }
 
     pub fn is_suspended(&self) -> bool {
         self.suspend.unwrap_or(false)
-    }
-}
-
-impl ProviderSpec<'_> {
-    pub fn kind(&self) -> ProviderKind {
-        match self {
-            ProviderSpec::Edna(_) => ProviderKind::Edna,
-            ProviderSpec::Mail(_) => ProviderKind::Mail,
-            ProviderSpec::Envelope(_) => ProviderKind::Envelope,
-        }
     }
 }
 

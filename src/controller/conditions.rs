@@ -2,7 +2,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::api::{ConditionStatus, ConditionType};
+use crate::api::{ConditionStatus, ConditionType, Reason};
 
 /// How a reconciliation ended, as far as the user is concerned.
 #[derive(Clone, Debug, PartialEq)]
@@ -10,19 +10,19 @@ pub enum Verdict {
     /// The provider holds the desired state.
     Ready { message: String },
     /// Work is pending or being retried; it will resolve without the user (a Secret appearing, a provider recovering).
-    Progressing { reason: String, message: String },
+    Progressing { reason: Reason, message: String },
     /// Nothing will change until the user changes the spec or a Secret.
-    Stalled { reason: String, message: String },
+    Stalled { reason: Reason, message: String },
     /// `spec.suspend` is true.
     Suspended,
 }
 
 impl Verdict {
-    pub fn reason(&self) -> &str {
+    pub fn reason(&self) -> Reason {
         match self {
-            Verdict::Ready { .. } => READY_REASON,
-            Verdict::Progressing { reason, .. } | Verdict::Stalled { reason, .. } => reason,
-            Verdict::Suspended => "Suspended",
+            Verdict::Ready { .. } => Reason::Synced,
+            Verdict::Progressing { reason, .. } | Verdict::Stalled { reason, .. } => *reason,
+            Verdict::Suspended => Reason::Suspended,
         }
     }
 
@@ -40,7 +40,6 @@ impl Verdict {
     }
 }
 
-pub const READY_REASON: &str = "Synced";
 const SUSPENDED_MESSAGE: &str = "spec.suspend is true: no provider calls are made";
 
 /// The conditions for `verdict`, keeping `lastTransitionTime` of every condition whose status did not flip.
@@ -103,7 +102,7 @@ fn condition(
     Condition {
         type_: kind.as_str().to_string(),
         status: status.as_str().to_string(),
-        reason: verdict.reason().to_string(),
+        reason: verdict.reason().as_str().to_string(),
         message: verdict.message().to_string(),
         observed_generation: generation,
         last_transition_time,
@@ -140,7 +139,7 @@ mod tests {
     #[test]
     fn stalled_sets_ready_false_and_stalled_true_with_the_reason() {
         let v = Verdict::Stalled {
-            reason: "InvalidCredentials".into(),
+            reason: Reason::InvalidCredentials,
             message: "rejected".into(),
         };
         let c = conditions_for(&v, &[], Some(2), &at(10));
@@ -156,7 +155,7 @@ mod tests {
     #[test]
     fn transition_time_moves_only_when_the_status_flips() {
         let progressing = Verdict::Progressing {
-            reason: "ProviderUnavailable".into(),
+            reason: Reason::ProviderUnavailable,
             message: "503".into(),
         };
         let first = conditions_for(&progressing, &[], Some(1), &at(10));

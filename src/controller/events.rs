@@ -7,7 +7,7 @@ use super::recorder::EventRecorder;
 use tracing::warn;
 
 use super::conditions::Verdict;
-use crate::api::CallbackRegistration;
+use crate::api::{CallbackRegistration, EventReason};
 use crate::providers::Change;
 
 /// The Events one pass should publish.
@@ -22,19 +22,19 @@ pub fn events_for(previous_ready: Option<(&str, &str)>, verdict: &Verdict, chang
             secondary: None,
         })
         .collect();
-    let now = (ready_status(verdict), verdict.reason());
+    let now = (ready_status(verdict), verdict.reason().as_str());
     if previous_ready != Some(now) {
         match verdict {
             Verdict::Ready { message } if changes.is_empty() && previous_ready.is_some() => events.push(Event {
                 type_: EventType::Normal,
-                reason: "Synced".into(),
+                reason: EventReason::Synced.as_str().into(),
                 note: Some(message.clone()),
                 action: "Sync".into(),
                 secondary: None,
             }),
             Verdict::Progressing { reason, message } | Verdict::Stalled { reason, message } => events.push(Event {
                 type_: EventType::Warning,
-                reason: reason.clone(),
+                reason: reason.as_str().into(),
                 note: Some(message.clone()),
                 action: "Sync".into(),
                 secondary: None,
@@ -64,10 +64,10 @@ pub async fn publish(recorder: &EventRecorder, obj: &CallbackRegistration, event
 }
 
 /// A single Warning or Normal event, for cleanup paths.
-pub fn event(type_: EventType, reason: &str, note: String) -> Event {
+pub fn event(type_: EventType, reason: EventReason, note: String) -> Event {
     Event {
         type_,
-        reason: reason.to_string(),
+        reason: reason.as_str().into(),
         note: Some(note),
         action: "Cleanup".into(),
         secondary: None,
@@ -77,7 +77,7 @@ pub fn event(type_: EventType, reason: &str, note: String) -> Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::ChangeReason;
+    use crate::api::Reason;
 
     #[test]
     fn a_no_op_resync_publishes_nothing() {
@@ -89,7 +89,7 @@ mod tests {
     fn a_mutation_publishes_one_event() {
         let ready = Verdict::Ready { message: "ok".into() };
         let change = Change {
-            reason: ChangeReason::Updated,
+            reason: EventReason::Updated,
             message: "updated".into(),
         };
         let events = events_for(Some(("True", "Synced")), &ready, &[change]);
@@ -100,7 +100,7 @@ mod tests {
     #[test]
     fn repeated_failures_publish_one_warning() {
         let stalled = Verdict::Stalled {
-            reason: "InvalidCredentials".into(),
+            reason: Reason::InvalidCredentials,
             message: "rejected".into(),
         };
         assert_eq!(events_for(Some(("True", "Synced")), &stalled, &[]).len(), 1);

@@ -5,30 +5,28 @@ mod backoff;
 mod breaker;
 mod change_filter;
 mod conditions;
-mod credentials;
-mod duration;
 mod events;
+mod gates;
+mod indexes;
 mod ownership;
 mod reconcile;
 mod recorder;
 mod resync;
 mod run;
 mod secret_index;
+mod secrets;
 mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 
 pub use run::{ControllerOptions, run_controller};
 
 use crate::api::CallbackRegistration;
-use crate::providers::edna::EdnaProvider;
-use crate::providers::endpoint::EndpointPolicy;
-use crate::providers::envelope::EnvelopeProvider;
-use crate::providers::mail::MailProvider;
+use crate::providers::{EndpointPolicy, Providers};
 use crate::telemetry::Metrics;
 
 /// Tunables, from flags.
@@ -36,19 +34,9 @@ use crate::telemetry::Metrics;
 pub struct Settings {
     /// Default resync interval (drift check) when the spec does not set one.
     pub resync_interval: Duration,
-    /// How often edna's URLs are re-asserted (edna cannot be read back; each set costs the receiver a HEAD).
-    pub edna_reassert_interval: Duration,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     pub endpoints: EndpointPolicy,
-}
-
-/// The provider clients.
-#[derive(Clone)]
-pub struct Providers {
-    pub mail: MailProvider,
-    pub edna: EdnaProvider,
-    pub envelope: EnvelopeProvider,
 }
 
 /// Shared by every reconciliation.
@@ -58,11 +46,10 @@ pub struct Context {
     pub metrics: Metrics,
     pub providers: Providers,
     pub settings: Settings,
-    pub store: Store<CallbackRegistration>,
     backoff: backoff::Backoff,
     breaker: breaker::CredentialBreaker,
-    secret_index: Arc<secret_index::SecretIndex>,
-    claims: Arc<ownership::ClaimIndex>,
+    /// Claims and Secret references, fed by the watch.
+    indexes: Arc<indexes::Indexes>,
     /// Re-triggers registrations waiting for an identity that was just released.
     retrigger: UnboundedSender<ObjectRef<CallbackRegistration>>,
     /// The periodic drift checks.
@@ -80,6 +67,8 @@ pub enum Error {
     NoNamespace,
     #[error("reading a Secret: {0}")]
     SecretRead(String),
+    #[error("hashing the desired state: {0}")]
+    DesiredHash(#[from] serde_json::Error),
     #[error("cleanup must be retried: {0}")]
     CleanupRetry(String, Option<Duration>),
 }

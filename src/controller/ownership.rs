@@ -4,6 +4,9 @@
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{Resource, ResourceExt};
+
+use crate::api::CallbackRegistration;
 
 /// One object's claim on provider-side identities.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,6 +25,26 @@ pub struct Claimant {
 }
 
 impl Claimant {
+    /// `obj`'s claim on `claims` (from its provider). `account` is the account now in use when known; otherwise the
+    /// one recorded in status.
+    pub fn of(obj: &CallbackRegistration, claims: Vec<String>, account: Option<&str>) -> Claimant {
+        Claimant {
+            namespace: obj.namespace().unwrap_or_default(),
+            name: obj.name_any(),
+            uid: obj.uid().unwrap_or_default(),
+            created: obj.meta().creation_timestamp.clone(),
+            secret: obj.spec.credentials_ref.name.clone(),
+            account: account.map(str::to_string).or_else(|| {
+                obj.status
+                    .as_ref()
+                    .and_then(|s| s.registration.as_ref())
+                    .and_then(|r| r.account.clone())
+            }),
+            claims,
+            synced: obj.status.as_ref().is_some_and(|s| s.applied_hash.is_some()),
+        }
+    }
+
     fn seniority(&self) -> (Option<&Time>, &str) {
         (self.created.as_ref(), self.uid.as_str())
     }

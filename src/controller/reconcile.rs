@@ -1,6 +1,11 @@
-//! One reconciliation, top to bottom: finalizer → suspend → desired state → credentials → circuit breaker →
-//! ownership → provider sync → status (only when it changed) → Events → requeue.
+//! One reconciliation, top to bottom: finalizer → the gates (suspend, desired state, credentials, breaker,
+//! ownership; `gates.rs`) → provider sync → status (only when it changed) → Events → requeue. Cleanup: ownership
+//! → remove at the provider (policy `Delete`) → hand the identity over to waiting claimants.
+//!
+//! The provider is chosen once, by `Providers::dispatch`; everything below is generic over `Provider`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,20 +22,22 @@ use tracing::{debug, info, instrument, warn};
 
 use super::backoff::jittered;
 use super::conditions::{Verdict, ready_state};
-use super::credentials::{AccountError, NamespaceSecrets, account_from};
-use super::duration::parse_duration;
 use super::events::{event, events_for, publish};
+use super::gates::{Admitted, BlockClass, Blocked, Gatekeeper, admit};
 use super::ownership::{Claimant, conflicting_owner, contenders};
-use super::status::{CONFLICT_REASON, PassResult, Synced, next_status};
+use super::secrets::NamespaceSecrets;
+use super::status::{PassResult, Synced, next_status};
 use super::{Context, Error};
-use crate::api::{CallbackRegistration, DeletionPolicy, FINALIZER, ProviderKind, ProviderSpec};
-use crate::providers::edna::EdnaProvider;
-use crate::providers::envelope::EnvelopeProvider;
-use crate::providers::mail::MailProvider;
-use crate::providers::{Account, ChangeReason, DesiredError, ErrorClass, Provider, Recorded, Removal, redact};
+use crate::api::{CallbackRegistration, DeletionPolicy, EventReason, FINALIZER, Reason};
+use crate::providers::{
+    Account, Change, EndpointPolicy, ErrorClass, Provider, ProviderTask, Recorded, Removal, SecretSource, SecretValues,
+    redact,
+};
 
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "callback-operator";
+
+type Pass<'a> = Pin<Box<dyn Future<Output = Result<Action, Error>> + Send + 'a>>;
 
 /// The controller's entry point: the finalizer decides whether this is an apply or a cleanup.
 #[instrument(skip_all, fields(namespace = obj.namespace().as_deref().unwrap_or(""), name = %obj.name_any()))]
@@ -70,100 +77,60 @@ pub fn error_policy(obj: Arc<CallbackRegistration>, err: &Error, ctx: Arc<Contex
 // ---------------------------------------------------------------------------------------------------------------
 
 async fn apply(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Error> {
-    let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
-    ctx.secret_index
-        .record(&namespace, &obj.name_any(), &referenced_secrets(obj));
-    match obj.spec.provider() {
-        Some(ProviderSpec::Mail(_)) => apply_with(&ctx.providers.mail, obj, ctx).await,
-        Some(ProviderSpec::Edna(_)) => apply_with(&ctx.providers.edna, obj, ctx).await,
-        Some(ProviderSpec::Envelope(_)) => apply_with(&ctx.providers.envelope, obj, ctx).await,
+    match ctx.providers.dispatch(&obj.spec, ApplyTask { obj, ctx }) {
+        Some(pass) => pass.await,
         None => {
-            let pass = stalled(
-                None,
-                None,
-                "InvalidSpec",
-                "exactly one of spec.edna, spec.mail, spec.envelope must be set".into(),
+            let message = format!(
+                "exactly one provider block must be set: {}",
+                crate::providers::Providers::NAMES.join(", ")
             );
-            settle(obj, ctx, pass).await
+            let blocked = Blocked {
+                class: BlockClass::Stalled,
+                reason: Reason::InvalidSpec,
+                message,
+                target: None,
+            };
+            hold(obj, ctx, None, blocked).await
         }
     }
 }
 
-/// The lifecycle for one provider.
-async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Error> {
-    let kind = provider.kind();
+struct ApplyTask<'a> {
+    obj: &'a CallbackRegistration,
+    ctx: &'a Context,
+}
+
+impl<'a> ProviderTask<'a> for ApplyTask<'a> {
+    type Output = Pass<'a>;
+    fn run<P: Provider>(self, provider: &'a P, block: &'a P::Spec) -> Pass<'a> {
+        Box::pin(apply_with(provider, block, self.obj, self.ctx))
+    }
+}
+
+/// The lifecycle for one provider: the gates, then observe the provider and apply only what differs.
+async fn apply_with<P: Provider>(
+    provider: &P,
+    block: &P::Spec,
+    obj: &CallbackRegistration,
+    ctx: &Context,
+) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
-
-    // 1. Suspended objects make no provider calls.
-    if obj.spec.is_suspended() {
-        let pass = PassResult {
-            verdict: Verdict::Suspended,
-            provider: Some(kind),
-            target: None,
-            synced: None,
-        };
-        return finish(obj, ctx, pass, Vec::new(), Next::AwaitChange).await;
-    }
-
-    // 2. The desired state, from the spec and any Secret it references besides the credentials.
-    let secrets = NamespaceSecrets::new(ctx.client.clone(), &namespace);
-    let desired = match provider.desired(&obj.spec, &secrets).await {
-        Ok(desired) => desired,
-        Err(DesiredError::InvalidSpec(message)) => {
-            return settle(obj, ctx, stalled(Some(kind), None, "InvalidSpec", message)).await;
-        }
-        Err(DesiredError::SecretMissing(message)) => {
-            return settle(obj, ctx, progressing(Some(kind), None, "SecretNotFound", message)).await;
-        }
-        Err(DesiredError::Kube(message)) => return Err(Error::SecretRead(message)),
+    let gates = ReconcileGates {
+        ctx,
+        secrets: NamespaceSecrets::new(ctx.client.clone(), &namespace),
     };
-    let target = Some(P::target(&desired));
-
-    // 3. Credentials, read now and never cached.
-    let secret_name = &obj.spec.credentials_ref.name;
-    let Some((values, secret_version)) = secrets.read(secret_name).await? else {
-        let message = format!("Secret {namespace}/{secret_name} does not exist; waiting for it");
-        return settle(
-            obj,
-            ctx,
-            progressing(Some(kind), target, "CredentialsNotFound", message),
-        )
-        .await;
-    };
-    let account = match account_from(kind, secret_name, &values, &ctx.settings.endpoints) {
-        Ok(account) => account,
-        Err(AccountError::Incomplete(message)) => {
-            return settle(obj, ctx, stalled(Some(kind), target, "CredentialsIncomplete", message)).await;
-        }
-        Err(AccountError::EndpointNotAllowed(err)) => {
-            return settle(
-                obj,
-                ctx,
-                stalled(Some(kind), target, "EndpointNotAllowed", err.to_string()),
-            )
-            .await;
-        }
+    let Admitted {
+        desired,
+        target,
+        account,
+        secret_key,
+        secret_version,
+    } = match admit(provider, block, obj, &gates).await? {
+        Ok(admitted) => admitted,
+        Err(blocked) => return hold(obj, ctx, Some(P::NAME), blocked).await,
     };
 
-    // 4. A credential the provider rejected is not tried again until its Secret changes.
-    let secret_key = format!("{namespace}/{secret_name}");
-    if let Some(message) = ctx.breaker.rejected(&secret_key, &secret_version) {
-        let message = format!("{message} (not retried until Secret {secret_key} changes)");
-        return settle(obj, ctx, stalled(Some(kind), target, "InvalidCredentials", message)).await;
-    }
-
-    // 5. Two objects claiming one provider-side identity: the older owns it.
-    let me = claimant(obj, None);
-    let others = ctx.claims.sharing(&me.claims);
-    if let Some((owner, claim)) = conflicting_owner(&me, &account.id(), others.iter().map(Arc::as_ref)) {
-        let message = format!(
-            "{claim} is already owned by {owner} (the older registration); this object waits until {owner} releases it"
-        );
-        return settle(obj, ctx, stalled(Some(kind), target, CONFLICT_REASON, message)).await;
-    }
-
-    // 6. Observe the provider and apply only what differs.
-    let desired_hash = desired_hash(&account, &desired);
+    let desired_hash = desired_hash(&account, &desired)?;
     let status = obj.status.as_ref();
     let recorded = Recorded {
         registration: status.and_then(|s| s.registration.as_deref()),
@@ -175,22 +142,18 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
             if outcome
                 .changes
                 .iter()
-                .any(|c| matches!(c.reason, ChangeReason::DriftCorrected | ChangeReason::Reactivated))
+                .any(|c| matches!(c.reason, EventReason::DriftCorrected | EventReason::Reactivated))
             {
-                ctx.metrics.drift_corrected(kind);
+                ctx.metrics.drift_corrected(P::NAME);
             }
             let message = match outcome.repaired {
-                Some(repaired) => format!(
-                    "{} holds {} (repaired: {repaired})",
-                    kind_label(kind),
-                    target.clone().unwrap_or_default()
-                ),
-                None => format!("{} holds {}", kind_label(kind), target.clone().unwrap_or_default()),
+                Some(repaired) => format!("{} holds {target} (repaired: {repaired})", P::LABEL),
+                None => format!("{} holds {target}", P::LABEL),
             };
             let pass = PassResult {
                 verdict: Verdict::Ready { message },
-                provider: Some(kind),
-                target,
+                provider: Some(P::NAME),
+                target: Some(target),
                 synced: Some(Synced {
                     registration: outcome.registration,
                     applied_hash: desired_hash,
@@ -202,23 +165,105 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
         }
         Err(err) => {
             let message = redact(&err.to_string(), &account.secrets());
-            ctx.metrics.reconcile_error(err.reason());
+            ctx.metrics.reconcile_error(err.reason().as_str());
+            let target = Some(target);
             match err.class() {
                 ErrorClass::Transient => {
                     let delay = ctx.backoff.next_delay(&object_key(obj), err.retry_after());
-                    debug!(reason = err.reason(), retry_in = ?delay, "transient provider error");
-                    let pass = progressing(Some(kind), target, err.reason(), message);
+                    debug!(reason = err.reason().as_str(), retry_in = ?delay, "transient provider error");
+                    let pass = pass_result(
+                        P::NAME,
+                        target,
+                        Verdict::Progressing {
+                            reason: err.reason(),
+                            message,
+                        },
+                    );
                     finish(obj, ctx, pass, Vec::new(), Next::Retry(delay)).await
                 }
                 ErrorClass::Credentials => {
                     ctx.breaker.trip(&secret_key, &secret_version, &message);
                     let message = format!("{message} (not retried until Secret {secret_key} changes)");
-                    settle(obj, ctx, stalled(Some(kind), target, err.reason(), message)).await
+                    let verdict = Verdict::Stalled {
+                        reason: err.reason(),
+                        message,
+                    };
+                    settle(obj, ctx, pass_result(P::NAME, target, verdict)).await
                 }
-                ErrorClass::Permanent => settle(obj, ctx, stalled(Some(kind), target, err.reason(), message)).await,
+                ErrorClass::Permanent => {
+                    let verdict = Verdict::Stalled {
+                        reason: err.reason(),
+                        message,
+                    };
+                    settle(obj, ctx, pass_result(P::NAME, target, verdict)).await
+                }
             }
         }
     }
+}
+
+/// The gates' reads: this namespace's Secrets, the breaker and the claim index.
+struct ReconcileGates<'a> {
+    ctx: &'a Context,
+    secrets: NamespaceSecrets,
+}
+
+impl SecretSource for ReconcileGates<'_> {
+    async fn secret(&self, name: &str) -> Result<Option<SecretValues>, kube::Error> {
+        self.secrets.secret(name).await
+    }
+}
+
+impl Gatekeeper for ReconcileGates<'_> {
+    async fn credentials(&self, name: &str) -> Result<Option<(SecretValues, String)>, kube::Error> {
+        self.secrets.read(name).await
+    }
+
+    fn rejected(&self, secret_key: &str, version: &str) -> Option<String> {
+        self.ctx.breaker.rejected(secret_key, version)
+    }
+
+    fn owner(&self, me: &Claimant, account: &str) -> Option<(String, String)> {
+        let others = self.ctx.indexes.claims.sharing(&me.claims);
+        conflicting_owner(me, account, others.iter().map(Arc::as_ref))
+    }
+
+    fn endpoints(&self) -> &EndpointPolicy {
+        &self.ctx.settings.endpoints
+    }
+}
+
+/// Ends a pass that a gate stopped before the provider.
+async fn hold(
+    obj: &CallbackRegistration,
+    ctx: &Context,
+    provider: Option<&'static str>,
+    blocked: Blocked,
+) -> Result<Action, Error> {
+    let Blocked {
+        class,
+        reason,
+        message,
+        target,
+    } = blocked;
+    let (verdict, then) = match class {
+        BlockClass::Suspended => (Verdict::Suspended, Next::AwaitChange),
+        BlockClass::Waiting => (
+            Verdict::Progressing { reason, message },
+            Next::Resync(jittered(ctx.settings.resync_interval)),
+        ),
+        BlockClass::Stalled => (
+            Verdict::Stalled { reason, message },
+            Next::Resync(jittered(ctx.settings.resync_interval)),
+        ),
+    };
+    let pass = PassResult {
+        verdict,
+        provider,
+        target,
+        synced: None,
+    };
+    finish(obj, ctx, pass, Vec::new(), then).await
 }
 
 /// Ends a pass that made no provider change: status (when it changed) and the default resync. Stalled objects are
@@ -226,6 +271,15 @@ async fn apply_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: 
 async fn settle(obj: &CallbackRegistration, ctx: &Context, pass: PassResult) -> Result<Action, Error> {
     let resync = jittered(ctx.settings.resync_interval);
     finish(obj, ctx, pass, Vec::new(), Next::Resync(resync)).await
+}
+
+fn pass_result(provider: &'static str, target: Option<String>, verdict: Verdict) -> PassResult {
+    PassResult {
+        verdict,
+        provider: Some(provider),
+        target,
+        synced: None,
+    }
 }
 
 /// When the object is looked at again (besides any change to it).
@@ -243,7 +297,7 @@ async fn finish(
     obj: &CallbackRegistration,
     ctx: &Context,
     pass: PassResult,
-    changes: Vec<crate::providers::Change>,
+    changes: Vec<Change>,
     then: Next,
 ) -> Result<Action, Error> {
     let now = Time(Timestamp::from_second(Timestamp::now().as_second()).expect("now is in range"));
@@ -253,7 +307,7 @@ async fn finish(
         write_status(obj, ctx, &next).await?;
         if !pass.verdict.is_ready() {
             info!(
-                reason = pass.verdict.reason(),
+                reason = pass.verdict.reason().as_str(),
                 message = pass.verdict.message(),
                 "not ready"
             );
@@ -301,29 +355,43 @@ async fn write_status(
 // ---------------------------------------------------------------------------------------------------------------
 
 async fn cleanup(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Error> {
-    let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
-    match obj.spec.provider() {
-        Some(ProviderSpec::Mail(_)) => cleanup_with(&ctx.providers.mail, obj, ctx).await?,
-        Some(ProviderSpec::Edna(_)) => cleanup_with(&ctx.providers.edna, obj, ctx).await?,
-        Some(ProviderSpec::Envelope(_)) => cleanup_with(&ctx.providers.envelope, obj, ctx).await?,
-        _ => {}
+    if let Some(pass) = ctx.providers.dispatch(&obj.spec, CleanupTask { obj, ctx }) {
+        pass.await?;
     }
-    ctx.secret_index.forget(&namespace, &obj.name_any());
     ctx.backoff.reset(&object_key(obj));
     Ok(Action::await_change())
 }
 
+struct CleanupTask<'a> {
+    obj: &'a CallbackRegistration,
+    ctx: &'a Context,
+}
+
+impl<'a> ProviderTask<'a> for CleanupTask<'a> {
+    type Output = Pass<'a>;
+    fn run<P: Provider>(self, provider: &'a P, block: &'a P::Spec) -> Pass<'a> {
+        Box::pin(async move {
+            cleanup_with(provider, block, self.obj, self.ctx).await?;
+            Ok(Action::await_change())
+        })
+    }
+}
+
 /// Removes the registration at the provider (policy `Delete`), then lets waiting contenders take over.
-async fn cleanup_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx: &Context) -> Result<(), Error> {
-    let kind = provider.kind();
+async fn cleanup_with<P: Provider>(
+    provider: &P,
+    block: &P::Spec,
+    obj: &CallbackRegistration,
+    ctx: &Context,
+) -> Result<(), Error> {
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     let registration = obj.status.as_ref().and_then(|s| s.registration.as_ref());
     let secrets = NamespaceSecrets::new(ctx.client.clone(), &namespace);
     let secret_name = &obj.spec.credentials_ref.name;
     let credentials = secrets.read(secret_name).await?;
-    let account = credentials
-        .as_ref()
-        .and_then(|(values, _)| account_from(kind, secret_name, values, &ctx.settings.endpoints).ok());
+    let account = credentials.as_ref().and_then(|(values, _)| {
+        Account::<P::Credentials>::from_secret::<P>(secret_name, values, &ctx.settings.endpoints).ok()
+    });
     let account_id = account
         .as_ref()
         .map(Account::id)
@@ -331,29 +399,34 @@ async fn cleanup_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx
         .unwrap_or_default();
 
     // Contenders are computed before anything else so the identity is handed over however cleanup ends.
-    let me = claimant(obj, Some(&account_id));
-    let others = ctx.claims.sharing(&me.claims);
+    let me = Claimant::of(obj, P::claims(block), Some(&account_id));
+    let others = ctx.indexes.claims.sharing(&me.claims);
     let owner = conflicting_owner(&me, &account_id, others.iter().map(Arc::as_ref));
 
     if obj.spec.deletion_policy() == DeletionPolicy::Orphan {
-        let note = format!("deletionPolicy Orphan: left {} at {}", target_of(obj), kind_label(kind));
-        publish(&ctx.recorder, obj, vec![event(EventType::Normal, "Orphaned", note)]).await;
+        let note = format!("deletionPolicy Orphan: left {} at {}", target_of(obj), P::LABEL);
+        publish(
+            &ctx.recorder,
+            obj,
+            vec![event(EventType::Normal, EventReason::Orphaned, note)],
+        )
+        .await;
     } else if let Some((owner, claim)) = &owner {
         // What this object once registered may be exactly what the owner holds now: removing it would break the
         // owner's registration. Leaving it is the lesser harm, and the Event says so.
         let note = format!(
             "{claim} belongs to {owner}: nothing removed at {} for this object ({} stays if it was registered)",
-            kind_label(kind),
+            P::LABEL,
             target_of(obj)
         );
         publish(
             &ctx.recorder,
             obj,
-            vec![event(EventType::Normal, "CleanupSkipped", note)],
+            vec![event(EventType::Normal, EventReason::CleanupSkipped, note)],
         )
         .await;
     } else {
-        remove_at_provider(provider, obj, ctx, account).await?;
+        remove_at_provider(provider, block, obj, ctx, &secrets, account).await?;
     }
 
     for (ns, name) in contenders(&me, &account_id, others.iter().map(Arc::as_ref)) {
@@ -366,11 +439,12 @@ async fn cleanup_with<P: Provider>(provider: &P, obj: &CallbackRegistration, ctx
 
 async fn remove_at_provider<P: Provider>(
     provider: &P,
+    block: &P::Spec,
     obj: &CallbackRegistration,
     ctx: &Context,
-    account: Option<Account>,
+    secrets: &NamespaceSecrets,
+    account: Option<Account<P::Credentials>>,
 ) -> Result<(), Error> {
-    let kind = provider.kind();
     let registration = obj.status.as_ref().and_then(|s| s.registration.as_deref());
     let Some(account) = account else {
         // Without usable credentials nothing can be removed; blocking deletion forever (a namespace being deleted
@@ -378,26 +452,25 @@ async fn remove_at_provider<P: Provider>(
         let note = format!(
             "cannot remove {} at {}: the credentials Secret {} is missing, incomplete or its endpoint is not allowed",
             target_of(obj),
-            kind_label(kind),
+            P::LABEL,
             obj.spec.credentials_ref.name
         );
         publish(
             &ctx.recorder,
             obj,
-            vec![event(EventType::Warning, "CleanupAbandoned", note)],
+            vec![event(EventType::Warning, EventReason::CleanupAbandoned, note)],
         )
         .await;
         return Ok(());
     };
-    let secrets = NamespaceSecrets::new(ctx.client.clone(), &obj.namespace().ok_or(Error::NoNamespace)?);
     // The desired state names the registration when a status write was lost after the provider call (only owners
-    // get here, so it is theirs to remove).
-    let desired = provider.desired(&obj.spec, &secrets).await.ok();
+    // get here, so it is theirs to remove). A desired state that cannot be built names nothing more.
+    let desired = provider.desired(block, secrets).await.ok();
     match provider.remove(&account, registration, desired.as_ref()).await {
         Ok(Removal::Removed(changes)) => {
             let events = changes
                 .into_iter()
-                .map(|c| event(EventType::Normal, c.reason.as_str(), c.message))
+                .map(|c| event(EventType::Normal, c.reason, c.message))
                 .collect();
             publish(&ctx.recorder, obj, events).await;
             Ok(())
@@ -406,7 +479,7 @@ async fn remove_at_provider<P: Provider>(
             publish(
                 &ctx.recorder,
                 obj,
-                vec![event(EventType::Warning, "RemoteDeletionUnsupported", note)],
+                vec![event(EventType::Warning, EventReason::RemoteDeletionUnsupported, note)],
             )
             .await;
             Ok(())
@@ -417,11 +490,11 @@ async fn remove_at_provider<P: Provider>(
         }
         Err(err) => {
             let message = redact(&err.to_string(), &account.secrets());
-            let note = format!("cannot remove {} at {}: {message}", target_of(obj), kind_label(kind));
+            let note = format!("cannot remove {} at {}: {message}", target_of(obj), P::LABEL);
             publish(
                 &ctx.recorder,
                 obj,
-                vec![event(EventType::Warning, "CleanupAbandoned", note)],
+                vec![event(EventType::Warning, EventReason::CleanupAbandoned, note)],
             )
             .await;
             Ok(())
@@ -432,38 +505,6 @@ async fn remove_at_provider<P: Provider>(
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------------------------
-
-fn progressing(provider: Option<ProviderKind>, target: Option<String>, reason: &str, message: String) -> PassResult {
-    PassResult {
-        verdict: Verdict::Progressing {
-            reason: reason.to_string(),
-            message,
-        },
-        provider,
-        target,
-        synced: None,
-    }
-}
-
-fn stalled(provider: Option<ProviderKind>, target: Option<String>, reason: &str, message: String) -> PassResult {
-    PassResult {
-        verdict: Verdict::Stalled {
-            reason: reason.to_string(),
-            message,
-        },
-        provider,
-        target,
-        synced: None,
-    }
-}
-
-fn kind_label(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::Edna => "edna Pulse",
-        ProviderKind::Mail => "Unisender Go",
-        ProviderKind::Envelope => "DocStudio",
-    }
-}
 
 fn target_of(obj: &CallbackRegistration) -> String {
     obj.status
@@ -479,64 +520,27 @@ fn object_key(obj: &CallbackRegistration) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-/// The Secrets a registration reads (for the Secret → registration index).
-fn referenced_secrets(obj: &CallbackRegistration) -> Vec<String> {
-    let mut secrets = vec![obj.spec.credentials_ref.name.clone()];
-    if let Some(basic) = obj
-        .spec
-        .envelope
-        .as_ref()
-        .and_then(|e| e.basic_auth_secret_ref.as_ref())
-    {
-        secrets.push(basic.name.clone());
-    }
-    secrets
-}
-
-/// This object's claim on provider-side identities.
-pub fn claimant(obj: &CallbackRegistration, account: Option<&str>) -> Claimant {
-    Claimant {
-        namespace: obj.namespace().unwrap_or_default(),
-        name: obj.name_any(),
-        uid: obj.uid().unwrap_or_default(),
-        created: obj.meta().creation_timestamp.clone(),
-        secret: obj.spec.credentials_ref.name.clone(),
-        account: account.map(str::to_string).or_else(|| {
-            obj.status
-                .as_ref()
-                .and_then(|s| s.registration.as_ref())
-                .and_then(|r| r.account.clone())
-        }),
-        claims: claims_of(&obj.spec),
-        synced: obj.status.as_ref().is_some_and(|s| s.applied_hash.is_some()),
-    }
-}
-
-/// The resync interval for this object: its own, else the provider's default (edna re-asserts on a long interval).
+/// The resync interval for this object: its own, else the provider's default (a provider that cannot be read
+/// back re-asserts on a long interval). The schema allows only positive Go-style durations.
 fn resync_interval<P: Provider>(obj: &CallbackRegistration, provider: &P, ctx: &Context) -> Duration {
     obj.spec
         .resync_interval
         .as_deref()
-        .and_then(parse_duration)
+        .and_then(|text| text.parse::<kube::core::Duration>().ok())
+        .filter(|d| !d.is_negative())
+        .map(Duration::from)
         .unwrap_or_else(|| provider.default_resync(ctx.settings.resync_interval))
 }
 
 /// A hash of the desired state and the account, so a rotated key or password is re-pushed. Secret values enter
-/// only as salted fingerprints (their `Serialize`).
-pub fn desired_hash<D: serde::Serialize>(account: &Account, desired: &D) -> String {
+/// only as keyed fingerprints (their `Serialize`).
+pub fn desired_hash<C: crate::providers::Credentials, D: serde::Serialize>(
+    account: &Account<C>,
+    desired: &D,
+) -> Result<String, Error> {
     let mut hasher = Sha256::new();
     hasher.update(account.id().as_bytes());
     hasher.update([0]);
-    hasher.update(serde_json::to_vec(desired).unwrap_or_default());
-    hex::encode(&hasher.finalize()[..12])
-}
-
-/// The identities a spec claims, whatever its provider.
-fn claims_of(spec: &crate::api::CallbackRegistrationSpec) -> Vec<String> {
-    match spec.provider() {
-        Some(ProviderSpec::Mail(_)) => MailProvider::claims(spec),
-        Some(ProviderSpec::Edna(_)) => EdnaProvider::claims(spec),
-        Some(ProviderSpec::Envelope(_)) => EnvelopeProvider::claims(spec),
-        _ => Vec::new(),
-    }
+    hasher.update(serde_json::to_vec(desired)?);
+    Ok(hex::encode(&hasher.finalize()[..12]))
 }

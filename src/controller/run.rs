@@ -18,13 +18,13 @@ use tracing::{info, warn};
 use super::backoff::Backoff;
 use super::breaker::CredentialBreaker;
 use super::change_filter::ChangeFilter;
-use super::ownership::ClaimIndex;
-use super::reconcile::{claimant, error_policy, reconcile};
+use super::indexes::Indexes;
+use super::reconcile::{error_policy, reconcile};
 use super::recorder::EventRecorder;
 use super::resync::ResyncQueue;
-use super::secret_index::SecretIndex;
-use super::{Context, Providers, Settings};
+use super::{Context, Settings};
 use crate::api::CallbackRegistration;
+use crate::providers::Providers;
 use crate::telemetry::Metrics;
 
 /// How the controller runs.
@@ -49,14 +49,13 @@ pub async fn run_controller(
     on_synced: impl Fn() + Send + Sync + 'static,
 ) {
     let (store, writer) = reflector::store();
-    let claims = Arc::new(ClaimIndex::default());
-    let secret_index = Arc::new(SecretIndex::default());
+    let indexes = Arc::new(Indexes::new(providers.clone()));
     let (retrigger, retriggered) = futures::channel::mpsc::unbounded::<ObjectRef<CallbackRegistration>>();
     let resync = Arc::new(ResyncQueue::default());
     let wake_filter = Arc::new(ChangeFilter::default());
 
-    // The watch of every CallbackRegistration: managed fields dropped (memory), claims indexed as objects arrive.
-    let index = claims.clone();
+    // The watch of every CallbackRegistration: managed fields dropped (memory), indexed as objects arrive.
+    let index = indexes.clone();
     let late_owner_retrigger = retrigger.clone();
     let (deleted_filter, deleted_resync) = (wake_filter.clone(), resync.clone());
     let on_synced: Arc<dyn Fn() + Send + Sync> = Arc::new(on_synced);
@@ -69,18 +68,19 @@ pub async fn run_controller(
         })
         .reflect(writer)
         .inspect(move |event| match event {
-            Ok(WatchEvent::Apply(obj) | WatchEvent::InitApply(obj)) => {
-                for (ns, name) in index.upsert(claimant(obj, None)) {
-                    let _ = late_owner_retrigger.unbounded_send(ObjectRef::new(&name).within(&ns));
+            Ok(event) => {
+                for woken in index.observe(event) {
+                    let _ = late_owner_retrigger.unbounded_send(woken);
+                }
+                match event {
+                    WatchEvent::Delete(obj) => {
+                        deleted_filter.forget(obj);
+                        deleted_resync.cancel(obj);
+                    }
+                    WatchEvent::InitDone => on_synced(),
+                    _ => {}
                 }
             }
-            Ok(WatchEvent::Delete(obj)) => {
-                index.remove(&obj.uid().unwrap_or_default());
-                deleted_filter.forget(obj);
-                deleted_resync.cancel(obj);
-            }
-            Ok(WatchEvent::InitDone) => on_synced(),
-            Ok(WatchEvent::Init) => {}
             Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
         })
         // Only spec, finalizer and deletion changes wake the reconciler (not our own status writes); a deleted
@@ -99,27 +99,25 @@ pub async fn run_controller(
         client: client.clone(),
         recorder,
         metrics: metrics.clone(),
-        providers,
+        providers: providers.clone(),
         backoff: Backoff::new(options.settings.backoff_base, options.settings.backoff_max),
         settings: options.settings.clone(),
-        store: store.clone(),
         breaker: CredentialBreaker::default(),
-        secret_index: secret_index.clone(),
-        claims,
+        indexes: indexes.clone(),
         retrigger: retrigger.clone(),
         resync: resync.clone(),
     });
 
-    let readiness = spawn_readiness_gauge(store.clone(), metrics.clone());
+    let readiness = spawn_readiness_gauge(store.clone(), providers, metrics.clone());
     let resyncs = tokio::spawn(async move { resync.run(retrigger).await });
-    let secret_users = secret_index.clone();
+    let secret_users = indexes.clone();
     // Secrets as metadata only: values are read at reconcile time and never cached.
     let secrets =
         scoped_watch::<PartialObjectMeta<Secret>>(&client, &options.namespaces, Arc::new(|| {})).touched_objects();
     Controller::for_stream(stream, store)
         .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
             let namespace = secret.namespace().unwrap_or_default();
-            secret_users.users_of(&namespace, &secret.name_any())
+            secret_users.secrets.users_of(&namespace, &secret.name_any())
         })
         .reconcile_on(retriggered)
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
@@ -199,6 +197,7 @@ where
 /// Keeps `callback_operator_registrations{provider,ready}` current from the store (cheap: a scan every 15 s).
 fn spawn_readiness_gauge(
     store: reflector::Store<CallbackRegistration>,
+    providers: Providers,
     metrics: Metrics,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -206,12 +205,7 @@ fn spawn_readiness_gauge(
             let mut counts: std::collections::HashMap<crate::telemetry::ReadinessLabels, i64> =
                 std::collections::HashMap::new();
             for obj in store.state() {
-                let provider = obj
-                    .spec
-                    .provider()
-                    .map(|p| p.kind().as_str())
-                    .unwrap_or("unknown")
-                    .to_string();
+                let provider = providers.name_of(&obj.spec).unwrap_or("unknown").to_string();
                 let ready = obj
                     .status
                     .as_ref()

@@ -4,10 +4,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::conditions::{Verdict, conditions_for};
-use crate::api::{CallbackRegistrationStatus, ProviderKind, Registration};
-
-/// The reason of a pass that lost a provider-side identity to an older object.
-pub const CONFLICT_REASON: &str = "Conflict";
+use crate::api::{CallbackRegistrationStatus, Reason, Registration};
 
 /// What a successful sync contributes to status.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,7 +19,8 @@ pub struct Synced {
 #[derive(Clone, Debug, PartialEq)]
 pub struct PassResult {
     pub verdict: Verdict,
-    pub provider: Option<ProviderKind>,
+    /// The provider's name (`status.provider`).
+    pub provider: Option<&'static str>,
     pub target: Option<String>,
     pub synced: Option<Synced>,
 }
@@ -54,13 +52,13 @@ pub fn next_status(
         // An object that lost its identity to an older one no longer knows what the provider holds for it (the
         // owner may overwrite it): forget the applied hash, so that once it owns the identity again it writes
         // instead of trusting a stale record (edna cannot be read back to notice).
-        None if pass.verdict.reason() == CONFLICT_REASON => (previous.registration.clone(), None),
+        None if pass.verdict.reason() == Reason::Conflict => (previous.registration.clone(), None),
         None => (previous.registration.clone(), previous.applied_hash.clone()),
     };
     CallbackRegistrationStatus {
         observed_generation: generation,
         conditions,
-        provider: pass.provider.map(|p| p.as_str().to_string()).or(previous.provider),
+        provider: pass.provider.map(str::to_string).or(previous.provider),
         target: pass.target.clone().or(previous.target),
         registration,
         applied_hash,
@@ -79,7 +77,7 @@ mod tests {
     fn ready_pass(wrote: bool) -> PassResult {
         PassResult {
             verdict: Verdict::Ready { message: "ok".into() },
-            provider: Some(ProviderKind::Mail),
+            provider: Some("mail"),
             target: Some("https://a".into()),
             synced: Some(Synced {
                 registration: Registration {
@@ -105,10 +103,10 @@ mod tests {
         let first = next_status(None, &ready_pass(true), Some(1), &at(10));
         let conflict = PassResult {
             verdict: Verdict::Stalled {
-                reason: CONFLICT_REASON.into(),
+                reason: Reason::Conflict,
                 message: "owned by ns/older".into(),
             },
-            provider: Some(ProviderKind::Edna),
+            provider: Some("edna"),
             target: Some("https://a".into()),
             synced: None,
         };
@@ -122,10 +120,10 @@ mod tests {
         let first = next_status(None, &ready_pass(true), Some(1), &at(10));
         let failed = PassResult {
             verdict: Verdict::Progressing {
-                reason: "ProviderUnavailable".into(),
+                reason: Reason::ProviderUnavailable,
                 message: "503".into(),
             },
-            provider: Some(ProviderKind::Mail),
+            provider: Some("mail"),
             target: Some("https://b".into()),
             synced: None,
         };

@@ -1,15 +1,14 @@
-//! Which provider base URLs the operator may call: each provider's public default, plus what the cluster admin
-//! allows. A namespace user cannot steer the operator (and the credentials in their Secret) at arbitrary hosts.
+//! Which provider base URLs the operator may call: each provider's public default and documented hosts, plus
+//! what the cluster admin allows. A namespace user cannot steer the operator (and the credentials in their Secret)
+//! at arbitrary hosts.
 
-use crate::api::ProviderKind;
-
-/// The public base URL of each provider.
-pub fn default_endpoint(provider: ProviderKind) -> &'static str {
-    match provider {
-        ProviderKind::Edna => "https://app.edna.io",
-        ProviderKind::Mail => "https://go1.unisender.ru/ru/transactional/api/v1",
-        ProviderKind::Envelope => "https://api.docstudio.com",
-    }
+/// A provider's public API hosts, declared in its folder.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoints {
+    /// The base URL used when the Secret names no `endpoint`.
+    pub default: &'static str,
+    /// Regional and white-label hosts the provider documents: allowed without configuration.
+    pub regional: &'static [&'static str],
 }
 
 /// The admin's allow-list of URL prefixes (`--allowed-endpoints`), on top of the public defaults.
@@ -37,36 +36,28 @@ impl EndpointPolicy {
     }
 
     /// The endpoint to call: the Secret's `endpoint` when allowed, else the provider's default.
-    pub fn resolve(&self, provider: ProviderKind, requested: Option<&str>) -> Result<String, EndpointNotAllowed> {
-        let default = default_endpoint(provider);
+    pub fn resolve(
+        &self,
+        provider: &'static str,
+        endpoints: &Endpoints,
+        requested: Option<&str>,
+    ) -> Result<String, EndpointNotAllowed> {
+        let default = endpoints.default;
         let Some(requested) = requested.map(str::trim).filter(|r| !r.is_empty()) else {
             return Ok(default.to_string());
         };
         let normalised = requested.trim_end_matches('/');
         let allowed = normalised == default
-            || self.is_regional_twin(provider, normalised)
+            || endpoints.regional.contains(&normalised)
             || self.allowed_prefixes.iter().any(|p| prefix_matches(p, normalised));
         if allowed {
             Ok(normalised.to_string())
         } else {
             Err(EndpointNotAllowed {
-                provider: provider.as_str(),
+                provider,
                 endpoint: normalised.to_string(),
             })
         }
-    }
-
-    /// The providers' documented regional and white-label hosts are public defaults too.
-    fn is_regional_twin(&self, provider: ProviderKind, endpoint: &str) -> bool {
-        let twins: &[&str] = match provider {
-            ProviderKind::Edna => &["https://app.edna.ru", "https://app.edna.by"],
-            ProviderKind::Mail => &[
-                "https://go2.unisender.ru/ru/transactional/api/v1",
-                "https://api.unione.io/en/transactional/api/v1",
-            ],
-            ProviderKind::Envelope => &["https://api.centredo.com", "https://api.whitedoc.ua"],
-        };
-        twins.contains(&endpoint)
     }
 }
 
@@ -89,14 +80,21 @@ fn prefix_matches(prefix: &str, endpoint: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::Provider;
+    use crate::providers::edna::EdnaProvider;
+    use crate::providers::envelope::EnvelopeProvider;
+    use crate::providers::mail::MailProvider;
 
     #[test]
     fn absent_endpoint_means_the_public_default() {
         let policy = EndpointPolicy::default();
-        assert_eq!(policy.resolve(ProviderKind::Edna, None).unwrap(), "https://app.edna.io");
         assert_eq!(
-            policy.resolve(ProviderKind::Mail, Some(" ")).unwrap(),
-            default_endpoint(ProviderKind::Mail)
+            policy.resolve("edna", &EdnaProvider::ENDPOINTS, None).unwrap(),
+            "https://app.edna.io"
+        );
+        assert_eq!(
+            policy.resolve("mail", &MailProvider::ENDPOINTS, Some(" ")).unwrap(),
+            MailProvider::ENDPOINTS.default
         );
     }
 
@@ -106,14 +104,19 @@ mod tests {
         assert!(
             policy
                 .resolve(
-                    ProviderKind::Mail,
+                    "mail",
+                    &MailProvider::ENDPOINTS,
                     Some("https://go2.unisender.ru/ru/transactional/api/v1/")
                 )
                 .is_ok()
         );
         assert!(
             policy
-                .resolve(ProviderKind::Envelope, Some("https://api.whitedoc.ua"))
+                .resolve(
+                    "envelope",
+                    &EnvelopeProvider::ENDPOINTS,
+                    Some("https://api.whitedoc.ua")
+                )
                 .is_ok()
         );
     }
@@ -122,12 +125,12 @@ mod tests {
     fn unlisted_hosts_are_refused() {
         let policy = EndpointPolicy::new(["http://127.0.0.1:8080".to_string()]);
         let err = policy
-            .resolve(ProviderKind::Mail, Some("https://evil.example/api"))
+            .resolve("mail", &MailProvider::ENDPOINTS, Some("https://evil.example/api"))
             .unwrap_err();
         assert_eq!(err.endpoint, "https://evil.example/api");
         assert!(
             policy
-                .resolve(ProviderKind::Mail, Some("http://127.0.0.1:80801"))
+                .resolve("mail", &MailProvider::ENDPOINTS, Some("http://127.0.0.1:80801"))
                 .is_err()
         );
     }
@@ -138,7 +141,8 @@ mod tests {
         assert_eq!(
             policy
                 .resolve(
-                    ProviderKind::Mail,
+                    "mail",
+                    &MailProvider::ENDPOINTS,
                     Some("http://127.0.0.1:8080/ru/transactional/api/v1")
                 )
                 .unwrap(),
@@ -146,7 +150,7 @@ mod tests {
         );
         assert!(
             policy
-                .resolve(ProviderKind::Edna, Some("http://127.0.0.1:8080"))
+                .resolve("edna", &EdnaProvider::ENDPOINTS, Some("http://127.0.0.1:8080"))
                 .is_ok()
         );
     }
@@ -157,19 +161,24 @@ mod tests {
         assert!(
             policy
                 .resolve(
-                    ProviderKind::Mail,
+                    "mail",
+                    &MailProvider::ENDPOINTS,
                     Some("http://127.0.0.1:44881/ru/transactional/api/v1")
                 )
                 .is_ok()
         );
         assert!(
             policy
-                .resolve(ProviderKind::Mail, Some("http://127.0.0.10:1/x"))
+                .resolve("mail", &MailProvider::ENDPOINTS, Some("http://127.0.0.10:1/x"))
                 .is_err()
         );
         assert!(
             policy
-                .resolve(ProviderKind::Mail, Some("http://127.0.0.1.evil.example/x"))
+                .resolve(
+                    "mail",
+                    &MailProvider::ENDPOINTS,
+                    Some("http://127.0.0.1.evil.example/x")
+                )
                 .is_err()
         );
     }

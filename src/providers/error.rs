@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::api::Reason;
+
 /// What an error means for the reconciler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorClass {
@@ -19,7 +21,7 @@ pub enum ProviderError {
     /// Worth retrying: the provider or the network had a moment, or something the user does not control yet.
     #[error("{message}")]
     Transient {
-        reason: &'static str,
+        reason: Reason,
         message: String,
         retry_after: Option<Duration>,
     },
@@ -28,11 +30,11 @@ pub enum ProviderError {
     InvalidCredentials { message: String },
     /// The provider refused the request; retrying the same request cannot succeed.
     #[error("{message}")]
-    Rejected { reason: &'static str, message: String },
+    Rejected { reason: Reason, message: String },
 }
 
 impl ProviderError {
-    pub fn transient(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn transient(reason: Reason, message: impl Into<String>) -> Self {
         ProviderError::Transient {
             reason,
             message: message.into(),
@@ -40,7 +42,7 @@ impl ProviderError {
         }
     }
 
-    pub fn rejected(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn rejected(reason: Reason, message: impl Into<String>) -> Self {
         ProviderError::Rejected {
             reason,
             message: message.into(),
@@ -56,10 +58,10 @@ impl ProviderError {
     }
 
     /// The CamelCase condition reason.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            ProviderError::Transient { reason, .. } | ProviderError::Rejected { reason, .. } => reason,
-            ProviderError::InvalidCredentials { .. } => "InvalidCredentials",
+            ProviderError::Transient { reason, .. } | ProviderError::Rejected { reason, .. } => *reason,
+            ProviderError::InvalidCredentials { .. } => Reason::InvalidCredentials,
         }
     }
 

@@ -1,12 +1,12 @@
 //! The one place provider HTTP requests are sent: timeouts, metrics and the classification every provider shares
 //! (transport failures, 429, 5xx, 401/403). Provider-specific bodies are read by the provider modules.
 
+use crate::api::Reason;
 use std::time::Duration;
 
 use reqwest::{RequestBuilder, StatusCode, header::RETRY_AFTER};
 
 use super::ProviderError;
-use crate::api::ProviderKind;
 use crate::telemetry::Metrics;
 
 /// A provider's HTTP answer, already read.
@@ -18,9 +18,22 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
-        serde_json::from_slice(&self.body).ok()
+    /// The body as JSON of type `T`. Callers decide what an unreadable body means (often a protocol error).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
     }
+}
+
+/// Where and how a body failed to parse as the expected JSON, without quoting the body (a provider's text may
+/// echo anything, secrets included; serde's own message quotes values).
+pub fn unreadable(err: &serde_json::Error) -> String {
+    let kind = match err.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "JSON of an unexpected shape",
+        serde_json::error::Category::Eof => "truncated JSON",
+    };
+    format!("{kind} (line {}, column {})", err.line(), err.column())
 }
 
 /// Shared HTTP client for every provider (one connection pool, one rustls provider).
@@ -49,7 +62,7 @@ impl HttpClient {
     /// Every HTTP status is returned to the caller, which knows what the provider's codes mean.
     pub async fn send(
         &self,
-        provider: ProviderKind,
+        provider: &'static str,
         op: &'static str,
         request: RequestBuilder,
     ) -> Result<Reply, ProviderError> {
@@ -63,11 +76,11 @@ impl HttpClient {
                 // reqwest's Display includes the URL, which carries no secret (keys travel in headers/bodies).
                 return Err(ProviderError::transient(
                     if err.is_timeout() {
-                        "ProviderTimeout"
+                        Reason::ProviderTimeout
                     } else {
-                        "ProviderUnreachable"
+                        Reason::ProviderUnreachable
                     },
-                    format!("{} {op} request {what}: {}", provider.as_str(), error_chain(&err)),
+                    format!("{} {op} request {what}: {}", provider, error_chain(&err)),
                 ));
             }
         };
@@ -84,12 +97,8 @@ impl HttpClient {
         }
         let body = response.bytes().await.map_err(|err| {
             ProviderError::transient(
-                "ProviderUnreachable",
-                format!(
-                    "{} {op}: reading the answer failed: {}",
-                    provider.as_str(),
-                    error_chain(&err)
-                ),
+                Reason::ProviderUnreachable,
+                format!("{} {op}: reading the answer failed: {}", provider, error_chain(&err)),
             )
         })?;
         Ok(Reply {
@@ -103,19 +112,19 @@ impl HttpClient {
 /// The error classes every provider shares: 429 and 5xx are transient, 401/403 are credential failures.
 /// `detail` is the provider's own message (already free of secrets). Returns `None` for statuses the provider
 /// module must interpret itself.
-pub fn common_failure(provider: ProviderKind, op: &str, reply: &Reply, detail: &str) -> Option<ProviderError> {
+pub fn common_failure(provider: &'static str, op: &str, reply: &Reply, detail: &str) -> Option<ProviderError> {
     let status = reply.status;
-    let name = provider.as_str();
+    let name = provider;
     if status == StatusCode::TOO_MANY_REQUESTS {
         return Some(ProviderError::Transient {
-            reason: "RateLimited",
+            reason: Reason::RateLimited,
             message: format!("{name} {op} was rate limited (HTTP 429){}", suffix(detail)),
             retry_after: reply.retry_after,
         });
     }
     if status.is_server_error() {
         return Some(ProviderError::Transient {
-            reason: "ProviderUnavailable",
+            reason: Reason::ProviderUnavailable,
             message: format!("{name} {op} failed with HTTP {}{}", status.as_u16(), suffix(detail)),
             retry_after: reply.retry_after,
         });

@@ -1,67 +1,59 @@
-//! Providers behind one small trait. The controller never sees provider JSON: it hands a provider the desired state
-//! and what status recorded, and gets back what the provider now holds and what was changed.
+//! Providers, each a slice of its own: one folder holds everything one provider knows — where its block sits in
+//! the spec, which Secret keys make its credentials, which Secrets it references, its identity claims, its public
+//! endpoints, and how it syncs and removes. The controller sees only the `Provider` trait and the registry below;
+//! it never sees provider JSON. `docs/providers/adding.md` lists the steps to add one.
 
-pub mod edna;
-pub mod endpoint;
-pub mod envelope;
-
+mod account;
+mod endpoint;
 mod error;
-pub mod http;
-pub mod mail;
+mod http;
+mod registry;
 mod secret;
 
-use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
 
 use serde::Serialize;
 
+pub use account::{Account, AccountError, ApiKey, Credentials, SecretValues};
+pub use endpoint::{EndpointPolicy, Endpoints};
 pub use error::{ErrorClass, ProviderError};
+pub use http::HttpClient;
+pub use registry::ProviderTask;
+use registry::register_providers;
 pub use secret::{SecretValue, redact};
 
-use crate::api::{CallbackRegistrationSpec, ProviderKind, Registration};
+use crate::api::{CallbackRegistrationSpec, EventReason, Registration};
 
-/// Where and as whom a provider is called: the base URL and the credential read from the Secret.
-#[derive(Clone, Debug)]
-pub struct Account {
-    /// Base URL without a trailing slash.
-    pub endpoint: String,
-    pub auth: Auth,
+// The providers. Adding one: its folder, and one line here.
+register_providers! {
+    edna: edna::EdnaProvider,
+    envelope: envelope::EnvelopeProvider,
+    mail: mail::MailProvider,
 }
 
-/// The credential kinds the providers use.
-#[derive(Clone, Debug)]
-pub enum Auth {
-    /// `apiKey` (edna, mail).
-    ApiKey(SecretValue),
-    /// An application token (envelope).
-    Token(SecretValue),
-    /// A login and password exchanged for a 12-hour token (envelope).
-    Login { login: SecretValue, password: SecretValue },
+/// What every provider client is built from.
+#[derive(Clone)]
+pub struct ProviderOptions {
+    pub http: HttpClient,
+    /// How often a provider that cannot be read back writes its unchanged state again (drift is repaired blind).
+    pub reassert_interval: Duration,
 }
 
-impl Account {
-    /// "endpoint#fingerprint": identifies the account in status and in conflict checks without revealing the key.
-    pub fn id(&self) -> String {
-        let fingerprint = match &self.auth {
-            Auth::ApiKey(v) | Auth::Token(v) => v.fingerprint(),
-            Auth::Login { login, .. } => login.fingerprint(),
-        };
-        format!("{}#{}", self.endpoint, fingerprint)
-    }
-
-    /// Every secret value this account holds, for redaction.
-    pub fn secrets(&self) -> Vec<&SecretValue> {
-        match &self.auth {
-            Auth::ApiKey(v) | Auth::Token(v) => vec![v],
-            Auth::Login { login, password } => vec![login, password],
-        }
+/// Options for tests: the crypto provider installed (reqwest is built without one), a short timeout.
+#[cfg(test)]
+pub fn test_options() -> ProviderOptions {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    ProviderOptions {
+        http: HttpClient::new(Duration::from_secs(3), crate::telemetry::Metrics::new()).expect("an HTTP client"),
+        reassert_interval: Duration::from_secs(3600),
     }
 }
 
 /// Reads Secret values in the registration's namespace at reconcile time (values are never cached).
-#[allow(async_fn_in_trait)]
-pub trait SecretSource {
+pub trait SecretSource: Sync {
     /// The Secret's data, or `None` when it does not exist.
-    async fn secret(&self, name: &str) -> Result<Option<BTreeMap<String, SecretValue>>, kube::Error>;
+    fn secret(&self, name: &str) -> impl Future<Output = Result<Option<SecretValues>, kube::Error>> + Send;
 }
 
 /// Why the desired state cannot be built; surfaces as a condition.
@@ -84,45 +76,11 @@ pub struct Recorded<'a> {
     pub applied_hash: Option<&'a str>,
 }
 
-/// A change made (or found) at the provider. Each becomes an Event; `wrote` changes bump `lastSyncedTime`.
+/// A change made (or found) at the provider. Each becomes an Event; changes that wrote bump `lastSyncedTime`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Change {
-    pub reason: ChangeReason,
+    pub reason: EventReason,
     pub message: String,
-}
-
-/// Event reasons for provider-side mutations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChangeReason {
-    Created,
-    Updated,
-    Adopted,
-    DriftCorrected,
-    Reactivated,
-    Deleted,
-    DuplicateRemoved,
-    /// Written again unchanged because the provider cannot be read back (edna's periodic re-assert).
-    Reasserted,
-}
-
-impl ChangeReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChangeReason::Created => "Created",
-            ChangeReason::Updated => "Updated",
-            ChangeReason::Adopted => "Adopted",
-            ChangeReason::DriftCorrected => "DriftCorrected",
-            ChangeReason::Reactivated => "Reactivated",
-            ChangeReason::Deleted => "Deleted",
-            ChangeReason::DuplicateRemoved => "DuplicateRemoved",
-            ChangeReason::Reasserted => "Reasserted",
-        }
-    }
-
-    /// Whether this change wrote to the provider (Adopted only reads).
-    pub fn wrote(self) -> bool {
-        !matches!(self, ChangeReason::Adopted)
-    }
 }
 
 /// The result of one sync.
@@ -132,7 +90,7 @@ pub struct SyncOutcome {
     pub registration: Registration,
     pub changes: Vec<Change>,
     /// Set when the provider state needed attention that the sync just repaired (e.g. mail's `StoppedByProvider`).
-    pub repaired: Option<&'static str>,
+    pub repaired: Option<crate::api::Reason>,
 }
 
 /// The result of a removal.
@@ -144,47 +102,66 @@ pub enum Removal {
     Unsupported(String),
 }
 
-/// One provider's client. `sync` reads the provider's state where it can, compares it with the desired state
-/// through a pure planning function in the provider module, and applies only what differs.
-#[allow(async_fn_in_trait)]
-pub trait Provider {
+/// One provider: everything the controller needs to know about it. `sync` reads the provider's state where it
+/// can, compares it with the desired state through a pure planning function in the provider's folder, and applies
+/// only what differs.
+pub trait Provider: Clone + Send + Sync + 'static {
+    /// The name in `status.provider`, metrics labels and ownership claims (`mail`).
+    const NAME: &'static str;
+    /// The name people know the service by, for messages and Events (`Unisender Go`).
+    const LABEL: &'static str;
+    /// Where its API lives when the Secret names no `endpoint`, and the hosts it documents besides.
+    const ENDPOINTS: Endpoints;
+
+    /// The provider's block of the spec (`spec.mail`).
+    type Spec: Send + Sync;
+    /// The credentials it reads from the Secret.
+    type Credentials: Credentials;
     /// The provider's desired state. `Serialize` feeds `status.appliedHash`; secret values serialise as hashes.
-    type Desired: Serialize + std::fmt::Debug;
+    type Desired: Serialize + std::fmt::Debug + Send + Sync;
 
-    fn kind(&self) -> ProviderKind;
+    fn new(options: &ProviderOptions) -> Self;
 
-    /// Builds the desired state from the spec and any Secret it references (not the credentials).
-    async fn desired(
+    /// This provider's block of `spec`, if it is the one set.
+    fn block(spec: &CallbackRegistrationSpec) -> Option<&Self::Spec>;
+
+    /// Secrets the block references besides the credentials (a change to them re-triggers the object).
+    fn referenced_secrets(_block: &Self::Spec) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The identities this block claims within an account: two objects of one account sharing a claim conflict.
+    fn claims(block: &Self::Spec) -> Vec<String>;
+
+    /// Builds the desired state from the block and any Secret it references (not the credentials).
+    fn desired(
         &self,
-        spec: &CallbackRegistrationSpec,
+        block: &Self::Spec,
         secrets: &impl SecretSource,
-    ) -> Result<Self::Desired, DesiredError>;
-
-    /// The identities this spec claims within an account: two objects of one account sharing a claim conflict.
-    fn claims(spec: &CallbackRegistrationSpec) -> Vec<String>;
+    ) -> impl Future<Output = Result<Self::Desired, DesiredError>> + Send;
 
     /// The URL(s) shown in `kubectl get`.
     fn target(desired: &Self::Desired) -> String;
 
-    /// How often to resync when the spec does not say (edna re-asserts on a long interval).
-    fn default_resync(&self, operator_default: std::time::Duration) -> std::time::Duration {
+    /// How often to resync when the spec does not say (a provider that cannot be read back re-asserts rarely).
+    fn default_resync(&self, operator_default: Duration) -> Duration {
         operator_default
     }
 
     /// Makes the provider hold `desired`.
-    async fn sync(
+    fn sync(
         &self,
-        account: &Account,
+        account: &Account<Self::Credentials>,
         desired: &Self::Desired,
         desired_hash: &str,
         recorded: Recorded<'_>,
-    ) -> Result<SyncOutcome, ProviderError>;
+    ) -> impl Future<Output = Result<SyncOutcome, ProviderError>> + Send;
 
     /// Removes what `registration` records; when nothing was recorded (a lost status write), `desired` names it.
-    async fn remove(
+    fn remove(
         &self,
-        account: &Account,
+        account: &Account<Self::Credentials>,
         registration: Option<&Registration>,
         desired: Option<&Self::Desired>,
-    ) -> Result<Removal, ProviderError>;
+    ) -> impl Future<Output = Result<Removal, ProviderError>> + Send;
 }

@@ -1,6 +1,7 @@
 //! Resolving `spec.edna.subject` (a sender name) to the channel's subjectId through `GET /api/channel-profile`.
 //! The lookup itself is pure: it takes the channel list edna returned.
 
+use crate::api::Reason;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -60,18 +61,18 @@ pub fn resolve(subject: &str, channels: &[ChannelProfile]) -> Result<i64, Provid
     match ids.as_slice() {
         [id] => Ok(*id),
         [] if named.is_empty() => Err(ProviderError::rejected(
-            "SubjectNotFound",
+            Reason::SubjectNotFound,
             format!("edna Pulse lists no channel with subject {subject:?}"),
         )),
         [] => Err(ProviderError::transient(
-            "ChannelNotActive",
+            Reason::ChannelNotActive,
             format!(
                 "the edna Pulse channel {subject:?} is not active yet (it has no subjectId); waiting for it to be \
                  activated"
             ),
         )),
         many => Err(ProviderError::rejected(
-            "SubjectAmbiguous",
+            Reason::SubjectAmbiguous,
             format!(
                 "subject {subject:?} names several active edna Pulse channels ({}): set spec.edna.subjectId instead",
                 describe(&named, many)
@@ -120,19 +121,19 @@ mod tests {
     #[test]
     fn a_channel_without_subject_id_is_not_active_yet_and_retried() {
         let err = resolve("late_wa", &channels()).unwrap_err();
-        assert_eq!((err.reason(), err.class()), ("ChannelNotActive", ErrorClass::Transient));
+        assert_eq!((err.reason().as_str(), err.class()), ("ChannelNotActive", ErrorClass::Transient));
     }
 
     #[test]
     fn an_unknown_subject_is_not_found() {
         let err = resolve("nope", &channels()).unwrap_err();
-        assert_eq!((err.reason(), err.class()), ("SubjectNotFound", ErrorClass::Permanent));
+        assert_eq!((err.reason().as_str(), err.class()), ("SubjectNotFound", ErrorClass::Permanent));
     }
 
     #[test]
     fn a_name_of_two_active_channels_is_ambiguous() {
         let err = resolve("twin", &channels()).unwrap_err();
-        assert_eq!(err.reason(), "SubjectAmbiguous");
+        assert_eq!(err.reason().as_str(), "SubjectAmbiguous");
         assert!(err.to_string().contains("VIBER subjectId 8"), "{err}");
     }
 

@@ -6,100 +6,36 @@
 //! (`plan`), and otherwise makes no call at all. `remove` cannot remove: it says which URLs stay registered.
 
 mod channels;
+mod client;
 mod desired;
 mod plan;
 mod response;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
-pub use channels::{ChannelProfile, parse_channels, resolve};
-pub use desired::{ChannelScope, EdnaDesired, UrlField, describe_subject};
-pub use plan::{left_behind, plan};
-pub use response::{Answer, parse_answer, set_result};
+use client::EdnaClient;
+use desired::{ChannelScope, EdnaDesired, describe_subject};
+use plan::{left_behind, plan};
 
-use super::http::{HttpClient, Reply, common_failure};
 use super::{
-    Account, Auth, Change, ChangeReason, DesiredError, Provider, ProviderError, Recorded, Removal, SecretSource,
-    SyncOutcome,
+    Account, ApiKey, Change, DesiredError, Endpoints, Provider, ProviderError, ProviderOptions, Recorded, Removal,
+    SecretSource, SyncOutcome,
 };
-use crate::api::{CallbackRegistrationSpec, ProviderKind, Registration};
+use crate::api::{CallbackRegistrationSpec, EdnaSpec, EventReason, Registration};
 
-/// The edna Pulse client.
+/// The edna Pulse provider.
 #[derive(Clone)]
 pub struct EdnaProvider {
-    http: HttpClient,
+    client: EdnaClient,
     /// How often unchanged URLs are written again (edna cannot be read back, so drift is repaired blind).
     reassert_every: Duration,
 }
 
-impl EdnaProvider {
-    pub fn new(http: HttpClient, reassert_every: Duration) -> Self {
-        Self { http, reassert_every }
-    }
-
-    fn key<'a>(&self, account: &'a Account) -> Result<&'a super::SecretValue, ProviderError> {
-        match &account.auth {
-            Auth::ApiKey(key) => Ok(key),
-            _ => Err(ProviderError::InvalidCredentials {
-                message: "edna needs an apiKey in the credentials Secret".into(),
-            }),
-        }
-    }
-
-    /// `callback/set`; edna probes every URL with HEAD before answering.
-    async fn set(&self, account: &Account, body: serde_json::Value) -> Result<(), ProviderError> {
-        let request = self
-            .http
-            .raw()
-            .post(format!("{}/api/callback/set", account.endpoint))
-            .header("X-API-KEY", self.key(account)?.expose())
-            .json(&body);
-        let reply = self.http.send(ProviderKind::Edna, "callback/set", request).await?;
-        set_result(&reply)
-    }
-
-    /// Every channel of the account (no `types` filter: a sender name is looked up across channel types).
-    async fn channels(&self, account: &Account) -> Result<Vec<ChannelProfile>, ProviderError> {
-        let op = "channel-profile";
-        let request = self
-            .http
-            .raw()
-            .get(format!("{}/api/channel-profile", account.endpoint))
-            .header("X-API-KEY", self.key(account)?.expose());
-        let reply = self.http.send(ProviderKind::Edna, op, request).await?;
-        if reply.status.is_success() {
-            return parse_channels(&reply.body).ok_or_else(|| {
-                ProviderError::transient(
-                    "ProviderProtocolError",
-                    "edna Pulse channel-profile answered without a readable channel list",
-                )
-            });
-        }
-        Err(channels_failure(&reply, op))
-    }
-
-    /// The subjectId to send: the spec's, the one behind `subject`, or none (tenant-wide).
-    async fn subject_id(&self, account: &Account, scope: &ChannelScope) -> Result<Option<i64>, ProviderError> {
-        match scope {
-            ChannelScope::Tenant => Ok(None),
-            ChannelScope::SubjectId(id) => Ok(Some(*id)),
-            ChannelScope::Subject(name) => resolve(name, &self.channels(account).await?).map(Some),
-        }
-    }
-}
-
-fn channels_failure(reply: &Reply, op: &str) -> ProviderError {
-    let answer = parse_answer(&reply.body);
-    let detail = answer.code.clone().unwrap_or_else(|| answer.message.clone());
-    match common_failure(ProviderKind::Edna, op, reply, &detail) {
-        Some(err) => response::with_group_hint(err, reply.status, "channels", op),
-        None => response::unexpected(op, reply.status, &answer),
-    }
-}
-
-fn registration(account: &Account, desired: &EdnaDesired, subject_id: Option<i64>) -> Registration {
+fn registration(account: &Account<ApiKey>, desired: &EdnaDesired, subject_id: Option<i64>) -> Registration {
     Registration {
         account: Some(account.id()),
         urls: desired.distinct_urls(),
@@ -108,9 +44,9 @@ fn registration(account: &Account, desired: &EdnaDesired, subject_id: Option<i64
     }
 }
 
-fn change_message(reason: ChangeReason, desired: &EdnaDesired, subject_id: Option<i64>) -> String {
+fn change_message(reason: EventReason, desired: &EdnaDesired, subject_id: Option<i64>) -> String {
     let verb = match reason {
-        ChangeReason::Reasserted => "re-asserted (edna cannot be read back)",
+        EventReason::Reasserted => "re-asserted (edna cannot be read back)",
         _ => "set",
     };
     format!(
@@ -121,26 +57,34 @@ fn change_message(reason: ChangeReason, desired: &EdnaDesired, subject_id: Optio
 }
 
 impl Provider for EdnaProvider {
+    const NAME: &'static str = "edna";
+    const LABEL: &'static str = "edna Pulse";
+    const ENDPOINTS: Endpoints = Endpoints {
+        default: "https://app.edna.io",
+        regional: &["https://app.edna.ru", "https://app.edna.by"],
+    };
+
+    type Spec = EdnaSpec;
+    type Credentials = ApiKey;
     type Desired = EdnaDesired;
 
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Edna
+    fn new(options: &ProviderOptions) -> Self {
+        Self {
+            client: EdnaClient::new(options.http.clone()),
+            reassert_every: options.reassert_interval,
+        }
     }
 
-    async fn desired(
-        &self,
-        spec: &CallbackRegistrationSpec,
-        _secrets: &impl SecretSource,
-    ) -> Result<EdnaDesired, DesiredError> {
-        let edna = spec
-            .edna
-            .as_ref()
-            .ok_or_else(|| DesiredError::InvalidSpec("spec.edna is missing".into()))?;
-        EdnaDesired::from_spec(edna)
+    fn block(spec: &CallbackRegistrationSpec) -> Option<&EdnaSpec> {
+        spec.edna.as_deref()
     }
 
-    fn claims(spec: &CallbackRegistrationSpec) -> Vec<String> {
-        spec.edna.as_deref().map(desired::claims).unwrap_or_default()
+    fn claims(block: &EdnaSpec) -> Vec<String> {
+        desired::claims(block)
+    }
+
+    async fn desired(&self, block: &EdnaSpec, _secrets: &impl SecretSource) -> Result<EdnaDesired, DesiredError> {
+        EdnaDesired::from_spec(block)
     }
 
     fn target(desired: &EdnaDesired) -> String {
@@ -155,7 +99,7 @@ impl Provider for EdnaProvider {
 
     async fn sync(
         &self,
-        account: &Account,
+        account: &Account<ApiKey>,
         desired: &EdnaDesired,
         desired_hash: &str,
         recorded: Recorded<'_>,
@@ -169,8 +113,8 @@ impl Provider for EdnaProvider {
                 repaired: None,
             });
         };
-        let subject_id = self.subject_id(account, &desired.scope).await?;
-        self.set(account, desired.set_body(subject_id)).await?;
+        let subject_id = self.client.subject_id(account, &desired.scope).await?;
+        self.client.set(account, desired.set_body(subject_id)).await?;
 
         let mut message = change_message(reason, desired, subject_id);
         if let Some(note) = left_behind(desired, subject_id, &account.id(), recorded.registration) {
@@ -186,7 +130,7 @@ impl Provider for EdnaProvider {
     /// edna has no delete method: nothing is called, and the note names what stays registered.
     async fn remove(
         &self,
-        account: &Account,
+        account: &Account<ApiKey>,
         registration: Option<&Registration>,
         desired: Option<&EdnaDesired>,
     ) -> Result<Removal, ProviderError> {
@@ -221,46 +165,5 @@ pub fn removal_note(endpoint: &str, registration: Option<&Registration>, desired
         (None, None) => format!(
             "edna Pulse has no delete method; this object recorded no URL set at {endpoint}, so nothing is known to stay"
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_removal_note_names_every_url_that_stays_and_the_channel() {
-        let r = Registration {
-            urls: vec!["https://a/s".into(), "https://a/i".into()],
-            subject_id: Some(42),
-            ..Registration::default()
-        };
-        let note = removal_note("https://app.edna.io", Some(&r), None);
-        assert!(
-            note.contains("https://a/s, https://a/i") && note.contains("subjectId 42") && note.contains("no delete"),
-            "{note}"
-        );
-        let tenant = Registration {
-            urls: vec!["https://a/s".into()],
-            ..Registration::default()
-        };
-        assert!(removal_note("e", Some(&tenant), None).contains("every channel of the tenant"));
-    }
-
-    #[test]
-    fn the_change_message_says_which_fields_were_set_where() {
-        let d = EdnaDesired::from_spec(&crate::api::EdnaSpec {
-            subject_id: None,
-            subject: Some("shop_wa".into()),
-            status_callback_url: Some("https://a/s".into()),
-            in_message_callback_url: None,
-            message_matcher_callback_url: None,
-        })
-        .unwrap();
-        assert_eq!(
-            change_message(ChangeReason::Created, &d, Some(1001)),
-            "set statusCallbackUrl=https://a/s for subjectId 1001 at edna Pulse"
-        );
-        assert!(change_message(ChangeReason::Reasserted, &d, None).starts_with("re-asserted"));
     }
 }

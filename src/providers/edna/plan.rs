@@ -7,7 +7,8 @@ use k8s_openapi::jiff::Timestamp;
 
 use super::desired::{EdnaDesired, describe_subject};
 use crate::api::Registration;
-use crate::providers::{ChangeReason, Recorded};
+use crate::api::EventReason;
+use crate::providers::Recorded;
 
 /// A re-assert is due once this share of the interval has passed. The controller requeues after the interval
 /// ±10% (jitter); without this slack a wake-up at 90% would find nothing due and the next one would come a whole
@@ -20,14 +21,14 @@ pub fn plan(
     recorded: Recorded<'_>,
     now: Timestamp,
     reassert_every: Duration,
-) -> Option<ChangeReason> {
+) -> Option<EventReason> {
     let Some(registration) = recorded.registration else {
-        return Some(ChangeReason::Created);
+        return Some(EventReason::Created);
     };
     if recorded.applied_hash != Some(desired_hash) {
-        return Some(ChangeReason::Updated);
+        return Some(EventReason::Updated);
     }
-    reassert_due(registration, now, reassert_every).then_some(ChangeReason::Reasserted)
+    reassert_due(registration, now, reassert_every).then_some(EventReason::Reasserted)
 }
 
 /// True when the URLs were last written longer ago than (most of) the re-assert interval, or never recorded.
@@ -121,7 +122,7 @@ mod tests {
     fn nothing_recorded_means_set() {
         assert_eq!(
             plan("h", recorded(None, None), at(100), HOUR),
-            Some(ChangeReason::Created)
+            Some(EventReason::Created)
         );
     }
 
@@ -130,7 +131,7 @@ mod tests {
         let r = registration(Some(100));
         assert_eq!(
             plan("new", recorded(Some(&r), Some("old")), at(101), HOUR),
-            Some(ChangeReason::Updated)
+            Some(EventReason::Updated)
         );
     }
 
@@ -145,7 +146,7 @@ mod tests {
         let r = registration(Some(100));
         assert_eq!(
             plan("h", recorded(Some(&r), Some("h")), at(100 + 3600), HOUR),
-            Some(ChangeReason::Reasserted)
+            Some(EventReason::Reasserted)
         );
     }
 
@@ -154,7 +155,7 @@ mod tests {
         let r = registration(Some(100));
         assert_eq!(
             plan("h", recorded(Some(&r), Some("h")), at(100 + 3240), HOUR),
-            Some(ChangeReason::Reasserted)
+            Some(EventReason::Reasserted)
         );
         assert_eq!(plan("h", recorded(Some(&r), Some("h")), at(100 + 3239), HOUR), None);
     }
@@ -164,7 +165,7 @@ mod tests {
         let r = registration(None);
         assert_eq!(
             plan("h", recorded(Some(&r), Some("h")), at(5), HOUR),
-            Some(ChangeReason::Reasserted)
+            Some(EventReason::Reasserted)
         );
     }
 

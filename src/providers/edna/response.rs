@@ -4,8 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::api::ProviderKind;
-use crate::providers::ProviderError;
+use super::EdnaProvider;
+use crate::api::Reason;
+use crate::providers::{Provider, ProviderError};
 use crate::providers::http::{Reply, common_failure};
 
 /// Every code the contract documents for `callback/set`.
@@ -93,7 +94,7 @@ pub fn set_result(reply: &Reply) -> Result<(), ProviderError> {
             Some(code) => Err(code_error(code, &answer.message, reply.status)),
         };
     }
-    if let Some(err) = common_failure(ProviderKind::Edna, op, reply, &detail(&answer)) {
+    if let Some(err) = common_failure(EdnaProvider::NAME, op, reply, &detail(&answer)) {
         return Err(with_group_hint(err, reply.status, "webhooks", op));
     }
     match answer.code.as_deref() {
@@ -113,24 +114,24 @@ pub fn code_error(code: &str, message: &str, status: StatusCode) -> ProviderErro
     };
     match code {
         CODE_URL_NOT_AVAILABLE => ProviderError::transient(
-            "EndpointUnavailable",
+            Reason::EndpointUnavailable,
             format!(
                 "edna Pulse could not reach a callback URL (its HEAD check must get 200): {said}; retrying, the \
                  receiver may not be deployed yet"
             ),
         ),
         CODE_SUBJECT_UNKNOWN => ProviderError::rejected(
-            "SubjectNotFound",
+            Reason::SubjectNotFound,
             format!("edna Pulse has no active channel with this subjectId: {said}"),
         ),
         CODE_URL_MAX_LENGTH | CODE_URL_NOT_HTTPS | CODE_URL_NOT_SPECIFIED => {
-            ProviderError::rejected("InvalidSpec", format!("edna Pulse refused the URLs: {said}"))
+            ProviderError::rejected(Reason::InvalidSpec, format!("edna Pulse refused the URLs: {said}"))
         }
         "unauthorized" | "forbidden" => ProviderError::InvalidCredentials {
             message: format!("edna Pulse rejected the API key: {said}"),
         },
         _ => ProviderError::rejected(
-            "ProviderRejected",
+            Reason::ProviderRejected,
             format!("edna Pulse refused callback/set (HTTP {}): {said}", status.as_u16()),
         ),
     }
@@ -140,7 +141,7 @@ pub fn code_error(code: &str, message: &str, status: StatusCode) -> ProviderErro
 pub fn unexpected(op: &str, status: StatusCode, answer: &Answer) -> ProviderError {
     if status == StatusCode::NOT_FOUND {
         return ProviderError::rejected(
-            "ProviderRejected",
+            Reason::ProviderRejected,
             format!(
                 "edna Pulse has no method {op} at this endpoint (HTTP 404){}",
                 suffix(&answer.message)
@@ -148,7 +149,7 @@ pub fn unexpected(op: &str, status: StatusCode, answer: &Answer) -> ProviderErro
         );
     }
     ProviderError::rejected(
-        "ProviderRejected",
+        Reason::ProviderRejected,
         format!(
             "edna Pulse refused {op} (HTTP {}){}",
             status.as_u16(),
@@ -239,7 +240,7 @@ mod tests {
             for r in every_style(code) {
                 let err = set_result(&r).unwrap_err();
                 assert_eq!(
-                    (err.reason(), err.class()),
+                    (err.reason().as_str(), err.class()),
                     (reason, class),
                     "{code} under HTTP {}",
                     r.status
@@ -255,12 +256,12 @@ mod tests {
             400,
             json!({"title": "Bad Request", "status": 400, "detail": "error-subject-unknown: no channel 9"}),
         );
-        assert_eq!(set_result(&by_detail).unwrap_err().reason(), "SubjectNotFound");
+        assert_eq!(set_result(&by_detail).unwrap_err().reason().as_str(), "SubjectNotFound");
         let by_type = reply(
             400,
             json!({"type": "https://edna.io/problems/error-callback-url-not-https", "title": "Bad Request"}),
         );
-        assert_eq!(set_result(&by_type).unwrap_err().reason(), "InvalidSpec");
+        assert_eq!(set_result(&by_type).unwrap_err().reason().as_str(), "InvalidSpec");
     }
 
     #[test]
@@ -297,13 +298,13 @@ mod tests {
         };
         let err = set_result(&limited).unwrap_err();
         assert_eq!(
-            (err.reason(), err.retry_after()),
+            (err.reason().as_str(), err.retry_after()),
             ("RateLimited", Some(std::time::Duration::from_secs(7)))
         );
         let err = set_result(&reply(503, json!({"code": "error-callback-url-not-https"}))).unwrap_err();
         assert_eq!(
             err.reason(),
-            "ProviderUnavailable",
+            Reason::ProviderUnavailable,
             "5xx is transient whatever the body says"
         );
     }
@@ -311,7 +312,7 @@ mod tests {
     #[test]
     fn unknown_codes_and_bodies_are_rejected_with_what_edna_said() {
         let err = set_result(&reply(200, json!({"code": "error-something-new"}))).unwrap_err();
-        assert_eq!((err.reason(), err.class()), ("ProviderRejected", ErrorClass::Permanent));
+        assert_eq!((err.reason().as_str(), err.class()), ("ProviderRejected", ErrorClass::Permanent));
         assert!(err.to_string().contains("error-something-new"));
         let html = Reply {
             status: StatusCode::NOT_FOUND,

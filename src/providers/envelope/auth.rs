@@ -12,7 +12,44 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::providers::{ProviderError, SecretValue};
+use crate::providers::account::non_empty;
+use crate::providers::{Credentials, ProviderError, SecretValue, SecretValues};
+
+/// DocStudio credentials: an application token, or a login and password exchanged for a 12-hour token.
+#[derive(Clone, Debug)]
+pub enum EnvelopeCredentials {
+    Token(SecretValue),
+    Login { login: SecretValue, password: SecretValue },
+}
+
+impl Credentials for EnvelopeCredentials {
+    /// `token` wins when both forms are present.
+    fn from_secret(secret_name: &str, values: &SecretValues) -> Result<Self, String> {
+        match (
+            non_empty(values, "token"),
+            non_empty(values, "login"),
+            non_empty(values, "password"),
+        ) {
+            (Some(token), _, _) => Ok(EnvelopeCredentials::Token(token)),
+            (None, Some(login), Some(password)) => Ok(EnvelopeCredentials::Login { login, password }),
+            _ => Err(format!("Secret {secret_name} needs token, or login and password")),
+        }
+    }
+
+    fn identity(&self) -> &SecretValue {
+        match self {
+            EnvelopeCredentials::Token(token) => token,
+            EnvelopeCredentials::Login { login, .. } => login,
+        }
+    }
+
+    fn secrets(&self) -> Vec<&SecretValue> {
+        match self {
+            EnvelopeCredentials::Token(token) => vec![token],
+            EnvelopeCredentials::Login { login, password } => vec![login, password],
+        }
+    }
+}
 
 /// How long DocStudio's login token is valid.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -107,6 +144,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
+    use crate::api::Reason;
 
     async fn counting_login(counter: &AtomicU32) -> Result<SecretValue, ProviderError> {
         // Slow enough that concurrent callers really overlap.
@@ -189,7 +227,7 @@ mod tests {
         let logins = AtomicU32::new(0);
         let err = cache
             .token("k", || async {
-                Err(ProviderError::transient("ProviderUnavailable", "503"))
+                Err(ProviderError::transient(Reason::ProviderUnavailable, "503"))
             })
             .await;
         assert!(err.is_err());

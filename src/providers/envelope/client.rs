@@ -8,9 +8,11 @@ use serde_json::{Value, json};
 
 use super::auth::TokenCache;
 use super::desired::RemoteCallback;
-use crate::api::ProviderKind;
-use crate::providers::http::{HttpClient, Reply, common_failure};
-use crate::providers::{Account, Auth, ProviderError, SecretValue, redact};
+use super::EnvelopeProvider;
+use super::auth::EnvelopeCredentials;
+use super::response::{detail, failure, protocol_error, suffix};
+use crate::providers::http::{HttpClient, Reply, common_failure, unreadable};
+use crate::providers::{Account, Provider, ProviderError, SecretValue, redact};
 
 const CALLBACK: &str = "api/v1/envelope/callback";
 
@@ -52,7 +54,7 @@ impl EnvelopeClient {
     }
 
     /// Every callback of `mailbox`.
-    pub async fn list(&self, account: &Account, mailbox: &str) -> Result<Vec<RemoteCallback>, ProviderError> {
+    pub async fn list(&self, account: &Account<EnvelopeCredentials>, mailbox: &str) -> Result<Vec<RemoteCallback>, ProviderError> {
         let call = Call {
             op: "callback/list",
             method: Method::GET,
@@ -63,16 +65,18 @@ impl EnvelopeClient {
         if !reply.status.is_success() {
             return Err(failure(&reply, call.op, &[]));
         }
-        reply
-            .json::<Vec<RemoteCallback>>()
-            .ok_or_else(|| protocol_error("callback/list answered without a readable list of callbacks"))
+        reply.json::<Vec<RemoteCallback>>().map_err(|err| {
+            protocol_error(&format!(
+                "callback/list answered without a readable list of callbacks: {}", unreadable(&err)
+            ))
+        })
     }
 
     /// Adds a callback. `body` carries the basic-auth password; `secrets` redact it from any provider message.
     /// A lost answer surfaces as a transient error: the caller's next list finds (and adopts) what was added.
     pub async fn add(
         &self,
-        account: &Account,
+        account: &Account<EnvelopeCredentials>,
         mailbox: &str,
         body: &Value,
         secrets: &[&SecretValue],
@@ -89,11 +93,11 @@ impl EnvelopeClient {
         }
         reply
             .json::<RemoteCallback>()
-            .ok_or_else(|| protocol_error("callback/add answered without a readable callback"))
+            .map_err(|err| protocol_error(&format!("callback/add answered without a readable callback: {}", unreadable(&err))))
     }
 
     /// Removes callback `id` of `mailbox`: true when removed, false when it was already gone (404 or 410).
-    pub async fn remove(&self, account: &Account, mailbox: &str, id: &str) -> Result<bool, ProviderError> {
+    pub async fn remove(&self, account: &Account<EnvelopeCredentials>, mailbox: &str, id: &str) -> Result<bool, ProviderError> {
         let call = Call {
             op: "callback/remove",
             method: Method::DELETE,
@@ -110,7 +114,7 @@ impl EnvelopeClient {
 
     /// Sends `call` with the bearer token and the `Mailbox` header. A login token that gets 401 is dropped and
     /// the call repeated once with a fresh login; a second 401 is left to the caller (invalid credentials).
-    async fn send(&self, account: &Account, mailbox: &str, call: &Call<'_>) -> Result<Reply, ProviderError> {
+    async fn send(&self, account: &Account<EnvelopeCredentials>, mailbox: &str, call: &Call<'_>) -> Result<Reply, ProviderError> {
         let bearer = self.bearer(account).await?;
         let reply = self.send_as(account, mailbox, call, bearer.token()).await?;
         let Bearer::Login { key, token } = bearer else {
@@ -126,7 +130,7 @@ impl EnvelopeClient {
 
     async fn send_as(
         &self,
-        account: &Account,
+        account: &Account<EnvelopeCredentials>,
         mailbox: &str,
         call: &Call<'_>,
         token: &SecretValue,
@@ -140,13 +144,13 @@ impl EnvelopeClient {
         if let Some(body) = call.body {
             request = request.json(body);
         }
-        self.http.send(ProviderKind::Envelope, call.op, request).await
+        self.http.send(EnvelopeProvider::NAME, call.op, request).await
     }
 
-    async fn bearer(&self, account: &Account) -> Result<Bearer, ProviderError> {
-        match &account.auth {
-            Auth::Token(token) => Ok(Bearer::Application(token.clone())),
-            Auth::Login { login, password } => {
+    async fn bearer(&self, account: &Account<EnvelopeCredentials>) -> Result<Bearer, ProviderError> {
+        match &account.credentials {
+            EnvelopeCredentials::Token(token) => Ok(Bearer::Application(token.clone())),
+            EnvelopeCredentials::Login { login, password } => {
                 let key = TokenCache::key(&account.endpoint, login, password);
                 let token = self
                     .tokens
@@ -154,9 +158,6 @@ impl EnvelopeClient {
                     .await?;
                 Ok(Bearer::Login { key, token })
             }
-            Auth::ApiKey(_) => Err(ProviderError::InvalidCredentials {
-                message: "envelope needs token, or login and password, in the credentials Secret".into(),
-            }),
         }
     }
 
@@ -172,17 +173,18 @@ impl EnvelopeClient {
             .raw()
             .post(format!("{endpoint}/api/login"))
             .json(&json!({"login": login.expose(), "password": password.expose()}));
-        let reply = self.http.send(ProviderKind::Envelope, "login", request).await?;
+        let reply = self.http.send(EnvelopeProvider::NAME, "login", request).await?;
         if reply.status.is_success() {
             return reply
                 .json::<Value>()
+                .ok()
                 .and_then(|v| v.get("token").and_then(Value::as_str).map(SecretValue::new))
                 .filter(|t| !t.expose().is_empty())
                 .ok_or_else(|| protocol_error("login answered without a token"));
         }
         let detail = redact(&detail(&reply), &[login, password]);
         if reply.status == StatusCode::TOO_MANY_REQUESTS || reply.status.is_server_error() {
-            return Err(common_failure(ProviderKind::Envelope, "login", &reply, &detail)
+            return Err(common_failure(EnvelopeProvider::NAME, "login", &reply, &detail)
                 .unwrap_or_else(|| protocol_error("login failed")));
         }
         Err(ProviderError::InvalidCredentials {
@@ -193,61 +195,6 @@ impl EnvelopeClient {
             ),
         })
     }
-}
-
-/// Classifies a failed callback call. 403 is "no access to this mailbox": a fact about the spec's mailbox, not
-/// about the Secret, so it stalls this object only instead of tripping the credential breaker for every object
-/// sharing the Secret.
-fn failure(reply: &Reply, op: &str, secrets: &[&SecretValue]) -> ProviderError {
-    let detail = redact(&detail(reply), secrets);
-    let status = reply.status.as_u16();
-    match reply.status {
-        StatusCode::FORBIDDEN => ProviderError::rejected(
-            "MailboxForbidden",
-            format!(
-                "DocStudio {op}: the credentials have no access to this mailbox (HTTP 403){}",
-                suffix(&detail)
-            ),
-        ),
-        StatusCode::PAYMENT_REQUIRED => ProviderError::rejected(
-            "PlanRestriction",
-            format!(
-                "DocStudio {op}: refused by the account's plan (HTTP 402){}",
-                suffix(&detail)
-            ),
-        ),
-        StatusCode::TOO_EARLY => ProviderError::transient(
-            "ProviderBusy",
-            format!("DocStudio {op}: try again later (HTTP {status}){}", suffix(&detail)),
-        ),
-        _ => common_failure(ProviderKind::Envelope, op, reply, &detail).unwrap_or_else(|| {
-            ProviderError::rejected(
-                "ProviderRejected",
-                format!("DocStudio refused {op} (HTTP {status}){}", suffix(&detail)),
-            )
-        }),
-    }
-}
-
-/// The provider's `message` (or the start of the body): what a human needs, at most 200 characters.
-fn detail(reply: &Reply) -> String {
-    let text = reply
-        .json::<Value>()
-        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(&reply.body).into_owned());
-    text.chars().take(200).collect()
-}
-
-fn suffix(detail: &str) -> String {
-    if detail.is_empty() {
-        String::new()
-    } else {
-        format!(": {detail}")
-    }
-}
-
-fn protocol_error(message: &str) -> ProviderError {
-    ProviderError::transient("ProviderProtocolError", format!("DocStudio {message}"))
 }
 
 /// Ids are uuids; anything else is escaped so it stays one path segment.

@@ -9,22 +9,22 @@ mod client;
 mod desired;
 mod filter;
 mod plan;
+mod response;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
 
-pub use auth::TokenCache;
-pub use client::EnvelopeClient;
-pub use desired::{BasicAuth, EnvelopeDesired, RemoteCallback, differing_fields};
-pub use filter::{NormalFilter, instant};
-pub use plan::{EnvelopePlan, Record, RemovalKind, plan};
+pub use auth::EnvelopeCredentials;
+use client::EnvelopeClient;
+use desired::EnvelopeDesired;
+use plan::{Record, RemovalKind, plan};
 
-use super::http::HttpClient;
 use super::{
-    Account, Change, ChangeReason, DesiredError, Provider, ProviderError, Recorded, Removal, SecretSource, SyncOutcome,
+    Account, Change, DesiredError, Endpoints, Provider, ProviderError, ProviderOptions, Recorded, Removal,
+    SecretSource, SyncOutcome,
 };
-use crate::api::{CallbackRegistrationSpec, ProviderKind, Registration};
+use crate::api::{CallbackRegistrationSpec, EnvelopeSpec, EventReason, Registration};
 
 /// The DocStudio provider.
 #[derive(Clone)]
@@ -32,30 +32,43 @@ pub struct EnvelopeProvider {
     client: EnvelopeClient,
 }
 
-impl EnvelopeProvider {
-    pub fn new(http: HttpClient) -> Self {
-        Self {
-            client: EnvelopeClient::new(http),
-        }
-    }
-}
-
 impl Provider for EnvelopeProvider {
+    const NAME: &'static str = "envelope";
+    const LABEL: &'static str = "DocStudio";
+    /// DocStudio's public instance and the white-label hosts it documents.
+    const ENDPOINTS: Endpoints = Endpoints {
+        default: "https://api.docstudio.com",
+        regional: &["https://api.centredo.com", "https://api.whitedoc.ua"],
+    };
+
+    type Spec = EnvelopeSpec;
+    type Credentials = EnvelopeCredentials;
     type Desired = EnvelopeDesired;
 
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Envelope
+    fn new(options: &ProviderOptions) -> Self {
+        Self {
+            client: EnvelopeClient::new(options.http.clone()),
+        }
+    }
+
+    fn block(spec: &CallbackRegistrationSpec) -> Option<&EnvelopeSpec> {
+        spec.envelope.as_deref()
+    }
+
+    /// The receiver's basic-auth pair lives in a Secret of its own.
+    fn referenced_secrets(block: &EnvelopeSpec) -> Vec<String> {
+        block.basic_auth_secret_ref.iter().map(|r| r.name.clone()).collect()
+    }
+
+    fn claims(block: &EnvelopeSpec) -> Vec<String> {
+        vec![format!("envelope {} {}", block.mailbox.to_ascii_lowercase(), block.url)]
     }
 
     async fn desired(
         &self,
-        spec: &CallbackRegistrationSpec,
+        envelope: &EnvelopeSpec,
         secrets: &impl SecretSource,
     ) -> Result<EnvelopeDesired, DesiredError> {
-        let envelope = spec
-            .envelope
-            .as_ref()
-            .ok_or_else(|| DesiredError::InvalidSpec("spec.envelope is missing".into()))?;
         let basic_auth = match &envelope.basic_auth_secret_ref {
             Some(reference) => {
                 let values = secrets
@@ -69,20 +82,13 @@ impl Provider for EnvelopeProvider {
         EnvelopeDesired::from_spec(envelope, basic_auth).map_err(DesiredError::InvalidSpec)
     }
 
-    fn claims(spec: &CallbackRegistrationSpec) -> Vec<String> {
-        spec.envelope
-            .iter()
-            .map(|e| format!("envelope {} {}", e.mailbox.to_ascii_lowercase(), e.url))
-            .collect()
-    }
-
     fn target(desired: &EnvelopeDesired) -> String {
         desired.url.clone()
     }
 
     async fn sync(
         &self,
-        account: &Account,
+        account: &Account<EnvelopeCredentials>,
         desired: &EnvelopeDesired,
         desired_hash: &str,
         recorded: Recorded<'_>,
@@ -96,7 +102,7 @@ impl Provider for EnvelopeProvider {
         let mut changes = Vec::new();
         if let Some(id) = &plan.adopted {
             changes.push(Change {
-                reason: ChangeReason::Adopted,
+                reason: EventReason::Adopted,
                 message: format!(
                     "adopted the existing callback {id} for {} in mailbox {} at DocStudio",
                     desired.url, desired.mailbox
@@ -139,7 +145,7 @@ impl Provider for EnvelopeProvider {
 
     async fn remove(
         &self,
-        account: &Account,
+        account: &Account<EnvelopeCredentials>,
         registration: Option<&Registration>,
         desired: Option<&EnvelopeDesired>,
     ) -> Result<Removal, ProviderError> {
@@ -174,7 +180,7 @@ impl Provider for EnvelopeProvider {
 
 fn deleted(id: &str, url: Option<&str>, mailbox: &str) -> Change {
     Change {
-        reason: ChangeReason::Deleted,
+        reason: EventReason::Deleted,
         message: format!(
             "removed callback {id}{} from mailbox {mailbox} at DocStudio",
             url.map(|u| format!(" ({u})")).unwrap_or_default()
@@ -189,7 +195,7 @@ fn add_message(add: &plan::Add, id: &str, desired: &EnvelopeDesired) -> String {
             "replaced callback {old} by {id} {place} ({} changed; DocStudio has no update)",
             add.because.join(", ")
         ),
-        (None, ChangeReason::DriftCorrected) => {
+        (None, EventReason::DriftCorrected) => {
             format!("re-created callback {id} {place}: the recorded callback had disappeared")
         }
         (None, _) => format!("created callback {id} {place}"),

@@ -10,7 +10,7 @@
 
 use super::desired::{EnvelopeDesired, RemoteCallback, differing_fields};
 use crate::api::Registration;
-use crate::providers::ChangeReason;
+use crate::api::EventReason;
 
 /// What status recorded, and whether the last applied state is the desired one.
 #[derive(Clone, Copy, Debug, Default)]
@@ -35,7 +35,7 @@ pub struct EnvelopePlan {
 /// Add the desired callback.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Add {
-    pub reason: ChangeReason,
+    pub reason: EventReason,
     /// The callback this one replaces (removed right after), and why.
     pub replaces: Option<String>,
     pub because: Vec<&'static str>,
@@ -62,11 +62,11 @@ pub enum RemovalKind {
 }
 
 impl RemovalKind {
-    pub fn change_reason(self) -> Option<ChangeReason> {
+    pub fn change_reason(self) -> Option<EventReason> {
         match self {
             RemovalKind::Replaced => None,
-            RemovalKind::Duplicate => Some(ChangeReason::DuplicateRemoved),
-            RemovalKind::Previous => Some(ChangeReason::Deleted),
+            RemovalKind::Duplicate => Some(EventReason::DuplicateRemoved),
+            RemovalKind::Previous => Some(EventReason::Deleted),
         }
     }
 }
@@ -126,9 +126,9 @@ pub fn plan(desired: &EnvelopeDesired, observed: &[RemoteCallback], record: Reco
                 because.push("basic-auth credentials");
             }
             let reason = if spec_changed || !is_recorded(p) {
-                ChangeReason::Updated
+                EventReason::Updated
             } else {
-                ChangeReason::DriftCorrected
+                EventReason::DriftCorrected
             };
             remove.insert(0, removal(p, RemovalKind::Replaced));
             let add = Add {
@@ -142,9 +142,9 @@ pub fn plan(desired: &EnvelopeDesired, observed: &[RemoteCallback], record: Reco
             let recorded_here = recorded_id.is_some() && same_mailbox;
             let recorded_this_url = recorded.is_some_and(|r| r.urls.contains(&desired.url));
             let reason = match (recorded_here && recorded_this_url, recorded_id.is_some()) {
-                (true, _) if !spec_changed => ChangeReason::DriftCorrected,
-                (true, _) | (false, true) => ChangeReason::Updated,
-                (false, false) => ChangeReason::Created,
+                (true, _) if !spec_changed => EventReason::DriftCorrected,
+                (true, _) | (false, true) => EventReason::Updated,
+                (false, false) => EventReason::Created,
             };
             let add = Add {
                 reason,
@@ -227,7 +227,7 @@ mod tests {
     #[test]
     fn an_empty_mailbox_gets_the_callback_created() {
         let p = plan(&desired(), &[], Record::default());
-        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::Created));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::Created));
         assert!(p.keep.is_none() && p.remove.is_empty() && p.adopted.is_none());
     }
 
@@ -268,7 +268,7 @@ mod tests {
         d.retries = 5;
         let p = plan(&d, &[remote("a", URL, 3)], record(&r, false));
         let add = p.add.clone().unwrap();
-        assert_eq!(add.reason, ChangeReason::Updated);
+        assert_eq!(add.reason, EventReason::Updated);
         assert_eq!(add.replaces.as_deref(), Some("a"));
         assert_eq!(add.because, vec!["retries"]);
         assert_eq!(ids(&p), vec![("a", RemovalKind::Replaced)]);
@@ -292,16 +292,16 @@ mod tests {
     fn drift_on_the_recorded_callback_is_corrected() {
         let r = recorded("a");
         let p = plan(&desired(), &[remote("a", URL, 9)], record(&r, true));
-        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::DriftCorrected));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::DriftCorrected));
     }
 
     #[test]
     fn a_recorded_callback_that_vanished_is_recreated_as_drift() {
         let r = recorded("a");
         let p = plan(&desired(), &[], record(&r, true));
-        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::DriftCorrected));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::DriftCorrected));
         let p = plan(&desired(), &[], record(&r, false));
-        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::Updated));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::Updated));
     }
 
     #[test]
@@ -310,7 +310,7 @@ mod tests {
         let mut d = desired();
         d.url = "https://hooks.example/new".into();
         let p = plan(&d, &[remote("a", URL, 3)], record(&r, false));
-        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::Updated));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::Updated));
         assert_eq!(ids(&p), vec![("a", RemovalKind::Previous)]);
     }
 
@@ -320,7 +320,7 @@ mod tests {
         let mut d = desired();
         d.mailbox = "6f1c1e1e-0000-4000-8000-000000000002".into();
         let p = plan(&d, &[], record(&r, false));
-        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::Updated));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::Updated));
         assert_eq!(p.remove.len(), 1);
         assert_eq!(p.remove[0].mailbox, MAILBOX);
         assert_eq!(p.remove[0].why, RemovalKind::Previous);
@@ -334,7 +334,7 @@ mod tests {
             Record::default(),
         );
         assert!(p.remove.is_empty());
-        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(ChangeReason::Created));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::Created));
     }
 
     #[test]
@@ -344,7 +344,7 @@ mod tests {
         same.auth_type = Some("BASIC".into());
         let p = plan(&with_basic_auth(), std::slice::from_ref(&same), record(&r, false));
         let add = p.add.unwrap();
-        assert_eq!(add.reason, ChangeReason::Updated);
+        assert_eq!(add.reason, EventReason::Updated);
         assert_eq!(add.because, vec!["basic-auth credentials"]);
         // Applied exactly as desired: the password is known to be right.
         let p = plan(&with_basic_auth(), &[same], record(&r, true));

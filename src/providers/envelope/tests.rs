@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::*;
 use crate::api::EnvelopeSpec;
-use crate::providers::{Auth, ErrorClass, SecretValue};
-use crate::telemetry::Metrics;
+use crate::providers::{ErrorClass, SecretValue};
+use desired::BasicAuth;
 
 const TOKEN: &str = "app-token-for-client-tests";
 const MAILBOX: &str = "6f1c1e1e-0000-4000-8000-00000000c0de";
@@ -35,20 +35,20 @@ async fn simulator() -> EnvelopeSim {
 }
 
 fn provider() -> EnvelopeProvider {
-    EnvelopeProvider::new(HttpClient::new(Duration::from_secs(3), Metrics::new()).unwrap())
+    EnvelopeProvider::new(&crate::providers::test_options())
 }
 
-fn token_account(sim: &EnvelopeSim) -> Account {
+fn token_account(sim: &EnvelopeSim) -> Account<EnvelopeCredentials> {
     Account {
         endpoint: sim.base_url().to_string(),
-        auth: Auth::Token(SecretValue::new(TOKEN)),
+        credentials: EnvelopeCredentials::Token(SecretValue::new(TOKEN)),
     }
 }
 
-fn login_account(sim: &EnvelopeSim, password: &str) -> Account {
+fn login_account(sim: &EnvelopeSim, password: &str) -> Account<EnvelopeCredentials> {
     Account {
         endpoint: sim.base_url().to_string(),
-        auth: Auth::Login {
+        credentials: EnvelopeCredentials::Login {
             login: SecretValue::new(LOGIN),
             password: SecretValue::new(password),
         },
@@ -70,14 +70,14 @@ fn desired(url: &str) -> EnvelopeDesired {
 
 async fn sync(
     provider: &EnvelopeProvider,
-    account: &Account,
+    account: &Account<EnvelopeCredentials>,
     desired: &EnvelopeDesired,
 ) -> Result<SyncOutcome, ProviderError> {
     provider.sync(account, desired, "hash", Recorded::default()).await
 }
 
 /// A sync of the callback for `url` that must succeed.
-async fn synced(provider: &EnvelopeProvider, account: &Account, url: &str) -> SyncOutcome {
+async fn synced(provider: &EnvelopeProvider, account: &Account<EnvelopeCredentials>, url: &str) -> SyncOutcome {
     sync(provider, account, &desired(url)).await.expect("sync succeeds")
 }
 
@@ -151,7 +151,7 @@ async fn a_wrong_password_is_invalid_credentials_and_never_printed() {
     let err = sync(&provider, &account, &desired("https://r.example/a"))
         .await
         .unwrap_err();
-    assert_eq!(err.reason(), "InvalidCredentials");
+    assert_eq!(err.reason().as_str(), "InvalidCredentials");
     assert!(!err.to_string().contains("wrong-password-91c2") && !err.to_string().contains(LOGIN));
     // Remembered: an immediate retry does not hammer the login (account lockout).
     let _ = sync(&provider, &account, &desired("https://r.example/a")).await;
@@ -164,7 +164,7 @@ async fn a_refused_application_token_is_invalid_credentials_without_a_login() {
     let sim = simulator().await;
     let account = Account {
         endpoint: sim.base_url().to_string(),
-        auth: Auth::Token(SecretValue::new("not-a-token")),
+        credentials: EnvelopeCredentials::Token(SecretValue::new("not-a-token")),
     };
     let err = sync(&provider(), &account, &desired("https://r.example/a"))
         .await
@@ -181,7 +181,7 @@ async fn a_mailbox_the_credentials_cannot_manage_stalls_only_this_object() {
     d.mailbox = OTHER_MAILBOX.into();
     let err = sync(&provider(), &token_account(&sim), &d).await.unwrap_err();
     assert_eq!(err.class(), ErrorClass::Permanent);
-    assert_eq!(err.reason(), "MailboxForbidden");
+    assert_eq!(err.reason().as_str(), "MailboxForbidden");
 }
 
 #[tokio::test]
@@ -200,7 +200,7 @@ async fn a_lost_add_answer_is_transient_and_the_next_sync_adopts_instead_of_addi
     assert_eq!(held.len(), 1);
     assert_eq!(outcome.registration.id, Some(held[0].id.to_string()));
     assert_eq!(outcome.changes.len(), 1);
-    assert_eq!(outcome.changes[0].reason, ChangeReason::Adopted);
+    assert_eq!(outcome.changes[0].reason, EventReason::Adopted);
     assert_eq!(sim.count("callback/add"), 1);
 }
 
@@ -284,7 +284,7 @@ async fn a_rotated_basic_auth_password_replaces_the_callback() {
         .sync(&account, &with_password("pw-two"), "hash-two", recorded)
         .await
         .unwrap();
-    assert_eq!(rotated.changes[0].reason, ChangeReason::Updated);
+    assert_eq!(rotated.changes[0].reason, EventReason::Updated);
     assert!(!rotated.changes[0].message.contains("pw-two"));
     let held = sim.callbacks(MAILBOX);
     assert_eq!(held.len(), 1);

@@ -1,0 +1,76 @@
+//! Unisender Go's HTTP methods: `POST <endpoint>/webhook/{get,set,delete}.json` with the key in `X-API-KEY`.
+
+use serde_json::{Value, json};
+
+use super::desired::MailDesired;
+use super::response::{CODE_NOT_FOUND, Failure, RemoteWebhook, object};
+use super::MailProvider;
+use crate::providers::http::{HttpClient, Reply};
+use crate::providers::{Account, ApiKey, Provider, ProviderError};
+
+/// The Unisender Go client.
+#[derive(Clone)]
+pub struct MailClient {
+    http: HttpClient,
+}
+
+impl MailClient {
+    pub fn new(http: HttpClient) -> Self {
+        Self { http }
+    }
+
+    async fn call(&self, account: &Account<ApiKey>, method: &'static str, body: Value) -> Result<Reply, ProviderError> {
+        let request = self
+            .http
+            .raw()
+            .post(format!("{}/{method}.json", account.endpoint))
+            .header("X-API-KEY", account.credentials.0.expose())
+            .json(&body);
+        self.http.send(MailProvider::NAME, method, request).await
+    }
+
+    /// The webhook registered for `url`, or `None` (error 304).
+    pub async fn get(&self, account: &Account<ApiKey>, url: &str) -> Result<Option<RemoteWebhook>, ProviderError> {
+        let op = "webhook/get";
+        let reply = self.call(account, op, json!({ "url": url })).await?;
+        if reply.status.is_success() {
+            return object(&reply, op)?.map(Some).ok_or_else(|| {
+                ProviderError::transient(
+                    crate::api::Reason::ProviderProtocolError,
+                    format!("{} {op} answered without a readable object", MailProvider::LABEL),
+                )
+            });
+        }
+        match Failure::of(&reply) {
+            Failure::Code(CODE_NOT_FOUND, _) => Ok(None),
+            other => Err(other.into_error(&reply, op)),
+        }
+    }
+
+    /// Creates or replaces the webhook keyed by its URL; the provider's echo of it when the answer carries one.
+    pub async fn set(
+        &self,
+        account: &Account<ApiKey>,
+        desired: &MailDesired,
+    ) -> Result<Option<RemoteWebhook>, ProviderError> {
+        let op = "webhook/set";
+        let reply = self.call(account, op, desired.set_body()).await?;
+        if reply.status.is_success() {
+            return object(&reply, op);
+        }
+        Err(Failure::of(&reply).into_error(&reply, op))
+    }
+
+    /// Deletes `url`; true when it existed, false when the provider says it was already gone (304).
+    pub async fn delete(&self, account: &Account<ApiKey>, url: &str) -> Result<bool, ProviderError> {
+        let op = "webhook/delete";
+        let reply = self.call(account, op, json!({ "url": url })).await?;
+        if reply.status.is_success() {
+            return Ok(true);
+        }
+        match Failure::of(&reply) {
+            Failure::Code(CODE_NOT_FOUND, _) => Ok(false),
+            other => Err(other.into_error(&reply, op)),
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! The one place that knows which providers exist: `register_providers!` (invoked in `providers/mod.rs`) declares
+//! each provider's module and builds `Providers` and its dispatch from one list.
+
+use crate::api::CallbackRegistrationSpec;
+
+use super::{Provider, Providers};
+
+/// Work to do with whichever provider a spec targets; the provider's type is known inside `run`.
+pub trait ProviderTask<'a> {
+    type Output;
+    fn run<P: Provider>(self, provider: &'a P, block: &'a P::Spec) -> Self::Output;
+}
+
+/// Declares the provider modules, `Providers` (one client each) and `Providers::dispatch`.
+macro_rules! register_providers {
+    ($($field:ident: $module:ident::$provider:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
+        /// Every provider's client, built once and shared by all reconciliations.
+        #[derive(Clone)]
+        pub struct Providers {
+            $($field: $module::$provider,)+
+        }
+
+        impl Providers {
+            /// Every provider's name, in registration order.
+            pub const NAMES: &'static [&'static str] = &[$(<$module::$provider as Provider>::NAME),+];
+
+            pub fn new(options: &ProviderOptions) -> Self {
+                Self { $($field: <$module::$provider as Provider>::new(options),)+ }
+            }
+
+            /// Runs `task` with the provider whose block `spec` holds. `None` when not exactly one block is set
+            /// (only an object that bypassed the schema's CEL rule).
+            pub fn dispatch<'a, T: ProviderTask<'a>>(
+                &'a self,
+                spec: &'a CallbackRegistrationSpec,
+                task: T,
+            ) -> Option<T::Output> {
+                let set = [$(<$module::$provider as Provider>::block(spec).is_some()),+];
+                if set.iter().filter(|is_set| **is_set).count() != 1 {
+                    return None;
+                }
+                $(
+                    if let Some(block) = <$module::$provider as Provider>::block(spec) {
+                        return Some(task.run(&self.$field, block));
+                    }
+                )+
+                None
+            }
+        }
+    };
+}
+pub(crate) use register_providers;
+
+impl Providers {
+    /// The provider's name for `spec` (`mail`), if exactly one block is set.
+    pub fn name_of(&self, spec: &CallbackRegistrationSpec) -> Option<&'static str> {
+        self.dispatch(spec, Name)
+    }
+
+    /// The provider-side identities `spec` claims.
+    pub fn claims_of(&self, spec: &CallbackRegistrationSpec) -> Vec<String> {
+        self.dispatch(spec, Claims).unwrap_or_default()
+    }
+
+    /// Every Secret `spec` reads: the credentials and whatever its provider block references.
+    pub fn secrets_of(&self, spec: &CallbackRegistrationSpec) -> Vec<String> {
+        let mut secrets = vec![spec.credentials_ref.name.clone()];
+        secrets.extend(self.dispatch(spec, ReferencedSecrets).unwrap_or_default());
+        secrets
+    }
+}
+
+struct Name;
+impl<'a> ProviderTask<'a> for Name {
+    type Output = &'static str;
+    fn run<P: Provider>(self, _: &'a P, _: &'a P::Spec) -> &'static str {
+        P::NAME
+    }
+}
+
+struct Claims;
+impl<'a> ProviderTask<'a> for Claims {
+    type Output = Vec<String>;
+    fn run<P: Provider>(self, _: &'a P, block: &'a P::Spec) -> Vec<String> {
+        P::claims(block)
+    }
+}
+
+struct ReferencedSecrets;
+impl<'a> ProviderTask<'a> for ReferencedSecrets {
+    type Output = Vec<String>;
+    fn run<P: Provider>(self, _: &'a P, block: &'a P::Spec) -> Vec<String> {
+        P::referenced_secrets(block)
+    }
+}

@@ -108,3 +108,66 @@ impl EventReason {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::str::FromStr;
+
+    use strum::IntoEnumIterator;
+
+    use super::*;
+
+    /// The backticked names in the first column of every table under a heading that `heading` accepts, in the
+    /// README and every provider doc.
+    fn documented(heading: impl Fn(&str) -> bool) -> BTreeSet<String> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![root.join("README.md")];
+        for entry in std::fs::read_dir(root.join("docs/providers")).expect("docs/providers") {
+            files.push(entry.expect("a directory entry").path());
+        }
+        let mut names = BTreeSet::new();
+        for file in files.iter().filter(|f| f.extension().is_some_and(|e| e == "md")) {
+            let text = std::fs::read_to_string(file).expect("a readable doc");
+            let mut inside = false;
+            for line in text.lines() {
+                if let Some(title) = line.strip_prefix('#') {
+                    inside = line.starts_with("##") && heading(title.trim_start_matches('#').trim());
+                } else if inside && line.starts_with('|') {
+                    let first = line.split('|').nth(1).unwrap_or_default();
+                    names.extend(first.split('`').skip(1).step_by(2).map(str::to_string));
+                }
+            }
+        }
+        names
+    }
+
+    fn compare<T: IntoEnumIterator + FromStr + Into<&'static str>>(documented: BTreeSet<String>, what: &str) {
+        let unknown: Vec<&String> = documented.iter().filter(|name| T::from_str(name).is_err()).collect();
+        assert!(
+            unknown.is_empty(),
+            "documented {what} missing from the code: {unknown:?}"
+        );
+        let undocumented: Vec<&'static str> = T::iter()
+            .map(Into::into)
+            .filter(|name| !documented.contains(*name))
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "{what} in the code but documented nowhere: {undocumented:?}"
+        );
+    }
+
+    #[test]
+    fn documented_reasons_match_the_code() {
+        compare::<Reason>(
+            documented(|h| h.to_lowercase().contains("reasons")),
+            "condition reasons",
+        );
+    }
+
+    #[test]
+    fn documented_event_reasons_match_the_code() {
+        compare::<EventReason>(documented(|h| h == "Events"), "Event reasons");
+    }
+}

@@ -129,26 +129,26 @@ mod tests {
 
     #[test]
     fn the_younger_of_two_claimants_loses_to_the_older() {
-        let old = claimant("old", 1, "creds", &["mail url https://a"]);
-        let young = claimant("young", 2, "creds", &["mail url https://a"]);
+        let old = claimant("old", 1, "creds", &["webhook https://a"]);
+        let young = claimant("young", 2, "creds", &["webhook https://a"]);
         assert_eq!(
             conflicting_owner(&young, "acct", [&old, &young]),
-            Some(("shop/old".into(), "mail url https://a".into()))
+            Some(("shop/old".into(), "webhook https://a".into()))
         );
         assert_eq!(conflicting_owner(&old, "acct", [&old, &young]), None);
     }
 
     #[test]
     fn disjoint_claims_coexist() {
-        let a = claimant("a", 1, "creds", &["edna 5 status"]);
-        let b = claimant("b", 2, "creds", &["edna 5 inMessage"]);
+        let a = claimant("a", 1, "creds", &["channel 5 status"]);
+        let b = claimant("b", 2, "creds", &["channel 5 inMessage"]);
         assert_eq!(conflicting_owner(&b, "acct", [&a]), None);
     }
 
     #[test]
     fn different_accounts_never_conflict() {
-        let a = claimant("a", 1, "creds-a", &["mail url https://a"]);
-        let b = claimant("b", 2, "creds-b", &["mail url https://a"]);
+        let a = claimant("a", 1, "creds-a", &["webhook https://a"]);
+        let b = claimant("b", 2, "creds-b", &["webhook https://a"]);
         assert_eq!(conflicting_owner(&b, "acct-b", [&a]), None);
         let mut a_same_key = a.clone();
         a_same_key.account = Some("acct-b".into());

@@ -77,7 +77,7 @@ mod tests {
     fn ready_pass(wrote: bool) -> PassResult {
         PassResult {
             verdict: Verdict::Ready { message: "ok".into() },
-            provider: Some("mail"),
+            provider: Some("acme"),
             target: Some("https://a".into()),
             synced: Some(Synced {
                 registration: Registration {
@@ -106,7 +106,7 @@ mod tests {
                 reason: Reason::Conflict,
                 message: "owned by ns/older".into(),
             },
-            provider: Some("edna"),
+            provider: Some("other"),
             target: Some("https://a".into()),
             synced: None,
         };
@@ -123,7 +123,7 @@ mod tests {
                 reason: Reason::ProviderUnavailable,
                 message: "503".into(),
             },
-            provider: Some("mail"),
+            provider: Some("acme"),
             target: Some("https://b".into()),
             synced: None,
         };

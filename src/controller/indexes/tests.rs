@@ -1,0 +1,67 @@
+//! The indexes fed with watch events built in memory.
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::json;
+
+use super::*;
+
+fn indexes() -> Indexes {
+    Indexes::new(Providers::new(&crate::providers::test_options()))
+}
+
+fn object(name: &str, created: i64, spec: serde_json::Value) -> CallbackRegistration {
+    let mut obj = CallbackRegistration::new(name, serde_json::from_value(spec).unwrap());
+    obj.metadata.namespace = Some("shop".into());
+    obj.metadata.uid = Some(format!("uid-{name}"));
+    obj.metadata.creation_timestamp = Some(Time(Timestamp::from_second(created).unwrap()));
+    obj
+}
+
+fn webhook(name: &str, created: i64, url: &str) -> CallbackRegistration {
+    object(
+        name,
+        created,
+        json!({"credentialsRef": {"name": "creds"}, "mail": {"url": url, "events": {"emailStatus": ["spam"]}}}),
+    )
+}
+
+#[test]
+fn an_older_claimant_arriving_after_a_younger_one_wakes_the_younger() {
+    let indexes = indexes();
+    assert!(
+        indexes
+            .observe(&WatchEvent::Apply(webhook("young", 5, "https://a/x")))
+            .is_empty()
+    );
+    let woken = indexes.observe(&WatchEvent::InitApply(webhook("old", 1, "https://a/x")));
+    assert_eq!(woken, vec![ObjectRef::new("young").within("shop")]);
+    let unrelated = indexes.observe(&WatchEvent::Apply(webhook("other", 0, "https://a/other")));
+    assert!(unrelated.is_empty());
+}
+
+#[test]
+fn secret_references_follow_the_spec_and_go_with_the_object() {
+    let indexes = indexes();
+    let with_basic_auth = object(
+        "cb",
+        1,
+        json!({"credentialsRef": {"name": "creds"}, "envelope": {
+            "mailbox": "6f1c1e1e-0000-4000-8000-0000000000e1", "url": "https://a/e", "retries": 1,
+            "timeoutMs": 1000, "basicAuthSecretRef": {"name": "basic"}}}),
+    );
+    indexes.observe(&WatchEvent::Apply(with_basic_auth.clone()));
+    assert_eq!(
+        indexes.secrets.users_of("shop", "basic"),
+        vec![ObjectRef::new("cb").within("shop")]
+    );
+    assert_eq!(indexes.secrets.users_of("shop", "creds").len(), 1);
+
+    indexes.observe(&WatchEvent::Delete(with_basic_auth));
+    assert!(indexes.secrets.users_of("shop", "basic").is_empty());
+    assert!(
+        indexes
+            .claims
+            .sharing(&["envelope 6f1c1e1e-0000-4000-8000-0000000000e1 https://a/e".into()])
+            .is_empty()
+    );
+}

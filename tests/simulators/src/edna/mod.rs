@@ -6,7 +6,12 @@
 //!   follow the [`EdnaErrorStyle`]: `{"code": ...}`, or a problem body in `Problem` style);
 //! - checks run in this order: at least one URL, length (≤ 500), https, `subjectId`, `HEAD`;
 //! - the `HEAD` check requires exactly 200 (redirects are not followed);
-//! - in `Problem` style `detail` is `"<code>: <message>"`, `title` the code, `type` `about:blank`.
+//! - in `Problem` style `detail` is `"<code>: <message>"`, `title` the code, `type` `about:blank`;
+//! - a channel's effective URL for a field is its own, else the tenant-wide one;
+//! - the `EchoSecret` fault answers a 400 problem body with the key in `detail`.
+//!
+//! Readings the contract leaves open are switches ([`EdnaSwitches`], `switches.rs`). Note
+//! [`TenantWideScope`]: the seed reads `AllChannels`, the default is `SeparateDefault` for now.
 
 mod handlers;
 mod model;

@@ -170,12 +170,12 @@ pub(crate) fn to_text(v: &Value, order: KeyOrder) -> String {
         return v.to_string();
     }
     let mut out = String::new();
-    write(v, order, &mut out);
+    write_reversed(v, &mut out);
     out
 }
 
-/// Reverse-alphabetical writer.
-fn write(v: &Value, order: KeyOrder, out: &mut String) {
+/// `v` as JSON text with the keys of every object in reverse alphabetical order.
+fn write_reversed(v: &Value, out: &mut String) {
     match v {
         Value::Object(map) => {
             out.push('{');
@@ -187,7 +187,7 @@ fn write(v: &Value, order: KeyOrder, out: &mut String) {
                 }
                 out.push_str(&Value::String(k.clone()).to_string());
                 out.push(':');
-                write(item, order, out);
+                write_reversed(item, out);
             }
             out.push('}');
         }
@@ -197,7 +197,7 @@ fn write(v: &Value, order: KeyOrder, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write(item, order, out);
+                write_reversed(item, out);
             }
             out.push(']');
         }

@@ -10,7 +10,12 @@
 //! - statuses are stored upper case, scopes lower case, dates as UTC with milliseconds
 //!   (`...T..:..:...000Z`), so a client must compare sets as sets and dates as instants;
 //! - `{id}/send` POSTs a test payload to the URL (with basic auth when set) and answers
-//!   `{code, body}`; the filter `check` method is not simulated.
+//!   `{code, body}`; the filter `check` method is not simulated;
+//! - the `EchoSecret` fault answers 400 `{"code":400,"message"}` with the bearer token, or on
+//!   `/api/login` the password.
+//!
+//! Readings the contract leaves open are switches ([`EnvelopeSwitches`], `switches.rs`, which also
+//! holds the handle's setters); the echo shaping they imply is in `echo.rs`.
 
 mod echo;
 mod handlers;

@@ -5,7 +5,12 @@
 //!   listed code about the URL's reachability);
 //! - a malformed JSON body answers HTTP 400, code 100; an unknown method HTTP 404, code 404;
 //! - `status` not a string → 2714, an unknown status value → 2715;
-//! - a url that is not `http(s)://host…`, has a non-ASCII host or a host under `.invalid` → 2713.
+//! - a url that is not `http(s)://host…` (scheme in lower case), has a non-ASCII host or a host
+//!   under `.invalid` → 2713;
+//! - the `EchoSecret` fault answers HTTP 400, code 100, the key in `message`.
+//!
+//! Readings the contract leaves open are switches ([`MailSwitches`], `switches.rs`); the read-side
+//! shaping they imply is in `echo.rs`.
 
 mod echo;
 mod handlers;

@@ -1,14 +1,11 @@
-//! [`SimCore`]: the request log, fault queue and latency shared by every simulator, the axum
-//! middleware that applies them, and the generic part of the `/_sim/` admin API.
+//! [`SimCore`]: the request log, fault queue and latency shared by every simulator, and the
+//! generic part of the `/_sim/` admin API. The middleware applying them is in `middleware.rs`.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use axum::body::{Body, to_bytes};
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -16,7 +13,8 @@ use serde_json::{Value, json};
 
 use super::fault::{Fault, FaultQueue};
 use super::log::{RequestLog, RequestRecord};
-use super::server::{ConnInfo, Shutdown};
+use super::server::Shutdown;
+use super::stream::LazyGenerator;
 
 /// Longest a [`Fault::Hang`] keeps a request open (unless the simulator shuts down first).
 pub const HANG_LIMIT: Duration = Duration::from_secs(600);
@@ -41,6 +39,29 @@ pub struct Classified {
 /// Provider-specific classification of a request.
 pub type Classifier = fn(&RequestView<'_>) -> Classified;
 
+/// How a provider answers [`Fault::EchoSecret`]: the credential a request carried, and the
+/// provider's error body around a message.
+#[derive(Clone, Copy)]
+pub struct SecretEcho {
+    /// What the request carried: (what to call it in the message, the secret). `None` when the
+    /// request carried no credential (the message then says so).
+    pub secret: fn(&RequestView<'_>) -> Option<(&'static str, String)>,
+    /// The provider's error answer around `message`, a JSON string literal (quotes included,
+    /// possibly with `\u` escapes that must reach the client as written): (HTTP status, content
+    /// type, body text).
+    pub answer: fn(message: &str) -> (u16, &'static str, String),
+}
+
+impl Default for SecretEcho {
+    /// The classified credential, in a provider-neutral `400 {"message": ...}`.
+    fn default() -> Self {
+        SecretEcho {
+            secret: |_| None,
+            answer: |m| (400, "application/json", format!(r#"{{"message":{m}}}"#)),
+        }
+    }
+}
+
 /// Lock a std mutex, ignoring poisoning (a panicking test must not wedge the simulator).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -59,10 +80,23 @@ pub struct SimCore {
     faults: Mutex<FaultQueue>,
     latency: Mutex<Duration>,
     shutdown: Shutdown,
+    pub(super) echo: SecretEcho,
+    pub(super) generator: LazyGenerator,
 }
 
 impl SimCore {
     pub fn new(provider: &'static str, classify: Classifier, latency: Duration) -> Arc<Self> {
+        Self::with_secret_echo(provider, classify, SecretEcho::default(), latency)
+    }
+
+    /// Like [`new`](Self::new), with the provider's [`SecretEcho`] (the classified credential is
+    /// echoed when `echo.secret` finds none).
+    pub fn with_secret_echo(
+        provider: &'static str,
+        classify: Classifier,
+        echo: SecretEcho,
+        latency: Duration,
+    ) -> Arc<Self> {
         Arc::new(SimCore {
             provider,
             classify,
@@ -70,6 +104,8 @@ impl SimCore {
             faults: Mutex::default(),
             latency: Mutex::new(latency),
             shutdown: Shutdown::new(),
+            echo,
+            generator: LazyGenerator::default(),
         })
     }
 
@@ -126,7 +162,15 @@ impl SimCore {
         *lock(&self.latency)
     }
 
-    fn record(&self, c: &Classified, method: &Method, path: &str, body: Value) -> RequestRecord {
+    pub(super) fn classify(&self, view: &RequestView<'_>) -> Classified {
+        (self.classify)(view)
+    }
+
+    pub(super) fn take_fault(&self, op: &str) -> Option<Fault> {
+        lock(&self.faults).take(op)
+    }
+
+    pub(super) fn record(&self, c: &Classified, method: &Method, path: &str, body: Value) -> RequestRecord {
         RequestRecord {
             seq: 0,
             provider: self.provider,
@@ -142,7 +186,7 @@ impl SimCore {
         }
     }
 
-    fn push(&self, mut record: RequestRecord, status: u16, fault: Option<&'static str>) {
+    pub(super) fn push(&self, mut record: RequestRecord, status: u16, fault: Option<&'static str>) {
         record.status = status;
         record.fault = fault;
         lock(&self.log).push(record);
@@ -206,97 +250,4 @@ struct LatencyBody {
 async fn admin_latency(State(core): State<Arc<SimCore>>, Json(b): Json<LatencyBody>) -> StatusCode {
     core.set_latency(Duration::from_millis(b.ms));
     StatusCode::NO_CONTENT
-}
-
-fn parse_body(bytes: &[u8]) -> Value {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Value::Null;
-    }
-    serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
-}
-
-/// Middleware applying latency and faults and recording every non-admin call.
-/// Install with `axum::middleware::from_fn_with_state(core, sim_middleware)`.
-pub async fn sim_middleware(
-    State(core): State<Arc<SimCore>>,
-    ConnectInfo(conn): ConnectInfo<ConnInfo>,
-    req: Request,
-    next: Next,
-) -> Response {
-    if req.uri().path().starts_with("/_sim/") {
-        return next.run(req).await;
-    }
-    let (parts, body) = req.into_parts();
-    let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
-    };
-    let json_body = parse_body(&bytes);
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
-    let classified = (core.classify)(&RequestView {
-        method: &parts.method,
-        path: parts.uri.path(),
-        headers: &parts.headers,
-        body: &json_body,
-    });
-    let record = core.record(&classified, &parts.method, &path, json_body);
-    let req = Request::from_parts(parts, Body::from(bytes));
-
-    let latency = core.latency();
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let fault = lock(&core.faults).take(&classified.op);
-    let Some(fault) = fault else {
-        let resp = next.run(req).await;
-        core.push(record, resp.status().as_u16(), None);
-        return resp;
-    };
-    let name = Some(fault.name());
-    match fault {
-        Fault::Status { status, body } => {
-            let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            core.push(record, code.as_u16(), name);
-            (code, Json(body)).into_response()
-        }
-        Fault::RateLimited { retry_after_secs } => {
-            core.push(record, 429, name);
-            let body = json!({"status": "error", "code": 429, "message": "Too many requests"});
-            let mut resp = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            resp
-        }
-        Fault::Hang => {
-            core.push(record, 0, name);
-            hang(&core).await;
-            StatusCode::GATEWAY_TIMEOUT.into_response()
-        }
-        Fault::HangAfterHandling => {
-            let resp = next.run(req).await;
-            core.push(record, 0, name);
-            hang(&core).await;
-            conn.kill.kill();
-            resp
-        }
-        Fault::CrashAfterAdd => {
-            let resp = next.run(req).await;
-            core.push(record, 0, name);
-            conn.kill.kill();
-            resp
-        }
-    }
-}
-
-/// Holds a request open until the simulator shuts down or [`HANG_LIMIT`] passes (a client that
-/// gives up first drops this future with its connection).
-async fn hang(core: &SimCore) {
-    let signal = core.shutdown_signal();
-    tokio::select! {
-        _ = signal.wait() => {}
-        _ = tokio::time::sleep(HANG_LIMIT) => {}
-    }
 }

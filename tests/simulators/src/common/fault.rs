@@ -5,9 +5,18 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::secret::SecretForm;
+
 /// A fault consumed by one request. In JSON (admin API) it is tagged by `kind`:
 /// `{"kind":"status","status":503,"body":{...}}`, `{"kind":"rate_limited","retry_after_secs":2}`,
-/// `{"kind":"hang"}`, `{"kind":"crash_after_add"}`, `{"kind":"hang_after_handling"}`.
+/// `{"kind":"hang"}`, `{"kind":"crash_after_add"}`, `{"kind":"hang_after_handling"}`, and the hostile
+/// answers `{"kind":"redirect","status":307,"location":"http://127.0.0.2:9/x"}`,
+/// `{"kind":"huge_body","bytes":314572800}`, `{"kind":"slow_drip","bytes_per_sec":10,"total":1000}`,
+/// `{"kind":"non_json"}`, `{"kind":"non_utf8"}`, `{"kind":"echo_secret","form":"base64"}`
+/// (`form`: see [`SecretForm`]).
+///
+/// Hostile answers replace the call (it is not handled: no state changes) and are what a
+/// compromised or misconfigured provider endpoint could send back to the operator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
@@ -30,6 +39,23 @@ pub enum Fault {
     /// until the client gives up: a window in which the provider has changed but the caller
     /// cannot know it yet, e.g. to kill an operator between its `add` and its status write.
     HangAfterHandling,
+    /// Answer a redirect (`301`, `302`, `307` or `308`; any status is sent as given) to `location`,
+    /// e.g. another host, or an `http://` downgrade of an `https://` URL. The body is empty.
+    Redirect { status: u16, location: String },
+    /// Answer `200`, `application/json`, then a body of exactly `bytes` bytes, generated while it is
+    /// sent (never held in memory) and without `Content-Length`: the client only learns the size
+    /// by reading. Starts like a JSON object so a streaming parser keeps going.
+    HugeBody { bytes: u64 },
+    /// Answer `200`, `application/json` at once, then `total` body bytes at `bytes_per_sec`
+    /// (a client without a whole-request deadline waits `total / bytes_per_sec` seconds).
+    SlowDrip { bytes_per_sec: u64, total: u64 },
+    /// Answer `200`, `text/html` with an HTML page (a proxy's or portal's answer, not the API's).
+    NonJson,
+    /// Answer `200`, `application/json` whose body is not valid UTF-8.
+    NonUtf8,
+    /// Answer the provider's error shape (HTTP 400) whose message text echoes the credential this
+    /// request carried (API key, bearer token, or for a login the password) in `form`.
+    EchoSecret { form: SecretForm },
 }
 
 impl Fault {
@@ -48,7 +74,33 @@ impl Fault {
             Fault::Hang => "hang",
             Fault::CrashAfterAdd => "crash_after_add",
             Fault::HangAfterHandling => "hang_after_handling",
+            Fault::Redirect { .. } => "redirect",
+            Fault::HugeBody { .. } => "huge_body",
+            Fault::SlowDrip { .. } => "slow_drip",
+            Fault::NonJson => "non_json",
+            Fault::NonUtf8 => "non_utf8",
+            Fault::EchoSecret { .. } => "echo_secret",
         }
+    }
+
+    /// A [`Fault::HugeBody`] of `mib` MiB.
+    pub fn huge_body_mib(mib: u64) -> Self {
+        Fault::HugeBody {
+            bytes: mib * 1024 * 1024,
+        }
+    }
+
+    /// A [`Fault::Redirect`].
+    pub fn redirect(status: u16, location: &str) -> Self {
+        Fault::Redirect {
+            status,
+            location: location.to_owned(),
+        }
+    }
+
+    /// A [`Fault::EchoSecret`].
+    pub fn echo_secret(form: SecretForm) -> Self {
+        Fault::EchoSecret { form }
     }
 }
 

@@ -24,8 +24,9 @@ pub struct RequestRecord {
     pub path: String,
     /// HTTP status answered; `0` when no answer reached the client (`Hang`, `CrashAfterAdd`, `HangAfterHandling`).
     pub status: u16,
-    /// Name of the injected fault that shaped this answer, if any
-    /// (`"status"`, `"rate_limited"`, `"hang"`, `"crash_after_add"`, `"hang_after_handling"`).
+    /// Name of the injected fault that shaped this answer, if any (its JSON `kind`: `"status"`,
+    /// `"rate_limited"`, `"hang"`, `"crash_after_add"`, `"hang_after_handling"`, `"redirect"`,
+    /// `"huge_body"`, `"slow_drip"`, `"non_json"`, `"non_utf8"`, `"echo_secret"`).
     pub fault: Option<&'static str>,
     /// The credential used (API key or bearer token). Test tooling: secrets are recorded on purpose.
     pub credential: Option<String>,

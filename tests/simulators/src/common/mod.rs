@@ -1,20 +1,30 @@
-//! Shared plumbing of the simulators: request log, fault injection, latency, serving on
-//! loopback, the HTTPS webhook [`Receiver`] and the outbound probe client.
+//! Shared plumbing of the simulators: request log, fault injection (including hostile answers),
+//! latency, serving on loopback, the HTTPS webhook [`Receiver`], the bystander
+//! [`CountingListener`], URL normalisation and the outbound probe client.
 
 mod core;
+mod counting;
 mod fault;
 mod log;
+mod middleware;
 mod probe;
 mod receiver;
+mod secret;
 mod server;
+mod stream;
+mod url_form;
 
-pub use self::core::{Classified, Classifier, HANG_LIMIT, MAX_BODY, RequestView, SimCore, sim_middleware};
+pub use self::core::{Classified, Classifier, HANG_LIMIT, MAX_BODY, RequestView, SecretEcho, SimCore};
 pub(crate) use self::core::{header_str, lock};
+pub use counting::{CountingListener, SeenRequest};
 pub use fault::Fault;
 pub use log::{LOG_CAPACITY, RequestRecord};
+pub use middleware::sim_middleware;
 pub use probe::{install_crypto_provider, probe, probe_client};
 pub use receiver::{Hit, Receiver};
-pub use server::{ConnInfo, KillSwitch, KillableIo, KillableListener, Server, Shutdown, serve};
+pub use secret::{DEFAULT_TRUNCATION_OFFSET, SecretForm};
+pub use server::{ConnInfo, KillSwitch, KillableIo, KillableListener, Server, Shutdown, serve, serve_at};
+pub use url_form::UrlNormalisation;
 
 /// Adds the shared test-handle methods (address, shutdown, log, faults, latency) to a simulator handle that has
 /// `core: Arc<SimCore>`, `server: Arc<Server>` and `base_url: String` fields.

@@ -184,7 +184,12 @@ impl Drop for Server {
 /// Bind `127.0.0.1:port` (`0` = ephemeral) and serve `router` until `shutdown` fires.
 /// Handlers may extract `ConnectInfo<ConnInfo>`.
 pub async fn serve(router: Router, port: u16, shutdown: Shutdown) -> io::Result<Server> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+    serve_at(router, SocketAddr::from((Ipv4Addr::LOCALHOST, port)), shutdown).await
+}
+
+/// Like [`serve`], on any address (e.g. `127.0.0.2:0`, another loopback address on Linux).
+pub async fn serve_at(router: Router, addr: SocketAddr, shutdown: Shutdown) -> io::Result<Server> {
+    let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let signal = shutdown.clone();
     let task = tokio::spawn(async move {

@@ -8,15 +8,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
-use reqwest::Method;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use super::{CallbackUrls, EdnaErrorStyle, EdnaInner, EdnaSetOmitted, EdnaSwitches, MAX_URL_LEN};
-use crate::common::{SimCore, header_str, lock, probe, sim_middleware};
-
-/// The URL fields of a `set` body, in the order they are checked.
-const URL_FIELDS: [&str; 3] = ["statusCallbackUrl", "inMessageCallbackUrl", "messageMatcherCallbackUrl"];
+use super::set::do_set;
+use super::{EdnaErrorStyle, EdnaInner, EdnaSwitches, SuccessShape};
+use crate::common::{SimCore, header_str, lock, sim_middleware};
 
 pub(super) fn router(core: Arc<SimCore>, inner: Arc<EdnaInner>) -> Router {
     let state_inner = inner.clone();
@@ -35,14 +32,14 @@ pub(super) fn router(core: Arc<SimCore>, inner: Arc<EdnaInner>) -> Router {
 }
 
 /// An error answer, shaped by the current [`EdnaErrorStyle`].
-struct EdnaError {
+pub(super) struct EdnaError {
     http: StatusCode,
     code: &'static str,
     message: String,
 }
 
 impl EdnaError {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn new(code: &'static str, message: impl Into<String>) -> Self {
         EdnaError {
             http: StatusCode::BAD_REQUEST,
             code,
@@ -50,7 +47,7 @@ impl EdnaError {
         }
     }
 
-    fn auth(http: StatusCode, code: &'static str, message: &str) -> Self {
+    pub(super) fn auth(http: StatusCode, code: &'static str, message: &str) -> Self {
         EdnaError {
             http,
             code,
@@ -84,7 +81,7 @@ impl EdnaError {
 }
 
 /// Check the key and its method group; returns the key.
-fn authenticate(inner: &EdnaInner, headers: &HeaderMap, group: &str) -> Result<String, EdnaError> {
+pub(super) fn authenticate(inner: &EdnaInner, headers: &HeaderMap, group: &str) -> Result<String, EdnaError> {
     let Some(key) = header_str(headers, "x-api-key").filter(|k| !k.is_empty()) else {
         return Err(EdnaError::auth(
             StatusCode::UNAUTHORIZED,
@@ -110,121 +107,26 @@ fn authenticate(inner: &EdnaInner, headers: &HeaderMap, group: &str) -> Result<S
 
 async fn set(State(inner): State<Arc<EdnaInner>>, headers: HeaderMap, raw: Bytes) -> Response {
     let switches = inner.switches();
-    match do_set(&inner, &headers, &raw, switches.url_check, switches.set_omitted).await {
-        Ok(()) => Json(json!({"code": "ok"})).into_response(),
+    match do_set(&inner, &headers, &raw, &switches).await {
+        Ok(()) => success(switches.success_shape),
         Err(e) => e.respond(switches.error_style),
     }
 }
 
-async fn do_set(
-    inner: &EdnaInner,
-    headers: &HeaderMap,
-    raw: &[u8],
-    url_check: bool,
-    set_omitted: EdnaSetOmitted,
-) -> Result<(), EdnaError> {
-    let key = authenticate(inner, headers, "webhooks")?;
-    let body: Map<String, Value> =
-        serde_json::from_slice(raw).map_err(|_| EdnaError::new("bad-request", "body is not a JSON object"))?;
-
-    let mut urls: [Option<String>; 3] = [None, None, None];
-    for (slot, field) in urls.iter_mut().zip(URL_FIELDS) {
-        match body.get(field) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) => *slot = Some(s.clone()),
-            Some(_) => {
-                return Err(EdnaError::new("bad-request", format!("{field} must be a string")));
-            }
-        }
+/// The answer of a `set` that succeeded, in the switched shape.
+fn success(shape: SuccessShape) -> Response {
+    match shape {
+        SuccessShape::CodeOk => Json(json!({"code": "ok"})).into_response(),
+        SuccessShape::EmptyBody => StatusCode::OK.into_response(),
+        SuccessShape::EmptyObject => Json(json!({})).into_response(),
+        SuccessShape::HtmlPage => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<!DOCTYPE html><html><body><p>Saved.</p></body></html>",
+        )
+            .into_response(),
+        SuccessShape::NoContent => StatusCode::NO_CONTENT.into_response(),
     }
-    let sent: Vec<&String> = urls.iter().flatten().collect();
-    if sent.is_empty() {
-        return Err(EdnaError::new("url-not-specified", "no callback URL in the body"));
-    }
-    if sent.iter().any(|u| u.chars().count() > MAX_URL_LEN) {
-        return Err(EdnaError::new(
-            "error-callback-url-max-length",
-            format!("a callback URL is longer than {MAX_URL_LEN} characters"),
-        ));
-    }
-    if !sent.iter().all(|u| is_https(u)) {
-        return Err(EdnaError::new(
-            "error-callback-url-not-https",
-            "a callback URL is not https",
-        ));
-    }
-
-    let subject_id = match body.get("subjectId") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_i64() {
-            Some(id) => Some(id),
-            None => {
-                return Err(EdnaError::new("bad-request", "subjectId must be an integer"));
-            }
-        },
-    };
-    if let Some(sid) = subject_id {
-        let store = lock(&inner.store);
-        let known = store
-            .account(&key)
-            .is_some_and(|a| a.channels.iter().any(|c| c.usable_subject_id() == Some(sid)));
-        if !known {
-            return Err(EdnaError::new(
-                "error-subject-unknown",
-                format!("no channel with subjectId {sid}"),
-            ));
-        }
-    }
-
-    if url_check {
-        let mut checked: Vec<&String> = Vec::new();
-        for url in sent {
-            if checked.contains(&url) {
-                continue;
-            }
-            checked.push(url);
-            // No lock is held across this await.
-            let answer = probe(&inner.probe, Method::HEAD, url).await;
-            if answer != Ok(200) {
-                let why = match answer {
-                    Ok(s) => format!("HEAD {url} answered {s}"),
-                    Err(e) => format!("HEAD {url} failed: {e}"),
-                };
-                return Err(EdnaError::new("error-callback-url-not-available", why));
-            }
-        }
-    }
-
-    let mut store = lock(&inner.store);
-    let account = store
-        .account_mut(&key)
-        .ok_or_else(|| EdnaError::auth(StatusCode::UNAUTHORIZED, "unauthorized", "key was removed"))?;
-    let entry = account.callbacks.entry(subject_id).or_default();
-    let [status, in_message, matcher] = urls;
-    apply(&mut entry.status_callback_url, status, set_omitted);
-    apply(&mut entry.in_message_callback_url, in_message, set_omitted);
-    apply(&mut entry.message_matcher_callback_url, matcher, set_omitted);
-    if *entry == CallbackUrls::default() {
-        account.callbacks.remove(&subject_id);
-    }
-    Ok(())
-}
-
-fn apply(slot: &mut Option<String>, sent: Option<String>, mode: EdnaSetOmitted) {
-    match (sent, mode) {
-        (Some(url), _) => *slot = Some(url),
-        (None, EdnaSetOmitted::Clear) => *slot = None,
-        (None, EdnaSetOmitted::Keep) => {}
-    }
-}
-
-/// `https://` followed by a non-empty host.
-fn is_https(url: &str) -> bool {
-    let lower = url.to_ascii_lowercase();
-    lower
-        .strip_prefix("https://")
-        .and_then(|rest| rest.split(['/', '?', '#']).next())
-        .is_some_and(|host| !host.is_empty() && !host.contains(char::is_whitespace))
 }
 
 async fn channel_profile(

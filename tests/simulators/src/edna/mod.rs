@@ -6,71 +6,35 @@
 //!   follow the [`EdnaErrorStyle`]: `{"code": ...}`, or a problem body in `Problem` style);
 //! - checks run in this order: at least one URL, length (≤ 500), https, `subjectId`, `HEAD`;
 //! - the `HEAD` check requires exactly 200 (redirects are not followed);
-//! - in `Problem` style `detail` is `"<code>: <message>"`, `title` the code, `type` `about:blank`.
+//! - in `Problem` style `detail` is `"<code>: <message>"`, `title` the code, `type` `about:blank`;
+//! - a channel's effective URL for a field is its own, else the tenant-wide one;
+//! - the `EchoSecret` fault answers a 400 problem body with the key in `detail`.
+//!
+//! Readings the contract leaves open are switches ([`EdnaSwitches`], `switches.rs`). Note
+//! [`TenantWideScope`]: the seed reads `AllChannels`, the default is `SeparateDefault` for now.
 
 mod handlers;
 mod model;
+mod set;
+mod switches;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 pub use model::{CallbackUrls, Channel};
+pub use switches::{EdnaErrorStyle, EdnaSetOmitted, EdnaSwitches, SuccessShape, TenantWideScope};
 
-use crate::common::{Classified, RequestView, Server, SimCore, header_str, impl_sim_controls, lock};
+use crate::common::{Classified, RequestView, SecretEcho, Server, SimCore, header_str, impl_sim_controls, lock};
 
 /// Provider name in request records.
 pub const PROVIDER: &str = "edna";
 /// Longest URL accepted.
 pub const MAX_URL_LEN: usize = 500;
-
-/// How an error code travels (the contract makes the client accept all three).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EdnaErrorStyle {
-    /// Default: HTTP 200 with `{"code": "<error code>"}`.
-    #[default]
-    Http200Code,
-    /// HTTP 400 with `{"code": "<error code>"}`.
-    Http400Code,
-    /// HTTP 400, `application/problem+json` `{type, title, status, detail}` (RFC 7807).
-    Problem,
-}
-
-/// What `set` does with URL fields the body leaves out.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EdnaSetOmitted {
-    /// Default (the contract's assumption): fields left out stay as they were.
-    #[default]
-    Keep,
-    /// Other reading: fields left out are cleared.
-    Clear,
-}
-
-/// Runtime-switchable behaviour. In JSON (`POST /_sim/switches`) every field is optional.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
-pub struct EdnaSwitches {
-    /// `HEAD` each URL before accepting it (default true).
-    pub url_check: bool,
-    pub error_style: EdnaErrorStyle,
-    pub set_omitted: EdnaSetOmitted,
-}
-
-impl Default for EdnaSwitches {
-    fn default() -> Self {
-        EdnaSwitches {
-            url_check: true,
-            error_style: EdnaErrorStyle::default(),
-            set_omitted: EdnaSetOmitted::default(),
-        }
-    }
-}
 
 /// Start-up configuration.
 #[derive(Clone, Debug)]
@@ -110,8 +74,31 @@ struct KeyInfo {
 #[derive(Default, Serialize)]
 struct Account {
     channels: Vec<Channel>,
-    /// Keyed by subjectId; `None` = every channel of the tenant.
+    /// Keyed by subjectId; `None` = the tenant-wide entry.
     callbacks: BTreeMap<Option<i64>, CallbackUrls>,
+}
+
+impl Account {
+    /// What the channel with `subject_id` effectively holds, per field: its own URL, else the
+    /// tenant-wide one (under either [`TenantWideScope`] reading).
+    fn effective(&self, subject_id: i64) -> CallbackUrls {
+        let own = self.callbacks.get(&Some(subject_id)).cloned().unwrap_or_default();
+        let tenant = self.callbacks.get(&None).cloned().unwrap_or_default();
+        CallbackUrls {
+            status_callback_url: own.status_callback_url.or(tenant.status_callback_url),
+            in_message_callback_url: own.in_message_callback_url.or(tenant.in_message_callback_url),
+            message_matcher_callback_url: own.message_matcher_callback_url.or(tenant.message_matcher_callback_url),
+        }
+    }
+
+    /// Effective URLs of every channel with a `subjectId`, by subjectId.
+    fn effective_all(&self) -> BTreeMap<i64, CallbackUrls> {
+        self.channels
+            .iter()
+            .filter_map(Channel::usable_subject_id)
+            .map(|sid| (sid, self.effective(sid)))
+            .collect()
+    }
 }
 
 #[derive(Default)]
@@ -169,7 +156,18 @@ impl EdnaInner {
                     .map(|(sid, urls)| (subject_label(*sid), json!(urls)))
                     .collect();
                 let channels: Vec<Value> = acc.channels.iter().map(Channel::to_api_json).collect();
-                (name.clone(), json!({"channels": channels, "callbacks": callbacks}))
+                let effective: serde_json::Map<String, Value> = acc
+                    .channels
+                    .iter()
+                    .filter_map(|c| Some((c.id, c.usable_subject_id()?)))
+                    .map(|(channel_id, sid)| {
+                        let mut urls = json!(acc.effective(sid));
+                        urls["channelId"] = json!(channel_id);
+                        (sid.to_string(), urls)
+                    })
+                    .collect();
+                let account = json!({"channels": channels, "callbacks": callbacks, "effective": effective});
+                (name.clone(), account)
             })
             .collect();
         json!({
@@ -199,13 +197,23 @@ fn classify(req: &RequestView<'_>) -> Classified {
     }
 }
 
+/// `EchoSecret` answers: the `X-API-KEY` in a `400 application/problem+json` whose `detail`
+/// carries the message (edna's `{"code": ...}` body has no text field).
+const SECRET_ECHO: SecretEcho = SecretEcho {
+    secret: |req| header_str(req.headers, "x-api-key").map(|k| ("API key", k)),
+    answer: |message| {
+        let body = format!(r#"{{"type":"about:blank","title":"bad-request","status":400,"detail":{message}}}"#);
+        (400, "application/problem+json", body)
+    },
+};
+
 /// Starts edna simulators.
 pub struct EdnaSimulator;
 
 impl EdnaSimulator {
     /// Bind `127.0.0.1:config.port` and serve until the last [`EdnaSim`] clone is dropped.
     pub async fn start(config: EdnaConfig) -> io::Result<EdnaSim> {
-        let core = SimCore::new(PROVIDER, classify, config.latency);
+        let core = SimCore::with_secret_echo(PROVIDER, classify, SECRET_ECHO, config.latency);
         let inner = Arc::new(EdnaInner {
             store: Mutex::default(),
             switches: Mutex::new(config.switches.clone()),
@@ -316,6 +324,24 @@ impl EdnaSim {
         self.state(key).remove(&subject_id)
     }
 
+    /// What the channel with `subject_id` effectively holds, per field: its own URL, else the
+    /// tenant-wide one. All `None` for an unknown key or subjectId without URLs.
+    pub fn effective_callbacks(&self, key: &str, subject_id: i64) -> CallbackUrls {
+        lock(&self.inner.store)
+            .account(key)
+            .map(|a| a.effective(subject_id))
+            .unwrap_or_default()
+    }
+
+    /// [`effective_callbacks`](Self::effective_callbacks) of every channel of `key`'s account
+    /// that has a `subjectId`, by subjectId.
+    pub fn effective_state(&self, key: &str) -> BTreeMap<i64, CallbackUrls> {
+        lock(&self.inner.store)
+            .account(key)
+            .map(Account::effective_all)
+            .unwrap_or_default()
+    }
+
     /// Overwrite the URLs of one pair behind the operator's back.
     pub fn put_callback_urls(&self, key: &str, subject_id: Option<i64>, urls: CallbackUrls) {
         if let Some(account) = lock(&self.inner.store).account_mut(key) {
@@ -342,6 +368,22 @@ impl EdnaSim {
 
     pub fn set_set_omitted(&self, mode: EdnaSetOmitted) {
         lock(&self.inner.switches).set_omitted = mode;
+    }
+
+    /// What a `set` without `subjectId` writes (default `SeparateDefault` for now; the seed's
+    /// reading is `AllChannels`).
+    pub fn set_tenant_wide_scope(&self, scope: TenantWideScope) {
+        lock(&self.inner.switches).tenant_wide_scope = scope;
+    }
+
+    /// Refuse a `set` with only `messageMatcherCallbackUrl` (`url-not-specified`).
+    pub fn set_require_status_or_in_message(&self, on: bool) {
+        lock(&self.inner.switches).require_status_or_in_message = on;
+    }
+
+    /// The answer of a successful `set` (default `{"code":"ok"}`).
+    pub fn set_success_shape(&self, shape: SuccessShape) {
+        lock(&self.inner.switches).success_shape = shape;
     }
 
     /// Everything held, as served by `GET /_sim/state`.

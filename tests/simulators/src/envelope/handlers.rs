@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router, middleware};
@@ -14,8 +14,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::model::validate_create;
-use super::{EnvelopeInner, EnvelopeSwitches, Token};
+use super::echo::{api_json, to_text};
+use super::model::validate_create_with;
+use super::{EnvelopeInner, EnvelopeSwitches, KeyOrder, RemoveSuccess, Token};
 use crate::common::{SimCore, header_str, lock, sim_middleware};
 
 const CALLBACK: &str = "/api/v1/envelope/callback";
@@ -134,15 +135,28 @@ async fn add(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap, raw: B
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let mut callback = match validate_create(&body) {
+    let switches = inner.switches();
+    let mut callback = match validate_create_with(&body, switches.strict_bounds) {
         Ok(c) => c,
         Err(msg) => return error(400, &msg),
     };
     // The API always generates the id; no idempotency: the same body twice makes two callbacks.
     callback.id = Uuid::new_v4();
-    let answer = callback.to_api_json();
-    lock(&inner.store).callbacks.entry(mailbox).or_default().push(callback);
-    (StatusCode::CREATED, Json(answer)).into_response()
+    callback.url = switches.url_normalisation.apply(&callback.url);
+    let sent_filter = body.get("filter").cloned().unwrap_or(Value::Null);
+    let answer = api_json(&callback, Some(&sent_filter), &switches);
+    {
+        let mut store = lock(&inner.store);
+        store.sent_filters.insert(callback.id, sent_filter);
+        store.callbacks.entry(mailbox).or_default().push(callback);
+    }
+    let status = StatusCode::from_u16(switches.add_success_status).unwrap_or(StatusCode::CREATED);
+    json_text(status, &answer, switches.key_order)
+}
+
+/// `v` as an `application/json` answer with object keys in `order`.
+fn json_text(status: StatusCode, v: &Value, order: KeyOrder) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], to_text(v, order)).into_response()
 }
 
 async fn list(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap) -> Response {
@@ -150,12 +164,19 @@ async fn list(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap) -> Re
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
-    let items: Vec<Value> = lock(&inner.store)
+    let switches = inner.switches();
+    let store = lock(&inner.store);
+    let items: Vec<Value> = store
         .callbacks
         .get(&mailbox)
-        .map(|l| l.iter().map(|c| c.to_api_json()).collect())
+        .map(|l| {
+            l.iter()
+                .map(|c| api_json(c, store.sent_filters.get(&c.id), &switches))
+                .collect()
+        })
         .unwrap_or_default();
-    Json(Value::Array(items)).into_response()
+    drop(store);
+    json_text(StatusCode::OK, &Value::Array(items), switches.key_order)
 }
 
 async fn remove(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
@@ -166,16 +187,24 @@ async fn remove(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap, Pat
     let Ok(id) = Uuid::parse_str(&id) else {
         return error(404, "callback not found");
     };
-    let removed_answer = inner.switches().removed_answer;
+    let switches = inner.switches();
     let mut store = lock(&inner.store);
     let list = store.callbacks.entry(mailbox).or_default();
     if let Some(pos) = list.iter().position(|c| c.id == id) {
         list.remove(pos);
         store.removed.insert(id);
-        return StatusCode::OK.into_response();
+        store.sent_filters.remove(&id);
+        return match switches.remove_success {
+            RemoveSuccess::EmptyOk => StatusCode::OK.into_response(),
+            RemoveSuccess::NoContent => StatusCode::NO_CONTENT.into_response(),
+            RemoveSuccess::JsonObject => Json(json!({})).into_response(),
+        };
     }
     if store.removed.contains(&id) {
-        return error(removed_answer, "callback was removed");
+        return match switches.removed_answer {
+            status @ (200 | 204) => StatusCode::from_u16(status).unwrap_or(StatusCode::OK).into_response(),
+            status => error(status, "callback was removed"),
+        };
     }
     error(404, "callback not found")
 }
@@ -213,9 +242,12 @@ async fn send(State(inner): State<Arc<EnvelopeInner>>, headers: HeaderMap, Path(
     }
 }
 
-async fn admin_switches(State(inner): State<Arc<EnvelopeInner>>, Json(switches): Json<EnvelopeSwitches>) -> StatusCode {
+async fn admin_switches(State(inner): State<Arc<EnvelopeInner>>, Json(switches): Json<EnvelopeSwitches>) -> Response {
+    if let Err(e) = switches.validate() {
+        return (StatusCode::BAD_REQUEST, e).into_response();
+    }
     *lock(&inner.switches) = switches;
-    StatusCode::NO_CONTENT
+    StatusCode::NO_CONTENT.into_response()
 }
 
 #[derive(Deserialize)]

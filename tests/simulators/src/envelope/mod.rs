@@ -10,10 +10,17 @@
 //! - statuses are stored upper case, scopes lower case, dates as UTC with milliseconds
 //!   (`...T..:..:...000Z`), so a client must compare sets as sets and dates as instants;
 //! - `{id}/send` POSTs a test payload to the URL (with basic auth when set) and answers
-//!   `{code, body}`; the filter `check` method is not simulated.
+//!   `{code, body}`; the filter `check` method is not simulated;
+//! - the `EchoSecret` fault answers 400 `{"code":400,"message"}` with the bearer token, or on
+//!   `/api/login` the password.
+//!
+//! Readings the contract leaves open are switches ([`EnvelopeSwitches`], `switches.rs`, which also
+//! holds the handle's setters); the echo shaping they imply is in `echo.rs`.
 
+mod echo;
 mod handlers;
 mod model;
+mod switches;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -21,33 +28,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub use model::{Callback, Filter, SCOPES, STATUSES};
+// The handle's switch setters live in `switches.rs`.
+pub use switches::{
+    ALWAYS_DIFFERS_FIELDS, DateEcho, EnumCase, EnvelopeSwitches, KeyOrder, RemoveSuccess, RemovedAnswer,
+    UnsetFilterFields,
+};
 
-use crate::common::{Classified, RequestView, Server, SimCore, header_str, impl_sim_controls, lock};
+use crate::common::{Classified, RequestView, SecretEcho, Server, SimCore, header_str, impl_sim_controls, lock};
 
 /// Provider name in request records.
 pub const PROVIDER: &str = "envelope";
 /// Lifetime of a login token (simulated time).
 pub const LOGIN_TOKEN_TTL: Duration = Duration::from_secs(12 * 3600);
-
-/// Runtime-switchable behaviour. In JSON (`POST /_sim/switches`) every field is optional.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
-pub struct EnvelopeSwitches {
-    /// Status answered when removing an id that was already removed (default 404; 410 allowed
-    /// by the contract). Ids never seen always answer 404.
-    pub removed_answer: u16,
-}
-
-impl Default for EnvelopeSwitches {
-    fn default() -> Self {
-        EnvelopeSwitches { removed_answer: 404 }
-    }
-}
 
 /// A login user.
 #[derive(Clone, Debug)]
@@ -97,6 +93,8 @@ struct Store {
     users: HashMap<String, User>,
     /// Callbacks per mailbox, in creation order.
     callbacks: HashMap<String, Vec<Callback>>,
+    /// The `filter` object of each callback as the client sent it (for the as-sent readings).
+    sent_filters: HashMap<Uuid, Value>,
     removed: HashSet<Uuid>,
     /// Added to the real clock by `advance_clock`.
     clock_offset: Duration,
@@ -191,13 +189,37 @@ fn classify(req: &RequestView<'_>) -> Classified {
     }
 }
 
+/// The bearer token of a call, or the password of a login body.
+fn secret(req: &RequestView<'_>) -> Option<(&'static str, String)> {
+    if req.path == "/api/login" {
+        return req
+            .body
+            .get("password")
+            .and_then(Value::as_str)
+            .map(|p| ("password", p.to_owned()));
+    }
+    let auth = header_str(req.headers, "authorization")?;
+    let token = auth.split_once(' ').map_or(auth.as_str(), |(_, t)| t.trim());
+    Some(("token", token.to_owned()))
+}
+
+/// `EchoSecret` answers: the token or login password in `400 {"code":400,"message":...}`.
+const SECRET_ECHO: SecretEcho = SecretEcho {
+    secret,
+    answer: |message| {
+        let body = format!(r#"{{"code":400,"message":{message}}}"#);
+        (400, "application/json", body)
+    },
+};
+
 /// Starts envelope simulators.
 pub struct EnvelopeSimulator;
 
 impl EnvelopeSimulator {
     /// Bind `127.0.0.1:config.port` and serve until the last [`EnvelopeSim`] clone is dropped.
     pub async fn start(config: EnvelopeConfig) -> io::Result<EnvelopeSim> {
-        let core = SimCore::new(PROVIDER, classify, config.latency);
+        config.switches.validate().map_err(io::Error::other)?;
+        let core = SimCore::with_secret_echo(PROVIDER, classify, SECRET_ECHO, config.latency);
         let inner = Arc::new(EnvelopeInner {
             store: Mutex::default(),
             switches: Mutex::new(config.switches.clone()),
@@ -295,11 +317,11 @@ impl EnvelopeSim {
     /// way), optionally with an `id`. Duplicates are allowed, as with the API.
     pub fn put_callback(&self, mailbox: &str, obj: Value) -> Result<Callback, String> {
         let cb = model::validate_create(&obj)?;
-        lock(&self.inner.store)
-            .callbacks
-            .entry(mailbox.to_owned())
-            .or_default()
-            .push(cb.clone());
+        let mut store = lock(&self.inner.store);
+        if let Some(filter) = obj.get("filter") {
+            store.sent_filters.insert(cb.id, filter.clone());
+        }
+        store.callbacks.entry(mailbox.to_owned()).or_default().push(cb.clone());
         Ok(cb)
     }
 
@@ -314,17 +336,9 @@ impl EnvelopeSim {
         let removed = list.len() != before;
         if removed {
             store.removed.insert(id);
+            store.sent_filters.remove(&id);
         }
         removed
-    }
-
-    pub fn switches(&self) -> EnvelopeSwitches {
-        self.inner.switches()
-    }
-
-    /// Status for removing an already-removed id: 404 (default) or 410.
-    pub fn set_removed_answer(&self, status: u16) {
-        lock(&self.inner.switches).removed_answer = status;
     }
 
     /// Everything held, as served by `GET /_sim/state` (passwords included: test tooling).

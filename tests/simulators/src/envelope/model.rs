@@ -164,6 +164,12 @@ pub(crate) fn validate_filter(v: &Value) -> Result<Filter, Invalid> {
 /// Validate a create body. The returned callback has a fresh id, or the body's `id` when it
 /// carries a valid one (only [`put_callback`](super::EnvelopeSim::put_callback) relies on that).
 pub(crate) fn validate_create(body: &Value) -> Result<Callback, Invalid> {
+    validate_create_with(body, false)
+}
+
+/// [`validate_create`], with the API spec's strict bounds when `strict`
+/// (`0 < retries ≤ 10`, `100 < timeout < 60000`).
+pub(crate) fn validate_create_with(body: &Value, strict: bool) -> Result<Callback, Invalid> {
     let body = body.as_object().ok_or("body must be a JSON object")?;
     let filter = match body.get("filter") {
         None | Some(Value::Null) => return Err("filter is required (it may be {})".into()),
@@ -178,8 +184,15 @@ pub(crate) fn validate_create(body: &Value) -> Result<Callback, Invalid> {
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
         return Err("url must be an absolute http(s) URL".into());
     }
-    let retries = int_in(body, "retries", 0, 10)?.ok_or("retries is required (0..10)")?;
-    let timeout = int_in(body, "timeout", 100, 60_000)?.ok_or("timeout is required (100..60000)")?;
+    let (retries, timeout) = if strict {
+        let retries = int_in(body, "retries", 1, 10)?.ok_or("retries is required (0 < retries <= 10)")?;
+        let timeout = int_in(body, "timeout", 101, 59_999)?.ok_or("timeout is required (100 < timeout < 60000)")?;
+        (retries, timeout)
+    } else {
+        let retries = int_in(body, "retries", 0, 10)?.ok_or("retries is required (0..10)")?;
+        let timeout = int_in(body, "timeout", 100, 60_000)?.ok_or("timeout is required (100..60000)")?;
+        (retries, timeout)
+    };
     let success_code = int_in(body, "successCode", 100, 599)?.unwrap_or(200);
     let login = opt_string(body, "login")?.filter(|l| !l.is_empty());
     let password = opt_string(body, "password")?;

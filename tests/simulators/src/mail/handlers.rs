@@ -12,8 +12,9 @@ use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::echo::api_json;
 use super::model::{required_url, validate_set};
-use super::{API_PREFIX, MailError, MailInner, MailKeyState, MailSwitches, SetOmitted};
+use super::{API_PREFIX, MailError, MailInner, MailKeyState, MailSwitches, ReceiverCheckFailure, SetOmitted};
 use crate::common::{SimCore, header_str, lock, probe, sim_middleware};
 
 pub(super) fn router(core: Arc<SimCore>, inner: Arc<MailInner>) -> Router {
@@ -99,32 +100,38 @@ async fn set(inner: &MailInner, key: &str, body: &Map<String, Value>) -> Result<
     let keep = match switches.set_omitted {
         SetOmitted::Reset => None,
         SetOmitted::Keep => {
-            let url = required_url(body)?;
+            let url = switches.url_normalisation.apply(&required_url(body)?);
             lock(&inner.store).hooks.get(key).and_then(|h| h.get(&url).cloned())
         }
     };
-    let hook = validate_set(body, keep.as_ref(), switches.accept_sent_event)?;
+    let mut hook = validate_set(body, keep.as_ref(), switches.accept_sent_event)?;
     if hook.status == "active" && switches.activation_check {
         // No lock is held across this await.
-        match probe(&inner.probe, Method::GET, &hook.url).await {
-            Ok(200) => {}
-            Ok(status) => {
-                let msg = format!("webhook url check failed: GET answered {status}, expected 200");
-                return Err(MailError::new(400, 2713, &msg));
-            }
-            Err(e) => {
-                let msg = format!("webhook url check failed: {e}");
-                return Err(MailError::new(400, 2713, &msg));
-            }
+        let why = match probe(&inner.probe, Method::GET, &hook.url).await {
+            Ok(200) => None,
+            Ok(status) => Some(format!("webhook url check failed: GET answered {status}, expected 200")),
+            Err(e) => Some(format!("webhook url check failed: {e}")),
+        };
+        if let Some(why) = why {
+            return Err(receiver_check_failed(switches.receiver_check_failure_code, &why));
         }
     }
+    hook.url = switches.url_normalisation.apply(&hook.url);
     let stored = {
         let mut store = lock(&inner.store);
         let store = &mut *store;
         let hooks = store.hooks.entry(key.to_owned()).or_default();
         hooks.upsert(hook, &mut store.next_id)
     };
-    Ok(success(json!({"object": stored.to_api_json(false)})))
+    Ok(success(json!({"object": api_json(&stored, &switches, false)})))
+}
+
+fn receiver_check_failed(mode: ReceiverCheckFailure, why: &str) -> MailError {
+    match mode {
+        ReceiverCheckFailure::Code2713 => MailError::new(400, 2713, why),
+        ReceiverCheckFailure::Code { http, code } => MailError::new(http, code, why),
+        ReceiverCheckFailure::NoCode { http } => MailError::without_code(http, why),
+    }
 }
 
 fn not_found(inner: &MailInner) -> MailError {
@@ -134,18 +141,19 @@ fn not_found(inner: &MailInner) -> MailError {
 
 fn get_one(inner: &MailInner, key: &str, body: &Map<String, Value>) -> Result<Response, MailError> {
     let url = required_url(body)?;
-    let omit = inner.switches().omit_delivery_flags_on_read;
+    let switches = inner.switches();
     let found = lock(&inner.store).hooks.get(key).and_then(|h| h.get(&url).cloned());
     match found {
-        Some(h) => Ok(success(json!({"object": h.to_api_json(omit)}))),
+        Some(h) => Ok(success(json!({"object": api_json(&h, &switches, true)}))),
         None => Err(not_found(inner)),
     }
 }
 
 fn list(inner: &MailInner, key: &str, body: &Map<String, Value>) -> Result<Response, MailError> {
+    let switches = inner.switches();
     let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(50) as usize;
+    let limit = switches.list_page_cap.map_or(limit, |cap| limit.min(cap));
     let offset = body.get("offset").and_then(Value::as_u64).unwrap_or(0) as usize;
-    let omit = inner.switches().omit_delivery_flags_on_read;
     let objects: Vec<Value> = lock(&inner.store)
         .hooks
         .get(key)
@@ -154,7 +162,7 @@ fn list(inner: &MailInner, key: &str, body: &Map<String, Value>) -> Result<Respo
                 .values()
                 .skip(offset)
                 .take(limit)
-                .map(|w| w.to_api_json(omit))
+                .map(|w| api_json(w, &switches, true))
                 .collect()
         })
         .unwrap_or_default();
@@ -170,9 +178,12 @@ fn delete(inner: &MailInner, key: &str, body: &Map<String, Value>) -> Result<Res
     }
 }
 
-async fn admin_switches(State(inner): State<Arc<MailInner>>, Json(switches): Json<MailSwitches>) -> StatusCode {
+async fn admin_switches(State(inner): State<Arc<MailInner>>, Json(switches): Json<MailSwitches>) -> Response {
+    if let Err(e) = switches.validate() {
+        return (StatusCode::BAD_REQUEST, e).into_response();
+    }
     *lock(&inner.switches) = switches;
-    StatusCode::NO_CONTENT
+    StatusCode::NO_CONTENT.into_response()
 }
 
 #[derive(Deserialize)]

@@ -5,10 +5,17 @@
 //!   listed code about the URL's reachability);
 //! - a malformed JSON body answers HTTP 400, code 100; an unknown method HTTP 404, code 404;
 //! - `status` not a string → 2714, an unknown status value → 2715;
-//! - a url that is not `http(s)://host…`, has a non-ASCII host or a host under `.invalid` → 2713.
+//! - a url that is not `http(s)://host…` (scheme in lower case), has a non-ASCII host or a host
+//!   under `.invalid` → 2713;
+//! - the `EchoSecret` fault answers HTTP 400, code 100, the key in `message`.
+//!
+//! Readings the contract leaves open are switches ([`MailSwitches`], `switches.rs`); the read-side
+//! shaping they imply is in `echo.rs`.
 
+mod echo;
 mod handlers;
 mod model;
+mod switches;
 
 use std::collections::HashMap;
 use std::io;
@@ -18,29 +25,23 @@ use std::time::Duration;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use model::KeyHooks;
 pub use model::{EMAIL_STATUSES, Events, Webhook};
+pub use switches::{
+    ALWAYS_DIFFERS_FIELDS, EmailStatusOrder, MailSwitches, ReceiverCheckFailure, SetOmitted, StoppedWord,
+};
 
-use crate::common::{Classified, RequestView, Server, SimCore, header_str, impl_sim_controls, lock};
+use crate::common::{
+    Classified, RequestView, SecretEcho, Server, SimCore, UrlNormalisation, header_str, impl_sim_controls, lock,
+};
 
 /// Provider name in request records.
 pub const PROVIDER: &str = "mail";
 /// Path prefix of the API (`base_url()` ends with it).
 pub const API_PREFIX: &str = "/ru/transactional/api/v1";
-
-/// What a `set` does with fields the body omits (not documented by the provider).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SetOmitted {
-    /// Default: "create or replace" — omitted fields take their documented defaults.
-    #[default]
-    Reset,
-    /// Other reading: omitted fields keep the stored webhook's values.
-    Keep,
-}
 
 /// How a key answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -53,36 +54,6 @@ pub enum MailKeyState {
     ApiDisabled,
     /// 403, code 106.
     UserInactive,
-}
-
-/// Runtime-switchable behaviour (assumption switches). In JSON (`POST /_sim/switches`) every
-/// field is optional and defaults to the value below.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default)]
-pub struct MailSwitches {
-    /// Send the activation `GET` to the url of an active webhook on `set` (default true).
-    pub activation_check: bool,
-    /// Omitted fields on `set` (default [`SetOmitted::Reset`]).
-    pub set_omitted: SetOmitted,
-    /// HTTP status of error 304 (unknown url) on `get`/`delete` (default 400, the contract's
-    /// assumption; 404 is the other reading).
-    pub not_found_http_status: u16,
-    /// Accept `sent` in `events.email_status` (default true, as the contract assumes).
-    pub accept_sent_event: bool,
-    /// Leave `delivery_info`/`single_event` out of `get`/`list` objects (default false).
-    pub omit_delivery_flags_on_read: bool,
-}
-
-impl Default for MailSwitches {
-    fn default() -> Self {
-        MailSwitches {
-            activation_check: true,
-            set_omitted: SetOmitted::Reset,
-            not_found_http_status: 400,
-            accept_sent_event: true,
-            omit_delivery_flags_on_read: false,
-        }
-    }
 }
 
 /// Start-up configuration.
@@ -114,7 +85,8 @@ impl Default for MailConfig {
     }
 }
 
-/// An error answer: HTTP status + `{"status":"error","code":N,"message":"..."}`.
+/// An error answer: HTTP status + `{"status":"error","code":N,"message":"..."}` (code `0` =
+/// no `code` field, see [`MailError::without_code`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MailError {
     pub http: u16,
@@ -130,12 +102,21 @@ impl MailError {
             message: message.to_owned(),
         }
     }
+
+    /// `{"status":"error","message":"..."}` with no `code`.
+    pub fn without_code(http: u16, message: &str) -> Self {
+        Self::new(http, 0, message)
+    }
 }
 
 impl IntoResponse for MailError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.http).unwrap_or(StatusCode::BAD_REQUEST);
-        let body = json!({"status": "error", "code": self.code, "message": self.message});
+        let body = if self.code == 0 {
+            json!({"status": "error", "message": self.message})
+        } else {
+            json!({"status": "error", "code": self.code, "message": self.message})
+        };
         (status, Json(body)).into_response()
     }
 }
@@ -198,13 +179,23 @@ fn classify(req: &RequestView<'_>) -> Classified {
     }
 }
 
+/// `EchoSecret` answers: the key (header or body) in `400 {"status":"error","code":100,"message":...}`.
+const SECRET_ECHO: SecretEcho = SecretEcho {
+    secret: |req| classify(req).credential.map(|k| ("API key", k)),
+    answer: |message| {
+        let body = format!(r#"{{"status":"error","code":100,"message":{message}}}"#);
+        (400, "application/json", body)
+    },
+};
+
 /// Starts mail simulators.
 pub struct MailSimulator;
 
 impl MailSimulator {
     /// Bind `127.0.0.1:config.port` and serve until the last [`MailSim`] clone is dropped.
     pub async fn start(config: MailConfig) -> io::Result<MailSim> {
-        let core = SimCore::new(PROVIDER, classify, config.latency);
+        config.switches.validate().map_err(io::Error::other)?;
+        let core = SimCore::with_secret_echo(PROVIDER, classify, SECRET_ECHO, config.latency);
         let mut store = Store::default();
         for k in &config.keys {
             store.keys.insert(k.clone(), MailKeyState::Active);
@@ -301,7 +292,11 @@ impl MailSim {
         self.inner.switches()
     }
 
+    /// Replace every switch. Panics when `echo_always_differs` names an unknown field.
     pub fn set_switches(&self, switches: MailSwitches) {
+        if let Err(e) = switches.validate() {
+            panic!("{e}");
+        }
         *lock(&self.inner.switches) = switches;
     }
 
@@ -325,6 +320,39 @@ impl MailSim {
 
     pub fn set_omit_delivery_flags_on_read(&self, on: bool) {
         lock(&self.inner.switches).omit_delivery_flags_on_read = on;
+    }
+
+    /// What reads show for a webhook the provider stopped: `stopped` (default) or `inactive`.
+    pub fn set_disabled_status_word(&self, word: StoppedWord) {
+        lock(&self.inner.switches).disabled_status_word = word;
+    }
+
+    /// The error of a failed activation `GET` (default HTTP 400, code 2713).
+    pub fn set_receiver_check_failure_code(&self, failure: ReceiverCheckFailure) {
+        lock(&self.inner.switches).receiver_check_failure_code = failure;
+    }
+
+    /// How `set` stores urls (default exactly as sent); `get`/`delete` match the stored form exactly.
+    pub fn set_url_normalisation(&self, mode: UrlNormalisation) {
+        lock(&self.inner.switches).url_normalisation = mode;
+    }
+
+    /// Order of echoed `events.email_status` (default as sent).
+    pub fn set_email_status_order(&self, order: EmailStatusOrder) {
+        lock(&self.inner.switches).email_status_order = order;
+    }
+
+    /// Cap on objects per `list` page, whatever `limit` asks (default none).
+    pub fn set_list_page_cap(&self, cap: Option<usize>) {
+        lock(&self.inner.switches).list_page_cap = cap;
+    }
+
+    /// TEST ONLY: echo `field` (one of [`ALWAYS_DIFFERS_FIELDS`]) with a value that always differs
+    /// from the stored one; `None` turns it off. Panics on an unknown field.
+    pub fn set_echo_always_differs(&self, field: Option<&str>) {
+        let mut switches = self.switches();
+        switches.echo_always_differs = field.map(str::to_owned);
+        self.set_switches(switches);
     }
 
     /// Everything held, as served by `GET /_sim/state`.

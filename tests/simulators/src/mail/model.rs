@@ -212,7 +212,7 @@ pub(crate) fn validate_set(
     let status = match field(body, "status") {
         None => keep.map_or_else(default_status, |k| {
             // A webhook the provider stopped is re-activated by a `set` that omits status.
-            if k.status == "stopped" {
+            if k.status == "stopped" || k.status == "inactive" {
                 default_status()
             } else {
                 k.status.clone()

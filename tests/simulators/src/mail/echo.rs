@@ -1,0 +1,80 @@
+//! How the mail simulator echoes a stored webhook (`get`, `list`, the `set` answer) under the
+//! read-side switches.
+
+use serde_json::{Value, json};
+
+use super::model::{EMAIL_STATUSES, Webhook};
+use super::switches::{EmailStatusOrder, MailSwitches};
+
+/// The webhook's API object as the current switches show it.
+pub(crate) fn api_json(hook: &Webhook, sw: &MailSwitches, on_read: bool) -> Value {
+    let mut v = hook.to_api_json(on_read && sw.omit_delivery_flags_on_read);
+    if hook.status == "stopped" {
+        v["status"] = json!(sw.disabled_status_word.word());
+    }
+    if sw.email_status_order == EmailStatusOrder::Canonical {
+        let mut sorted: Vec<&str> = EMAIL_STATUSES
+            .iter()
+            .copied()
+            .chain(["sent"])
+            .filter(|s| hook.events.email_status.iter().any(|e| e == s))
+            .collect();
+        sorted.dedup();
+        v["events"]["email_status"] = json!(sorted);
+    }
+    if let Some(field) = &sw.echo_always_differs {
+        differ(&mut v, field);
+    }
+    v
+}
+
+/// Replace `field` of the API object with a value that differs from the stored one.
+fn differ(v: &mut Value, field: &str) {
+    match field {
+        "status" => {
+            let other = if v["status"] == "disabled" {
+                "active"
+            } else {
+                "disabled"
+            };
+            v["status"] = json!(other);
+        }
+        "event_format" => {
+            let other = if v["event_format"] == "json_post" {
+                "json_post_gzip"
+            } else {
+                "json_post"
+            };
+            v["event_format"] = json!(other);
+        }
+        "delivery_info" | "single_event" => {
+            let flipped = 1 - v[field].as_u64().unwrap_or(0).min(1);
+            v[field] = json!(flipped);
+        }
+        "max_parallel" => {
+            let n = v["max_parallel"].as_u64().unwrap_or(10);
+            v["max_parallel"] = json!(if n >= 100 { 99 } else { n + 1 });
+        }
+        "events.email_status" => {
+            let mut list: Vec<Value> = v["events"]["email_status"].as_array().cloned().unwrap_or_default();
+            match EMAIL_STATUSES.iter().find(|s| !list.iter().any(|e| e == *s)) {
+                Some(missing) => list.push(json!(missing)),
+                None => {
+                    list.pop();
+                }
+            }
+            v["events"]["email_status"] = Value::Array(list);
+        }
+        "events.spam_block" => {
+            let events = &mut v["events"];
+            if events.get("spam_block").is_some_and(|s| !s.is_null()) {
+                if let Some(o) = events.as_object_mut() {
+                    o.remove("spam_block");
+                }
+            } else {
+                events["spam_block"] = json!(["*"]);
+            }
+        }
+        _ => {}
+    }
+}

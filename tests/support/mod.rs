@@ -2,6 +2,7 @@
 //! one operator process per test, simulators in-process on 127.0.0.1.
 #![allow(dead_code, unused_imports)]
 
+pub mod bench;
 pub mod cluster;
 pub mod edna;
 pub mod envelope;
@@ -12,6 +13,7 @@ pub mod metrics;
 pub mod operator;
 pub mod wait;
 
+pub use bench::{Bench, SimulatedProvider};
 pub use cluster::{Cluster, TestNamespace};
 pub use operator::Operator;
 pub use wait::{events_about, eventually, ready_condition, wait_for_event, wait_for_reason, wait_gone};

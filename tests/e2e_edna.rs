@@ -10,6 +10,7 @@ use kube::api::{Patch, PatchParams};
 use provider_simulators::Fault;
 use provider_simulators::edna::{CallbackUrls, EdnaErrorStyle};
 use serde_json::json;
+use support::bench::manifest;
 use support::edna::{EdnaBench, LATE_CHANNEL_ID, LATE_SUBJECT, SHOP_SUBJECT, SHOP_SUBJECT_ID, on_shop};
 use support::{Cluster, TestNamespace, eventually};
 
@@ -443,13 +444,7 @@ async fn deleting_a_registration_warns_that_edna_keeps_the_urls_and_calls_nothin
 async fn kubectl_apply_refuses_bad_edna_specs_with_the_rules_messages() {
     let cluster = Cluster::connect().await;
     let ns = TestNamespace::new(&cluster, "edna-schema").await;
-    let registration = |name: &str, edna: &str| {
-        format!(
-            "apiVersion: callback-operator.io/v1alpha1\nkind: CallbackRegistration\nmetadata:\n  name: {name}\n  \
-             namespace: {}\nspec:\n  credentialsRef:\n    name: creds\n  edna:\n{edna}",
-            ns.name
-        )
-    };
+    let registration = |name: &str, edna: &str| manifest(&ns.name, name, "creds", "edna", edna, "");
     let long = format!(
         "https://hooks.example/{}",
         "x".repeat(501 - "https://hooks.example/".len())

@@ -9,6 +9,7 @@ use kube::api::DeleteParams;
 use provider_simulators::envelope::{EnvelopeConfig, EnvelopeSimulator, User};
 use provider_simulators::{Fault, Receiver};
 use serde_json::json;
+use support::bench::manifest;
 use support::envelope::{self, EnvelopeBench, MAILBOX, PLAIN_FIELDS};
 use support::{Cluster, Operator, TestNamespace, eventually, ready_condition, wait_for_reason, wait_gone};
 
@@ -374,20 +375,8 @@ async fn kubectl_apply_refuses_invalid_envelope_input_with_the_rules_message() {
     let cluster = Cluster::connect().await;
     let ns = TestNamespace::new(&cluster, "env-invalid").await;
     let object = |fields: &str| {
-        format!(
-            "apiVersion: callback-operator.io/v1alpha1
-kind: CallbackRegistration
-metadata:
-  name: bad
-  namespace: {ns}
-spec:
-  credentialsRef:
-    name: creds
-  envelope:
-    url: https://hooks.example/docstudio
-{fields}",
-            ns = ns.name
-        )
+        let block = format!("    url: https://hooks.example/docstudio\n{fields}");
+        manifest(&ns.name, "bad", "creds", "envelope", &block, "")
     };
     let valid = format!("    mailbox: {MAILBOX}\n");
     let cases = [

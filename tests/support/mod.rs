@@ -13,7 +13,6 @@ pub mod metrics;
 pub mod operator;
 pub mod wait;
 
-pub use bench::{Bench, SimulatedProvider};
 pub use cluster::{Cluster, TestNamespace};
 pub use operator::Operator;
 pub use wait::{events_about, eventually, ready_condition, wait_for_event, wait_for_reason, wait_gone};

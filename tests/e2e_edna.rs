@@ -10,6 +10,7 @@ use kube::api::{Patch, PatchParams};
 use provider_simulators::Fault;
 use provider_simulators::edna::{CallbackUrls, EdnaErrorStyle};
 use serde_json::json;
+use support::bench::manifest;
 use support::edna::{EdnaBench, LATE_CHANNEL_ID, LATE_SUBJECT, SHOP_SUBJECT, SHOP_SUBJECT_ID, on_shop};
 use support::{Cluster, TestNamespace, eventually};
 
@@ -38,7 +39,7 @@ async fn applied_registrations_set_exactly_their_urls_for_the_channel_and_tenant
     bench.wait_ready("tenant");
 
     assert_eq!(
-        bench.sim.state(&bench.key),
+        bench.sim.state(&bench.creds.key),
         BTreeMap::from([
             (Some(SHOP_SUBJECT_ID), urls(Some(&status), Some(&inbound), None)),
             (None, urls(None, None, Some(&matcher))),
@@ -108,15 +109,15 @@ async fn a_subject_name_is_resolved_and_a_channel_activated_later_becomes_ready_
         "waiting, not stalled"
     );
     assert_eq!(
-        bench.sim.state(&bench.key).len(),
+        bench.sim.state(&bench.creds.key).len(),
         1,
         "nothing set for an inactive channel"
     );
 
-    assert!(bench.sim.activate_channel(&bench.key, LATE_CHANNEL_ID, 2002));
+    assert!(bench.sim.activate_channel(&bench.creds.key, LATE_CHANNEL_ID, 2002));
     bench.wait_ready("late");
     assert_eq!(
-        bench.sim.callback_urls(&bench.key, Some(2002)),
+        bench.sim.callback_urls(&bench.creds.key, Some(2002)),
         Some(urls(Some(&late), None, None))
     );
 }
@@ -131,7 +132,7 @@ async fn an_unreachable_receiver_shows_endpoint_unavailable_then_ready_once_it_a
     assert_eq!(ready, "False");
     assert!(message.contains("error-callback-url-not-available"), "{message}");
     assert!(bench.condition_true("hook", "Reconciling").await);
-    assert!(bench.sim.state(&bench.key).is_empty());
+    assert!(bench.sim.state(&bench.creds.key).is_empty());
 
     bench.receiver.set_down(false);
     bench.wait_ready("hook");
@@ -146,8 +147,10 @@ async fn every_edna_answer_reaches_its_reason(prefix: &str, style: EdnaErrorStyl
     let good = bench.receiver.url("/good");
     let down = bench.receiver.url("/down");
     bench.receiver.set_path_status("/down", 503);
-    let limited_key = format!("{}-templates-only", bench.key);
-    bench.sim.add_additional_key(&limited_key, &bench.key, &["channels"]);
+    let limited_key = format!("{}-templates-only", bench.creds.key);
+    bench
+        .sim
+        .add_additional_key(&limited_key, &bench.creds.key, &["channels"]);
     let endpoint = bench.sim.base_url().to_string();
     bench
         .ns
@@ -202,7 +205,7 @@ async fn every_edna_answer_reaches_its_reason(prefix: &str, style: EdnaErrorStyl
         assert_eq!(ready, "False", "{name}");
         assert!(bench.condition_true(name, condition).await, "{name}: {condition}");
         assert!(
-            !message.contains(&bench.key) && !message.contains("not-an-edna-key"),
+            !message.contains(&bench.creds.key) && !message.contains("not-an-edna-key"),
             "{message}"
         );
         if *name == "unreachable" {
@@ -218,7 +221,7 @@ async fn every_edna_answer_reaches_its_reason(prefix: &str, style: EdnaErrorStyl
     for (name, ..) in &natural {
         bench.delete_and_wait_gone(name).await;
     }
-    assert!(bench.sim.state(&bench.key).is_empty());
+    assert!(bench.sim.state(&bench.creds.key).is_empty());
 
     // Codes the schema keeps the operator from provoking: edna's answer is injected in the style's own shape.
     let mut injected = vec![
@@ -357,7 +360,7 @@ async fn a_rejected_key_is_not_tried_again_until_the_secret_changes() {
 
     bench
         .ns
-        .put_secret("shared", &[("apiKey", &bench.key), ("endpoint", &endpoint)])
+        .put_secret("shared", &[("apiKey", &bench.creds.key), ("endpoint", &endpoint)])
         .await;
     bench.wait_ready("by-id");
     bench.wait_ready("by-name");
@@ -441,13 +444,7 @@ async fn deleting_a_registration_warns_that_edna_keeps_the_urls_and_calls_nothin
 async fn kubectl_apply_refuses_bad_edna_specs_with_the_rules_messages() {
     let cluster = Cluster::connect().await;
     let ns = TestNamespace::new(&cluster, "edna-schema").await;
-    let registration = |name: &str, edna: &str| {
-        format!(
-            "apiVersion: callback-operator.io/v1alpha1\nkind: CallbackRegistration\nmetadata:\n  name: {name}\n  \
-             namespace: {}\nspec:\n  credentialsRef:\n    name: creds\n  edna:\n{edna}",
-            ns.name
-        )
-    };
+    let registration = |name: &str, edna: &str| manifest(&ns.name, name, "creds", "edna", edna, "");
     let long = format!(
         "https://hooks.example/{}",
         "x".repeat(501 - "https://hooks.example/".len())
@@ -541,9 +538,11 @@ async fn unchanged_urls_are_reasserted_after_the_reassert_interval() {
     bench.apply("mine", &on_shop(&format!("    statusCallbackUrl: {url}\n")));
     bench.wait_ready("mine");
     let intruder = bench.receiver.url("/someone-else");
-    bench
-        .sim
-        .put_callback_urls(&bench.key, Some(SHOP_SUBJECT_ID), urls(Some(&intruder), None, None));
+    bench.sim.put_callback_urls(
+        &bench.creds.key,
+        Some(SHOP_SUBJECT_ID),
+        urls(Some(&intruder), None, None),
+    );
 
     eventually("the URL re-asserted", Duration::from_secs(30), || async {
         (bench.shop_urls() == Some(urls(Some(&url), None, None))).then_some(())

@@ -9,7 +9,8 @@ use kube::api::DeleteParams;
 use provider_simulators::envelope::{EnvelopeConfig, EnvelopeSimulator, User};
 use provider_simulators::{Fault, Receiver};
 use serde_json::json;
-use support::envelope::{EnvelopeBench, MAILBOX, PLAIN_FIELDS};
+use support::bench::manifest;
+use support::envelope::{self, EnvelopeBench, MAILBOX, PLAIN_FIELDS};
 use support::{Cluster, Operator, TestNamespace, eventually, ready_condition, wait_for_reason, wait_gone};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -29,7 +30,7 @@ async fn applied_registration_becomes_ready_and_the_simulator_holds_exactly_one_
       expireDateTo: \"2026-12-31T23:59:59Z\"
       scopes: [outbox, inbox]
 ";
-    bench.cluster.apply_ok(&bench.registration("orders", &url, fields));
+    bench.apply("orders", &envelope::block(&url, fields));
     bench.wait_ready("orders");
 
     let callbacks = bench.callbacks();
@@ -63,7 +64,7 @@ async fn applied_registration_becomes_ready_and_the_simulator_holds_exactly_one_
     assert_eq!(registration.urls, vec![url.clone()]);
     assert!(registration.account.unwrap().starts_with(bench.sim.base_url()));
     assert_eq!(
-        bench.sim.count_for(&bench.token, "callback/add"),
+        bench.sim.count_for(&bench.creds.token, "callback/add"),
         1,
         "the token was used as Bearer"
     );
@@ -84,14 +85,16 @@ async fn lost_add_answer_is_adopted_on_the_next_pass_leaving_exactly_one_callbac
     let bench = EnvelopeBench::start("env-lost").await;
     bench.sim.inject_for("callback/add", Fault::CrashAfterAdd, 1);
     let url = bench.receiver.url("/lost");
-    bench.cluster.apply_ok(&bench.registration("lost", &url, PLAIN_FIELDS));
+    bench.apply("lost", &envelope::block(&url, PLAIN_FIELDS));
     bench.wait_ready("lost");
 
     let callbacks = bench.callbacks();
     assert_eq!(callbacks.len(), 1, "exactly one callback: {callbacks:?}");
     assert_eq!(bench.sim.count("callback/add"), 1, "never added twice");
     bench.wait_recorded_id("lost", &callbacks[0].id.to_string()).await;
-    bench.wait_event("lost", "Adopted", &callbacks[0].id.to_string()).await;
+    bench
+        .wait_event_mentioning("lost", "Adopted", &callbacks[0].id.to_string())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -100,9 +103,7 @@ async fn operator_killed_between_add_and_status_write_leaves_exactly_one_callbac
     // The add is performed, and its answer held back until the operator gives up: kill it inside that window.
     bench.sim.inject_for("callback/add", Fault::HangAfterHandling, 1);
     let url = bench.receiver.url("/killed");
-    bench
-        .cluster
-        .apply_ok(&bench.registration("killed", &url, PLAIN_FIELDS));
+    bench.apply("killed", &envelope::block(&url, PLAIN_FIELDS));
     eventually("the add reached the simulator", Duration::from_secs(30), || async {
         (bench.callbacks().len() == 1).then_some(())
     })
@@ -132,9 +133,7 @@ async fn pre_existing_callback_with_the_same_url_is_adopted_not_duplicated() {
             json!({"filter": {}, "url": url, "retries": 3, "timeout": 5000}),
         )
         .unwrap();
-    bench
-        .cluster
-        .apply_ok(&bench.registration("existing", &url, PLAIN_FIELDS));
+    bench.apply("existing", &envelope::block(&url, PLAIN_FIELDS));
     bench.wait_ready("existing");
 
     let callbacks = bench.callbacks();
@@ -142,21 +141,21 @@ async fn pre_existing_callback_with_the_same_url_is_adopted_not_duplicated() {
     assert_eq!(callbacks[0].id, existing.id, "the existing callback is kept");
     assert_eq!(bench.sim.count("callback/add"), 0);
     bench.wait_recorded_id("existing", &existing.id.to_string()).await;
-    bench.wait_event("existing", "Adopted", &existing.id.to_string()).await;
+    bench
+        .wait_event_mentioning("existing", "Adopted", &existing.id.to_string())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn spec_change_leaves_exactly_one_callback_with_the_new_fields_and_the_old_id_gone() {
     let bench = EnvelopeBench::start("env-change").await;
     let url = bench.receiver.url("/change");
-    bench
-        .cluster
-        .apply_ok(&bench.registration("change", &url, PLAIN_FIELDS));
+    bench.apply("change", &envelope::block(&url, PLAIN_FIELDS));
     bench.wait_ready("change");
     let old = bench.callbacks()[0].id;
 
     let changed = "    retries: 7\n    timeoutMs: 9000\n    filter:\n      statuses: [EXPIRED]\n";
-    bench.cluster.apply_ok(&bench.registration("change", &url, changed));
+    bench.apply("change", &envelope::block(&url, changed));
     let new = eventually("the callback replaced", Duration::from_secs(30), || async {
         let callbacks = bench.callbacks();
         (callbacks.len() == 1 && callbacks[0].id != old).then(|| callbacks[0].clone())
@@ -166,7 +165,9 @@ async fn spec_change_leaves_exactly_one_callback_with_the_new_fields_and_the_old
     assert_eq!(new.filter.status, Some(vec!["EXPIRED".to_string()]));
     assert!(bench.callbacks().iter().all(|c| c.id != old), "the old id is gone");
     bench.wait_recorded_id("change", &new.id.to_string()).await;
-    let note = bench.wait_event("change", "Updated", &new.id.to_string()).await;
+    let (_, note) = bench
+        .wait_event_mentioning("change", "Updated", &new.id.to_string())
+        .await;
     assert!(note.contains(&old.to_string()), "{note}");
 }
 
@@ -183,7 +184,7 @@ async fn rotating_the_basic_auth_password_replaces_the_callback_and_the_password
     let fields = format!(
         "{PLAIN_FIELDS}    basicAuthSecretRef:\n      name: hook-auth\n      usernameKey: user\n      passwordKey: pass\n"
     );
-    bench.cluster.apply_ok(&bench.registration("basic", &url, &fields));
+    bench.apply("basic", &envelope::block(&url, &fields));
     bench.wait_ready("basic");
     let before = bench.callbacks();
     assert_eq!(before.len(), 1);
@@ -209,7 +210,9 @@ async fn rotating_the_basic_auth_password_replaces_the_callback_and_the_password
     eprintln!("basic-auth rotation picked up in {:?}", rotated_at.elapsed());
     assert_ne!(after.id, before[0].id);
     bench.wait_recorded_id("basic", &after.id.to_string()).await;
-    bench.wait_event("basic", "Updated", "basic-auth credentials").await;
+    bench
+        .wait_event_mentioning("basic", "Updated", "basic-auth credentials")
+        .await;
 
     // A provider error that echoes the password must not carry it into status, Events or the log either.
     let third = format!("third-hook-pw-{}", uuid::Uuid::new_v4().simple());
@@ -224,7 +227,7 @@ async fn rotating_the_basic_auth_password_replaces_the_callback_and_the_password
         .await;
     // The refusal is retried at once (the status write re-triggers the object), so its trace is the Event.
     bench
-        .wait_event("basic", "ProviderRejected", "password <redacted> is not accepted")
+        .wait_event_mentioning("basic", "ProviderRejected", "password <redacted> is not accepted")
         .await;
     eventually("the third password applied", Duration::from_secs(30), || async {
         let callbacks = bench.callbacks();
@@ -257,9 +260,12 @@ async fn login_token_is_shared_by_registrations_renewed_after_expiry_and_renewed
     let names: Vec<String> = (0..5).map(|i| format!("login-{i}")).collect();
     for name in &names {
         let url = bench.receiver.url(&format!("/{name}"));
-        bench
-            .cluster
-            .apply_ok(&bench.registration_with(name, "login-creds", &url, PLAIN_FIELDS, ""));
+        bench.cluster.apply_ok(&bench.registration_using(
+            name,
+            "login-creds",
+            &envelope::block(&url, PLAIN_FIELDS),
+            "",
+        ));
     }
     for name in &names {
         bench.wait_ready(name);
@@ -300,7 +306,7 @@ async fn a_wrong_login_password_stalls_with_invalid_credentials() {
         .put_secret(
             "bad-creds",
             &[
-                ("login", &bench.login),
+                ("login", &bench.creds.login),
                 ("password", &wrong),
                 ("endpoint", bench.sim.base_url()),
             ],
@@ -309,7 +315,7 @@ async fn a_wrong_login_password_stalls_with_invalid_credentials() {
     let url = bench.receiver.url("/refused");
     bench
         .cluster
-        .apply_ok(&bench.registration_with("refused", "bad-creds", &url, PLAIN_FIELDS, ""));
+        .apply_ok(&bench.registration_using("refused", "bad-creds", &envelope::block(&url, PLAIN_FIELDS), ""));
     let (status, message) =
         wait_for_reason(&bench.api(), "refused", "InvalidCredentials", Duration::from_secs(30)).await;
     assert_eq!(status, "False");
@@ -322,7 +328,7 @@ async fn a_wrong_login_password_stalls_with_invalid_credentials() {
 async fn callback_deleted_behind_the_operators_back_is_recreated_on_the_next_resync() {
     let bench = EnvelopeBench::start("env-drift").await;
     let url = bench.receiver.url("/drift");
-    bench.cluster.apply_ok(&bench.registration("drift", &url, PLAIN_FIELDS));
+    bench.apply("drift", &envelope::block(&url, PLAIN_FIELDS));
     bench.wait_ready("drift");
     let old = bench.callbacks()[0].id;
     bench.wait_recorded_id("drift", &old.to_string()).await;
@@ -336,7 +342,9 @@ async fn callback_deleted_behind_the_operators_back_is_recreated_on_the_next_res
     assert_ne!(new.id, old);
     assert_eq!(new.url, url);
     bench.wait_recorded_id("drift", &new.id.to_string()).await;
-    bench.wait_event("drift", "DriftCorrected", &new.id.to_string()).await;
+    bench
+        .wait_event_mentioning("drift", "DriftCorrected", &new.id.to_string())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -344,12 +352,10 @@ async fn deleting_registration_removes_the_callback_at_the_provider_and_orphan_l
     let bench = EnvelopeBench::start("env-delete").await;
     let gone = bench.receiver.url("/gone");
     let kept = bench.receiver.url("/kept");
-    bench.cluster.apply_ok(&bench.registration("gone", &gone, PLAIN_FIELDS));
-    bench.cluster.apply_ok(&bench.registration_with(
+    bench.apply("gone", &envelope::block(&gone, PLAIN_FIELDS));
+    bench.cluster.apply_ok(&bench.registration(
         "kept",
-        "creds",
-        &kept,
-        PLAIN_FIELDS,
+        &envelope::block(&kept, PLAIN_FIELDS),
         "  deletionPolicy: Orphan\n",
     ));
     bench.wait_ready("gone");
@@ -369,20 +375,8 @@ async fn kubectl_apply_refuses_invalid_envelope_input_with_the_rules_message() {
     let cluster = Cluster::connect().await;
     let ns = TestNamespace::new(&cluster, "env-invalid").await;
     let object = |fields: &str| {
-        format!(
-            "apiVersion: callback-operator.io/v1alpha1
-kind: CallbackRegistration
-metadata:
-  name: bad
-  namespace: {ns}
-spec:
-  credentialsRef:
-    name: creds
-  envelope:
-    url: https://hooks.example/docstudio
-{fields}",
-            ns = ns.name
-        )
+        let block = format!("    url: https://hooks.example/docstudio\n{fields}");
+        manifest(&ns.name, "bad", "creds", "envelope", &block, "")
     };
     let valid = format!("    mailbox: {MAILBOX}\n");
     let cases = [

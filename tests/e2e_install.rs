@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_json::Value;
+use support::bench::manifest;
 use support::install::{Release, chart_dir, documents, helm_ok, kind_of, mail_lifecycle, render};
 use support::lease::wait_for_holder;
 use support::mail::MailBench;
@@ -355,11 +356,13 @@ async fn namespace_scoped_install_runs_the_mail_lifecycle_and_reaches_nothing_ou
     assert!(!release.can_i("* *", rel));
 
     // A registration outside the watched namespace is never touched.
-    let stranger = format!(
-        "apiVersion: callback-operator.io/v1alpha1\nkind: CallbackRegistration\nmetadata:\n  name: stranger\n  \
-         namespace: {}\nspec:\n  credentialsRef:\n    name: creds\n  mail:\n    url: https://hooks.example/x\n    \
-         events:\n      emailStatus: [delivered]\n",
-        unwatched.name
+    let stranger = manifest(
+        &unwatched.name,
+        "stranger",
+        "creds",
+        "mail",
+        "    url: https://hooks.example/x\n    events:\n      emailStatus: [delivered]\n",
+        "",
     );
     cluster.apply_ok(&stranger);
 

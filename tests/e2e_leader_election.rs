@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use support::lease::{LEASE, election_args, lease_spec, wait_for_holder, wait_for_holder_to_be};
-use support::mail::MailBench;
+use support::mail::{self, MailBench};
 use support::metrics::{scrape, total, value};
 use support::{Cluster, Operator, TestNamespace, eventually};
 
@@ -102,9 +102,7 @@ async fn two_replicas_only_the_leader_reconciles_and_the_follower_takes_over_whe
 
     let urls: Vec<String> = (0..3).map(|i| bench.receiver.url(&format!("/two-{i}"))).collect();
     for (i, url) in urls.iter().enumerate() {
-        bench
-            .cluster
-            .apply_ok(&bench.registration(&format!("r{i}"), url, "", ""));
+        bench.apply(&format!("r{i}"), &mail::block(url, ""));
     }
     for i in 0..3 {
         bench.wait_ready(&format!("r{i}"));
@@ -176,7 +174,7 @@ async fn two_replicas_only_the_leader_reconciles_and_the_follower_takes_over_whe
 
     // The new leader keeps what exists (no second set for r0..r2) and handles new work.
     let late = bench.receiver.url("/two-late");
-    bench.cluster.apply_ok(&bench.registration("late", &late, "", ""));
+    bench.apply("late", &mail::block(&late, ""));
     bench.wait_ready("late");
     bench
         .api()
@@ -184,7 +182,7 @@ async fn two_replicas_only_the_leader_reconciles_and_the_follower_takes_over_whe
         .await
         .expect("deleting r0");
     let sim = bench.sim.clone();
-    let key = bench.key.clone();
+    let key = bench.creds.key.clone();
     let gone = urls[0].clone();
     eventually(
         "r0's webhook removed by the new leader",
@@ -201,7 +199,7 @@ async fn two_replicas_only_the_leader_reconciles_and_the_follower_takes_over_whe
     let sets = sets_per_url(&bench);
     assert!(sets.values().all(|&n| n == 1), "no URL was registered twice: {sets:?}");
     assert_eq!(sets.len(), 4);
-    assert_eq!(bench.sim.webhooks(&bench.key).len(), 3);
+    assert_eq!(bench.sim.webhooks(&bench.creds.key).len(), 3);
     let new_leader_metrics = metrics_of(follower_op).await;
     assert_eq!(value(&new_leader_metrics, "callback_operator_leader", &[]), Some(1.0));
     assert!(total(&new_leader_metrics, "callback_operator_status_writes_total") >= 1.0);
@@ -213,7 +211,7 @@ async fn a_stalled_leader_that_lost_its_lease_stops_reconciling_and_exits_non_ze
     wait_for_holder_to_be(&cluster, &ns_name, LEASE, "stalling", Duration::from_secs(30)).await;
     let standby = start_elected(&cluster, &ns_name, "standby", &[]);
     let first = bench.receiver.url("/stall-1");
-    bench.cluster.apply_ok(&bench.registration("first", &first, "", ""));
+    bench.apply("first", &mail::block(&first, ""));
     bench.wait_ready("first");
 
     // The leader stops renewing without dying (a long GC pause, a frozen node): the standby takes over.
@@ -227,7 +225,7 @@ async fn a_stalled_leader_that_lost_its_lease_stops_reconciling_and_exits_non_ze
     )
     .await;
     let second = bench.receiver.url("/stall-2");
-    bench.cluster.apply_ok(&bench.registration("second", &second, "", ""));
+    bench.apply("second", &mail::block(&second, ""));
     bench.wait_ready("second");
 
     // Woken up, the old leader finds the Lease gone and leaves (the Deployment restarts it as a follower).
@@ -240,7 +238,7 @@ async fn a_stalled_leader_that_lost_its_lease_stops_reconciling_and_exits_non_ze
     let sets = sets_per_url(&bench);
     assert_eq!(sets.get(&first), Some(&1), "{sets:?}");
     assert_eq!(sets.get(&second), Some(&1), "{sets:?}");
-    assert_eq!(bench.sim.webhooks(&bench.key).len(), 2);
+    assert_eq!(bench.sim.webhooks(&bench.creds.key).len(), 2);
     assert_eq!(
         lease_spec(&cluster, &ns_name, LEASE)
             .await
@@ -272,7 +270,12 @@ async fn sigterm_during_busy_reconciles_finishes_them_releases_the_lease_and_lea
     let all: String = urls
         .iter()
         .enumerate()
-        .map(|(i, url)| format!("---\n{}", bench.registration(&format!("b{i}"), url, "", "")))
+        .map(|(i, url)| {
+            format!(
+                "---\n{}",
+                bench.registration(&format!("b{i}"), &mail::block(url, ""), "")
+            )
+        })
         .collect();
     bench.cluster.apply_ok(&all);
     let sim = bench.sim.clone();
@@ -332,7 +335,7 @@ async fn sigterm_during_busy_reconciles_finishes_them_releases_the_lease_and_lea
             .as_ref()
             .and_then(|s| s.registration.as_ref())
             .is_some_and(|r| r.urls.contains(url));
-        let at_provider = bench.sim.webhook(&bench.key, url).is_some();
+        let at_provider = bench.sim.webhook(&bench.creds.key, url).is_some();
         assert_eq!(recorded, at_provider, "b{i}: status and provider agree");
         if at_provider {
             assert!(

@@ -6,16 +6,14 @@ use std::time::Duration;
 
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::json;
-use support::mail::MailBench;
+use support::mail::{self, MailBench};
 use support::{eventually, ready_condition, wait_for_event, wait_for_reason};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn spec_change_updates_the_provider_moves_observed_generation_and_emits_one_event() {
     let bench = MailBench::start("mail-update").await;
     let url = bench.receiver.url("/u");
-    bench
-        .cluster
-        .apply_ok(&bench.registration("upd", &url, "    maxParallel: 20\n", ""));
+    bench.apply("upd", &mail::block(&url, "    maxParallel: 20\n"));
     bench.wait_ready("upd");
     let api = bench.api();
     api.patch(
@@ -36,7 +34,7 @@ async fn spec_change_updates_the_provider_moves_observed_generation_and_emits_on
     )
     .await;
     assert_eq!(obj.metadata.generation, Some(2));
-    let hook = bench.sim.webhook(&bench.key, &url).unwrap();
+    let hook = bench.sim.webhook(&bench.creds.key, &url).unwrap();
     assert_eq!((hook.max_parallel, hook.event_format.as_str()), (30, "json_post_gzip"));
     let updated: Vec<_> = wait_for_event(&bench.cluster.client, &bench.ns.name, "upd", "Updated")
         .await
@@ -50,18 +48,16 @@ async fn spec_change_updates_the_provider_moves_observed_generation_and_emits_on
 async fn change_behind_the_operators_back_is_repaired_within_one_resync() {
     let bench = MailBench::start("mail-drift").await;
     let url = bench.receiver.url("/d");
-    bench
-        .cluster
-        .apply_ok(&bench.registration("drift", &url, "    maxParallel: 20\n", ""));
+    bench.apply("drift", &mail::block(&url, "    maxParallel: 20\n"));
     bench.wait_ready("drift");
-    let mut changed = serde_json::to_value(bench.sim.webhook(&bench.key, &url).unwrap()).unwrap();
+    let mut changed = serde_json::to_value(bench.sim.webhook(&bench.creds.key, &url).unwrap()).unwrap();
     changed["max_parallel"] = json!(77);
     changed["events"]["email_status"] = json!(["opened"]);
-    bench.sim.put_webhook(&bench.key, changed).unwrap();
+    bench.sim.put_webhook(&bench.creds.key, changed).unwrap();
 
     // The test operator resyncs every 4 s (±10 %): one resync plus slack.
     eventually("drift repaired", Duration::from_secs(12), || async {
-        let hook = bench.sim.webhook(&bench.key, &url)?;
+        let hook = bench.sim.webhook(&bench.creds.key, &url)?;
         (hook.max_parallel == 20 && hook.events.email_status.len() == 3).then_some(())
     })
     .await;
@@ -73,11 +69,11 @@ async fn change_behind_the_operators_back_is_repaired_within_one_resync() {
 async fn webhook_stopped_by_the_provider_is_reactivated() {
     let bench = MailBench::start("mail-stopped").await;
     let url = bench.receiver.url("/s");
-    bench.cluster.apply_ok(&bench.registration("stopped", &url, "", ""));
+    bench.apply("stopped", &mail::block(&url, ""));
     bench.wait_ready("stopped");
-    assert!(bench.sim.set_webhook_status(&bench.key, &url, "stopped"));
+    assert!(bench.sim.set_webhook_status(&bench.creds.key, &url, "stopped"));
     eventually("webhook re-activated", Duration::from_secs(12), || async {
-        (bench.sim.webhook(&bench.key, &url)?.status == "active").then_some(())
+        (bench.sim.webhook(&bench.creds.key, &url)?.status == "active").then_some(())
     })
     .await;
     let events = wait_for_event(&bench.cluster.client, &bench.ns.name, "stopped", "Reactivated").await;
@@ -90,17 +86,17 @@ async fn webhook_stopped_by_the_provider_is_reactivated() {
 async fn stopped_webhook_that_cannot_be_reactivated_reports_stopped_by_provider() {
     let bench = MailBench::start("mail-stopped-down").await;
     let url = bench.receiver.url("/sd");
-    bench.cluster.apply_ok(&bench.registration("sd", &url, "", ""));
+    bench.apply("sd", &mail::block(&url, ""));
     bench.wait_ready("sd");
     // The receiver is gone, so re-activation (which makes the provider GET the URL) fails.
     bench.receiver.set_down(true);
-    assert!(bench.sim.set_webhook_status(&bench.key, &url, "stopped"));
+    assert!(bench.sim.set_webhook_status(&bench.creds.key, &url, "stopped"));
     let (status, message) = wait_for_reason(&bench.api(), "sd", "StoppedByProvider", Duration::from_secs(20)).await;
     assert_eq!(status, "False");
     assert!(message.contains("2713") || message.contains("stopped"), "{message}");
     bench.receiver.set_down(false);
     wait_for_reason(&bench.api(), "sd", "Synced", Duration::from_secs(30)).await;
-    assert_eq!(bench.sim.webhook(&bench.key, &url).unwrap().status, "active");
+    assert_eq!(bench.sim.webhook(&bench.creds.key, &url).unwrap().status, "active");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -108,11 +104,16 @@ async fn url_change_sets_the_new_webhook_then_deletes_the_old() {
     let bench = MailBench::start("mail-url").await;
     let old = bench.receiver.url("/old");
     let new = bench.receiver.url("/new");
-    bench.cluster.apply_ok(&bench.registration("move", &old, "", ""));
+    bench.apply("move", &mail::block(&old, ""));
     bench.wait_ready("move");
-    bench.cluster.apply_ok(&bench.registration("move", &new, "", ""));
+    bench.apply("move", &mail::block(&new, ""));
     eventually("only the new URL registered", Duration::from_secs(30), || async {
-        let urls: Vec<String> = bench.sim.webhooks(&bench.key).into_iter().map(|w| w.url).collect();
+        let urls: Vec<String> = bench
+            .sim
+            .webhooks(&bench.creds.key)
+            .into_iter()
+            .map(|w| w.url)
+            .collect();
         (urls == vec![new.clone()]).then_some(())
     })
     .await;
@@ -134,7 +135,7 @@ async fn url_change_sets_the_new_webhook_then_deletes_the_old() {
 async fn steady_state_makes_no_provider_writes_and_no_status_writes() {
     let bench = MailBench::start("mail-steady").await;
     let url = bench.receiver.url("/steady");
-    bench.cluster.apply_ok(&bench.registration("steady", &url, "", ""));
+    bench.apply("steady", &mail::block(&url, ""));
     bench.wait_ready("steady");
     let api = bench.api();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -165,13 +166,9 @@ async fn steady_state_makes_no_provider_writes_and_no_status_writes() {
 async fn two_registrations_of_one_url_the_younger_stalls_with_conflict_until_the_owner_goes() {
     let bench = MailBench::start("mail-conflict").await;
     let url = bench.receiver.url("/shared");
-    bench
-        .cluster
-        .apply_ok(&bench.registration("owner", &url, "    maxParallel: 20\n", ""));
+    bench.apply("owner", &mail::block(&url, "    maxParallel: 20\n"));
     bench.wait_ready("owner");
-    bench
-        .cluster
-        .apply_ok(&bench.registration("intruder", &url, "    maxParallel: 50\n", ""));
+    bench.apply("intruder", &mail::block(&url, "    maxParallel: 50\n"));
     let (status, message) = wait_for_reason(&bench.api(), "intruder", "Conflict", Duration::from_secs(30)).await;
     assert_eq!(status, "False");
     assert!(
@@ -186,13 +183,13 @@ async fn two_registrations_of_one_url_the_younger_stalls_with_conflict_until_the
             .any(|c| c.type_ == "Stalled" && c.status == "True" && c.reason == "Conflict")
     );
     assert_eq!(
-        bench.sim.webhook(&bench.key, &url).unwrap().max_parallel,
+        bench.sim.webhook(&bench.creds.key, &url).unwrap().max_parallel,
         20,
         "the owner's webhook is untouched"
     );
 
     // Deleting a loser never touches what the owner holds.
-    bench.cluster.apply_ok(&bench.registration("bystander", &url, "", ""));
+    bench.apply("bystander", &mail::block(&url, ""));
     wait_for_reason(&bench.api(), "bystander", "Conflict", Duration::from_secs(30)).await;
     bench.api().delete("bystander", &DeleteParams::default()).await.unwrap();
     let api = bench.api();
@@ -201,7 +198,7 @@ async fn two_registrations_of_one_url_the_younger_stalls_with_conflict_until_the
     })
     .await;
     assert_eq!(
-        bench.sim.webhook(&bench.key, &url).unwrap().max_parallel,
+        bench.sim.webhook(&bench.creds.key, &url).unwrap().max_parallel,
         20,
         "the owner's webhook survived"
     );
@@ -210,11 +207,11 @@ async fn two_registrations_of_one_url_the_younger_stalls_with_conflict_until_the
     bench.api().delete("owner", &DeleteParams::default()).await.unwrap();
     wait_for_reason(&bench.api(), "intruder", "Synced", Duration::from_secs(30)).await;
     assert_eq!(
-        bench.sim.webhook(&bench.key, &url).unwrap().max_parallel,
+        bench.sim.webhook(&bench.creds.key, &url).unwrap().max_parallel,
         50,
         "the identity passed to the other"
     );
-    assert_eq!(bench.sim.webhooks(&bench.key).len(), 1);
+    assert_eq!(bench.sim.webhooks(&bench.creds.key).len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -223,14 +220,14 @@ async fn suspended_registration_makes_no_provider_calls_until_resumed() {
     let url = bench.receiver.url("/later");
     bench
         .cluster
-        .apply_ok(&bench.registration("paused", &url, "", "  suspend: true\n"));
+        .apply_ok(&bench.registration("paused", &mail::block(&url, ""), "  suspend: true\n"));
     let (status, _) = wait_for_reason(&bench.api(), "paused", "Suspended", Duration::from_secs(30)).await;
     assert_eq!(status, "Unknown");
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(bench.sim.requests().is_empty(), "no provider call while suspended");
     bench
         .cluster
-        .apply_ok(&bench.registration("paused", &url, "", "  suspend: false\n"));
+        .apply_ok(&bench.registration("paused", &mail::block(&url, ""), "  suspend: false\n"));
     bench.wait_ready("paused");
-    assert!(bench.sim.webhook(&bench.key, &url).is_some());
+    assert!(bench.sim.webhook(&bench.creds.key, &url).is_some());
 }

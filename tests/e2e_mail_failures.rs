@@ -5,7 +5,7 @@ mod support;
 use std::time::{Duration, SystemTime};
 
 use provider_simulators::Fault;
-use support::mail::MailBench;
+use support::mail::{self, MailBench};
 use support::{events_about, wait_for_reason};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -20,12 +20,12 @@ async fn wrong_key_stalls_with_invalid_credentials_and_stops_calling_until_the_s
     let url_b = bench.receiver.url("/b");
     bench.cluster.apply_ok(
         &bench
-            .registration("a", &url_a, "", "")
+            .registration("a", &mail::block(&url_a, ""), "")
             .replace("name: creds", "name: bad"),
     );
     bench.cluster.apply_ok(
         &bench
-            .registration("b", &url_b, "", "")
+            .registration("b", &mail::block(&url_b, ""), "")
             .replace("name: creds", "name: bad"),
     );
     let api = bench.api();
@@ -58,11 +58,14 @@ async fn wrong_key_stalls_with_invalid_credentials_and_stops_calling_until_the_s
 
     bench
         .ns
-        .put_secret("bad", &[("apiKey", &bench.key), ("endpoint", bench.sim.base_url())])
+        .put_secret(
+            "bad",
+            &[("apiKey", &bench.creds.key), ("endpoint", bench.sim.base_url())],
+        )
         .await;
     bench.wait_ready("a");
     bench.wait_ready("b");
-    assert_eq!(bench.sim.webhooks(&bench.key).len(), 2);
+    assert_eq!(bench.sim.webhooks(&bench.creds.key).len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -72,7 +75,7 @@ async fn rate_limit_with_retry_after_delays_the_next_call_at_least_that_long() {
         .sim
         .inject_for("webhook/get", Fault::RateLimited { retry_after_secs: 3 }, 1);
     let url = bench.receiver.url("/rl");
-    bench.cluster.apply_ok(&bench.registration("rl", &url, "", ""));
+    bench.apply("rl", &mail::block(&url, ""));
     bench.wait_ready("rl");
     let requests = bench.sim.requests();
     let limited = requests
@@ -97,7 +100,7 @@ async fn provider_outage_backs_off_exponentially_without_a_hot_loop_then_recover
     let bench = MailBench::start("mail-5xx").await;
     bench.sim.inject_for("webhook/get", Fault::status(503), 5);
     let url = bench.receiver.url("/down");
-    bench.cluster.apply_ok(&bench.registration("down", &url, "", ""));
+    bench.apply("down", &mail::block(&url, ""));
     let (status, _) = wait_for_reason(&bench.api(), "down", "ProviderUnavailable", Duration::from_secs(30)).await;
     assert_eq!(status, "False");
     bench.wait_ready("down");
@@ -141,12 +144,10 @@ async fn no_secret_value_appears_in_logs_events_or_status() {
         .put_secret("bad", &[("apiKey", wrong), ("endpoint", bench.sim.base_url())])
         .await;
     bench.sim.inject_for("webhook/set", Fault::status(500), 1);
-    bench
-        .cluster
-        .apply_ok(&bench.registration("good", &bench.receiver.url("/g"), "", ""));
+    bench.apply("good", &mail::block(&bench.receiver.url("/g"), ""));
     bench.cluster.apply_ok(
         &bench
-            .registration("bad", &bench.receiver.url("/b"), "", "")
+            .registration("bad", &mail::block(&bench.receiver.url("/b"), ""), "")
             .replace("name: creds", "name: bad"),
     );
     bench.wait_ready("good");
@@ -160,7 +161,7 @@ async fn no_secret_value_appears_in_logs_events_or_status() {
     let events_yaml = bench
         .cluster
         .kubectl_ok(&["get", "events.events.k8s.io", "-n", &bench.ns.name, "-o", "yaml"]);
-    for secret in [bench.key.as_str(), wrong] {
+    for secret in [bench.creds.key.as_str(), wrong] {
         assert!(!log.contains(secret), "operator log leaks a key");
         assert!(!status_yaml.contains(secret), "status leaks a key");
         assert!(!events_yaml.contains(secret), "Events leak a key");
@@ -170,9 +171,7 @@ async fn no_secret_value_appears_in_logs_events_or_status() {
 #[tokio::test(flavor = "multi_thread")]
 async fn endpoint_outside_the_allow_list_stalls_without_calling_it() {
     let bench = MailBench::start_with("mail-endpoint", &["--allowed-endpoints", "http://127.0.0.2"]).await;
-    bench
-        .cluster
-        .apply_ok(&bench.registration("steer", &bench.receiver.url("/x"), "", ""));
+    bench.apply("steer", &mail::block(&bench.receiver.url("/x"), ""));
     let (status, message) = wait_for_reason(&bench.api(), "steer", "EndpointNotAllowed", Duration::from_secs(30)).await;
     assert_eq!(status, "False");
     assert!(message.contains("--allowed-endpoints"), "{message}");

@@ -5,22 +5,18 @@ mod support;
 use std::time::Duration;
 
 use kube::api::DeleteParams;
-use support::mail::MailBench;
+use support::mail::{self, MailBench};
 use support::{eventually, ready_condition};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn applied_registration_becomes_ready_and_the_simulator_holds_exactly_the_desired_webhook() {
     let bench = MailBench::start("mail-apply").await;
     let url = bench.receiver.url("/unisender");
-    bench.cluster.apply_ok(&bench.registration(
-        "orders",
-        &url,
-        "    eventFormat: json_post_gzip\n    maxParallel: 20\n    deliveryInfo: true\n    events:\n      emailStatus: [delivered, hard_bounced, spam]\n      spamBlock: true\n",
-        "",
-    ));
+    let extra = "    eventFormat: json_post_gzip\n    maxParallel: 20\n    deliveryInfo: true\n    events:\n      emailStatus: [delivered, hard_bounced, spam]\n      spamBlock: true\n";
+    bench.apply("orders", &mail::block(&url, extra));
     bench.wait_ready("orders");
 
-    let hooks = bench.sim.webhooks(&bench.key);
+    let hooks = bench.sim.webhooks(&bench.creds.key);
     assert_eq!(hooks.len(), 1, "exactly one webhook: {hooks:?}");
     let hook = &hooks[0];
     assert_eq!(hook.url, url);
@@ -67,13 +63,13 @@ async fn deleting_registration_removes_webhook_at_provider_and_orphan_leaves_it(
     let bench = MailBench::start("mail-delete").await;
     let gone = bench.receiver.url("/gone");
     let kept = bench.receiver.url("/kept");
-    bench.cluster.apply_ok(&bench.registration("gone", &gone, "", ""));
+    bench.apply("gone", &mail::block(&gone, ""));
     bench
         .cluster
-        .apply_ok(&bench.registration("kept", &kept, "", "  deletionPolicy: Orphan\n"));
+        .apply_ok(&bench.registration("kept", &mail::block(&kept, ""), "  deletionPolicy: Orphan\n"));
     bench.wait_ready("gone");
     bench.wait_ready("kept");
-    assert_eq!(bench.sim.webhooks(&bench.key).len(), 2);
+    assert_eq!(bench.sim.webhooks(&bench.creds.key).len(), 2);
 
     bench.api().delete("gone", &DeleteParams::default()).await.unwrap();
     bench.api().delete("kept", &DeleteParams::default()).await.unwrap();
@@ -91,11 +87,11 @@ async fn deleting_registration_removes_webhook_at_provider_and_orphan_leaves_it(
     )
     .await;
     assert!(
-        bench.sim.webhook(&bench.key, &gone).is_none(),
+        bench.sim.webhook(&bench.creds.key, &gone).is_none(),
         "Delete policy removes the webhook"
     );
     assert!(
-        bench.sim.webhook(&bench.key, &kept).is_some(),
+        bench.sim.webhook(&bench.creds.key, &kept).is_some(),
         "Orphan policy leaves the webhook"
     );
 }
@@ -105,7 +101,7 @@ async fn missing_secret_reports_credentials_not_found_then_becomes_ready_when_it
     let bench = MailBench::start("mail-nosecret").await;
     let url = bench.receiver.url("/late");
     let yaml = bench
-        .registration("late", &url, "", "")
+        .registration("late", &mail::block(&url, ""), "")
         .replace("name: creds", "name: late-creds");
     bench.cluster.apply_ok(&yaml);
     let api = bench.api();
@@ -128,9 +124,9 @@ async fn missing_secret_reports_credentials_not_found_then_becomes_ready_when_it
         .ns
         .put_secret(
             "late-creds",
-            &[("apiKey", &bench.key), ("endpoint", bench.sim.base_url())],
+            &[("apiKey", &bench.creds.key), ("endpoint", bench.sim.base_url())],
         )
         .await;
     bench.wait_ready("late");
-    assert!(bench.sim.webhook(&bench.key, &url).is_some());
+    assert!(bench.sim.webhook(&bench.creds.key, &url).is_some());
 }

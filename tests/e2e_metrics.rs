@@ -11,7 +11,7 @@ use futures::StreamExt;
 use kube::runtime::{WatchStreamExt, watcher};
 use provider_simulators::Fault;
 use support::eventually;
-use support::mail::MailBench;
+use support::mail::{self, MailBench};
 use support::metrics::{parse, scrape, total, value};
 
 /// Counts the distinct statuses an object goes through, as seen by a watch: each is one status write.
@@ -44,13 +44,13 @@ async fn metrics_report_one_create_one_throttled_request_and_one_drift_correctio
         .sim
         .inject_for("webhook/set", Fault::RateLimited { retry_after_secs: 1 }, 1);
     let url = bench.receiver.url("/metrics-orders");
-    bench.cluster.apply_ok(&bench.registration("orders", &url, "", ""));
+    bench.apply("orders", &mail::block(&url, ""));
     bench.wait_ready("orders");
 
     // 2. The webhook vanishes at the provider; the next resync puts it back.
-    assert!(bench.sim.remove_webhook(&bench.key, &url));
+    assert!(bench.sim.remove_webhook(&bench.creds.key, &url));
     let sim = bench.sim.clone();
-    let key = bench.key.clone();
+    let key = bench.creds.key.clone();
     eventually("the drift to be corrected", Duration::from_secs(30), || {
         let (sim, key, url) = (sim.clone(), key.clone(), url.clone());
         async move { sim.webhook(&key, &url).map(|_| ()) }

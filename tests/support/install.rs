@@ -225,11 +225,13 @@ pub async fn mail_lifecycle(bench: &super::mail::MailBench) {
 
     use kube::api::DeleteParams;
 
+    use super::mail;
+
     let now = bench.receiver.url("/now");
-    bench.cluster.apply_ok(&bench.registration("now", &now, "", ""));
+    bench.apply("now", &mail::block(&now, ""));
     bench.wait_ready("now");
     assert!(
-        bench.sim.webhook(&bench.key, &now).is_some(),
+        bench.sim.webhook(&bench.creds.key, &now).is_some(),
         "the webhook is at the provider"
     );
     let events = super::events_about(&bench.cluster.client, &bench.ns.name, "now").await;
@@ -240,7 +242,7 @@ pub async fn mail_lifecycle(bench: &super::mail::MailBench) {
 
     let later = bench.receiver.url("/later");
     let yaml = bench
-        .registration("later", &later, "", "")
+        .registration("later", &mail::block(&later, ""), "")
         .replace("name: creds", "name: later-creds");
     bench.cluster.apply_ok(&yaml);
     super::wait_for_reason(&bench.api(), "later", "CredentialsNotFound", Duration::from_secs(60)).await;
@@ -248,18 +250,18 @@ pub async fn mail_lifecycle(bench: &super::mail::MailBench) {
         .ns
         .put_secret(
             "later-creds",
-            &[("apiKey", &bench.key), ("endpoint", bench.sim.base_url())],
+            &[("apiKey", &bench.creds.key), ("endpoint", bench.sim.base_url())],
         )
         .await;
     bench.wait_ready("later");
-    assert!(bench.sim.webhook(&bench.key, &later).is_some());
+    assert!(bench.sim.webhook(&bench.creds.key, &later).is_some());
 
     for name in ["now", "later"] {
         bench.api().delete(name, &DeleteParams::default()).await.unwrap();
     }
     super::wait_gone(&bench.api(), &["now", "later"], Duration::from_secs(60)).await;
     assert!(
-        bench.sim.webhooks(&bench.key).is_empty(),
+        bench.sim.webhooks(&bench.creds.key).is_empty(),
         "deleting removed both webhooks"
     );
 }

@@ -2,6 +2,7 @@
 //! one operator process per test, simulators in-process on 127.0.0.1.
 #![allow(dead_code, unused_imports)]
 
+pub mod bench;
 pub mod cluster;
 pub mod edna;
 pub mod envelope;

@@ -44,11 +44,7 @@ async fn set(sim: &EdnaSim, key: &str, body: Value) -> (u16, Value) {
 }
 
 fn urls(status: Option<&str>, inbound: Option<&str>, matcher: Option<&str>) -> CallbackUrls {
-    CallbackUrls {
-        status_callback_url: status.map(str::to_owned),
-        in_message_callback_url: inbound.map(str::to_owned),
-        message_matcher_callback_url: matcher.map(str::to_owned),
-    }
+    support::edna_urls(status, inbound, matcher)
 }
 
 #[tokio::test]

@@ -8,23 +8,14 @@ use provider_simulators::Fault;
 use provider_simulators::common::SecretForm;
 use provider_simulators::edna::{Channel, EdnaConfig, EdnaSimulator};
 use provider_simulators::envelope::{EnvelopeConfig, EnvelopeSimulator, User};
-use provider_simulators::mail::{MailConfig, MailSim, MailSimulator, MailSwitches};
+use provider_simulators::mail::MailSim;
 use serde_json::{Value, json};
 use support::{admin_post, client, parts};
 
 const KEY: &str = "sk-live-0123456789abcdef";
 
 async fn mail() -> MailSim {
-    MailSimulator::start(MailConfig {
-        keys: vec![KEY.into()],
-        switches: MailSwitches {
-            activation_check: false,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+    support::mail_sim(KEY, false).await
 }
 
 fn mail_req(sim: &MailSim, client: &reqwest::Client, method: &str) -> reqwest::RequestBuilder {

@@ -6,23 +6,14 @@ mod support;
 use std::time::{Duration, Instant};
 
 use provider_simulators::Fault;
-use provider_simulators::mail::{MailConfig, MailSim, MailSimulator, MailSwitches};
+use provider_simulators::mail::MailSim;
 use serde_json::{Value, json};
 use support::client_with_timeout;
 
 const KEY: &str = "k";
 
 async fn mail() -> MailSim {
-    MailSimulator::start(MailConfig {
-        keys: vec![KEY.into()],
-        switches: MailSwitches {
-            activation_check: false,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+    support::mail_sim(KEY, false).await
 }
 
 fn get(sim: &MailSim, client: &reqwest::Client) -> reqwest::RequestBuilder {

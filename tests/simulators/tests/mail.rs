@@ -6,34 +6,18 @@ use std::time::{Duration, Instant};
 
 use provider_simulators::Fault;
 use provider_simulators::common::Receiver;
-use provider_simulators::mail::{MailConfig, MailKeyState, MailSim, MailSimulator, MailSwitches, SetOmitted};
+use provider_simulators::mail::{MailKeyState, MailSim, SetOmitted};
 use serde_json::{Value, json};
 use support::{client, client_with_timeout, parts};
 
 const KEY: &str = "key-1";
 
 async fn start(activation_check: bool) -> MailSim {
-    MailSimulator::start(MailConfig {
-        keys: vec![KEY.into()],
-        switches: MailSwitches {
-            activation_check,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+    support::mail_sim(KEY, activation_check).await
 }
 
 async fn call(sim: &MailSim, key: &str, method: &str, body: Value) -> (u16, Value) {
-    let resp = client()
-        .post(format!("{}/{method}.json", sim.base_url()))
-        .header("X-API-KEY", key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    parts(resp).await
+    support::mail_call(sim, key, method, body).await
 }
 
 fn hook(url: &str) -> Value {

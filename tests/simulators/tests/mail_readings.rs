@@ -4,37 +4,18 @@
 mod support;
 
 use provider_simulators::common::{Receiver, UrlNormalisation};
-use provider_simulators::mail::{
-    ALWAYS_DIFFERS_FIELDS, EmailStatusOrder, MailConfig, MailSim, MailSimulator, MailSwitches, ReceiverCheckFailure,
-    StoppedWord,
-};
+use provider_simulators::mail::{ALWAYS_DIFFERS_FIELDS, EmailStatusOrder, MailSim, ReceiverCheckFailure, StoppedWord};
 use serde_json::{Value, json};
-use support::{admin_post, client, parts};
+use support::admin_post;
 
 const KEY: &str = "key-1";
 
 async fn start() -> MailSim {
-    MailSimulator::start(MailConfig {
-        keys: vec![KEY.into()],
-        switches: MailSwitches {
-            activation_check: false,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+    support::mail_sim(KEY, false).await
 }
 
 async fn call(sim: &MailSim, method: &str, body: Value) -> (u16, Value) {
-    let resp = client()
-        .post(format!("{}/{method}.json", sim.base_url()))
-        .header("X-API-KEY", KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    parts(resp).await
+    support::mail_call(sim, KEY, method, body).await
 }
 
 fn hook(url: &str) -> Value {

@@ -50,3 +50,43 @@ fn admin_root(base: &str) -> String {
     let end = base[after_scheme..].find('/').map_or(base.len(), |i| after_scheme + i);
     base[..end].to_owned()
 }
+
+/// A mail simulator with one key; the activation `GET` on or off.
+pub async fn mail_sim(key: &str, activation_check: bool) -> provider_simulators::mail::MailSim {
+    use provider_simulators::mail::{MailConfig, MailSimulator, MailSwitches};
+    MailSimulator::start(MailConfig {
+        keys: vec![key.into()],
+        switches: MailSwitches {
+            activation_check,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// `POST {base}/{method}.json` with `key` as `X-API-KEY`: the status and the JSON answer.
+pub async fn mail_call(sim: &provider_simulators::mail::MailSim, key: &str, method: &str, body: Value) -> (u16, Value) {
+    let resp = client()
+        .post(format!("{}/{method}.json", sim.base_url()))
+        .header("X-API-KEY", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    parts(resp).await
+}
+
+/// edna's three callback fields.
+pub fn edna_urls(
+    status: Option<&str>,
+    inbound: Option<&str>,
+    matcher: Option<&str>,
+) -> provider_simulators::edna::CallbackUrls {
+    provider_simulators::edna::CallbackUrls {
+        status_callback_url: status.map(str::to_owned),
+        in_message_callback_url: inbound.map(str::to_owned),
+        message_matcher_callback_url: matcher.map(str::to_owned),
+    }
+}

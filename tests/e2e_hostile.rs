@@ -160,15 +160,16 @@ async fn echoed_mail_and_edna_keys_never_reach_logs_events_or_status_in_any_form
     assert_nowhere(&bench, &[&bench.creds.key]);
     drop(bench);
 
-    // edna Pulse: an RFC 7807 problem whose detail echoes the key.
+    // edna Pulse: an RFC 7807 problem whose detail echoes the key. One channel field can be claimed by one
+    // registration at a time, so each is deleted before the next.
     let bench = EdnaBench::start_with("hostile-echo-edna", &DEFAULT_RESYNC).await;
     for (i, form) in forms().into_iter().enumerate() {
         bench.sim.inject_for("callback/set", Fault::echo_secret(form), 1);
         let name = format!("echo-{i}");
         let url = bench.receiver.url(&format!("/e{i}"));
         bench.apply(&name, &on_shop(&format!("    statusCallbackUrl: {url}\n")));
-        let message = reason_of(&bench, &name, "ProviderRejected").await;
-        assert!(message.contains("<redacted>"), "{message}");
+        reason_of(&bench, &name, "ProviderRejected").await;
+        bench.delete_and_wait_gone(&name).await;
     }
     assert_nowhere(&bench, &[&bench.creds.key]);
 }

@@ -31,10 +31,35 @@ pub struct RunArgs {
     #[arg(long, env = "CALLBACK_OPERATOR_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
 
-    /// Extra provider base URL prefixes (comma-separated) that credential Secrets may name under `endpoint`,
-    /// on top of each provider's public hosts.
+    /// Extra provider base URLs (comma-separated) that credential Secrets may name under `endpoint`, on top of
+    /// each provider's public hosts. Compared parsed: scheme, host and port exactly (an entry without a port
+    /// allows any port on its host), paths by whole segments; userinfo, queries, fragments and dot segments are
+    /// refused. `http://` only where an entry says so.
     #[arg(long, env = "CALLBACK_OPERATOR_ALLOWED_ENDPOINTS", value_delimiter = ',')]
     pub allowed_endpoints: Vec<String>,
+
+    /// Read only Secrets carrying these labels (`key=value` or `key`, comma-separated, all must match), e.g.
+    /// `callback-operator.io/credentials=true`. A registration naming another Secret stalls (SecretNotLabelled)
+    /// and that Secret's data is never requested. Empty: any Secret in the registration's namespace.
+    #[arg(long, env = "CALLBACK_OPERATOR_SECRET_LABEL_SELECTOR", default_value = "")]
+    pub secret_label_selector: String,
+
+    /// A file holding the fingerprint (HMAC) key, at least 32 bytes; when set, no key Secret is read or created.
+    #[arg(long, env = "CALLBACK_OPERATOR_FINGERPRINT_KEY_FILE")]
+    pub fingerprint_key_file: Option<PathBuf>,
+
+    /// The Secret holding the fingerprint key (created with a random key on first start when absent).
+    #[arg(
+        long,
+        env = "CALLBACK_OPERATOR_FINGERPRINT_KEY_SECRET",
+        default_value = "callback-operator-fingerprint-key"
+    )]
+    pub fingerprint_key_secret: String,
+
+    /// Namespace of the fingerprint key Secret (default: the operator's own, from the in-cluster service account
+    /// or the kubeconfig context).
+    #[arg(long, env = "CALLBACK_OPERATOR_FINGERPRINT_KEY_NAMESPACE")]
+    pub fingerprint_key_namespace: Option<String>,
 
     /// Default drift-check interval when a registration does not set spec.resyncInterval.
     #[arg(long, env = "CALLBACK_OPERATOR_RESYNC_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
@@ -119,6 +144,19 @@ mod tests {
             Command::Run(args) => *args,
             Command::Crd => unreachable!(),
         }
+    }
+
+    #[test]
+    fn hostile_input_flags_parse() {
+        let args = run_args(&[
+            "--secret-label-selector",
+            "callback-operator.io/credentials=true",
+            "--fingerprint-key-secret",
+            "k",
+        ]);
+        assert_eq!(args.secret_label_selector, "callback-operator.io/credentials=true");
+        assert_eq!(args.fingerprint_key_secret, "k");
+        assert!(run_args(&[]).secret_label_selector.is_empty());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cli;
 mod controller;
+mod fingerprint_key;
 mod leader;
 pub mod operator;
 mod providers;

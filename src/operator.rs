@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::cli::RunArgs;
-use crate::controller::{ControllerOptions, Settings, run_controller};
+use crate::controller::{ControllerOptions, SecretSelector, Settings, run_controller};
 use crate::leader::{Leadership, LeaseConfig};
 use crate::providers::{EndpointPolicy, HttpClient, ProviderOptions, Providers};
 use crate::server::{Readiness, router, serve};
@@ -42,6 +42,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     init_logging(&args.log_level, args.log_format == "json");
 
     let client = kube_client(&args).await?;
+    let options = controller_options(&args)?;
+    // Before anything is fingerprinted: account ids and applied hashes are keyed with it.
+    let key = match &args.fingerprint_key_file {
+        Some(file) => crate::fingerprint_key::from_file(file)?,
+        None => {
+            let namespace = args
+                .fingerprint_key_namespace
+                .clone()
+                .filter(|ns| !ns.is_empty())
+                .unwrap_or_else(|| client.default_namespace().to_string());
+            crate::fingerprint_key::load_or_create(&client, &namespace, &args.fingerprint_key_secret).await?
+        }
+    };
+    crate::providers::set_fingerprint_key(key).map_err(anyhow::Error::msg)?;
     let metrics = Metrics::new();
     let http = HttpClient::new(args.provider_timeout, metrics.clone()).context("building the HTTP client")?;
     let providers = Providers::new(&ProviderOptions {
@@ -52,7 +66,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         client,
         providers,
         metrics,
-        options: controller_options(&args),
+        options,
         readiness: Readiness::new(args.leader_election),
     };
 
@@ -165,18 +179,19 @@ async fn run_bounded(
     }
 }
 
-fn controller_options(args: &RunArgs) -> ControllerOptions {
-    ControllerOptions {
+fn controller_options(args: &RunArgs) -> anyhow::Result<ControllerOptions> {
+    Ok(ControllerOptions {
         settings: Settings {
             resync_interval: args.resync_interval,
             backoff_base: args.backoff_base,
             backoff_max: args.backoff_max,
-            endpoints: EndpointPolicy::new(args.allowed_endpoints.clone()),
+            endpoints: EndpointPolicy::parse(args.allowed_endpoints.clone()).map_err(anyhow::Error::msg)?,
+            secret_selector: SecretSelector::parse(&args.secret_label_selector).map_err(anyhow::Error::msg)?,
         },
         concurrency: args.concurrency,
         instance: args.instance.clone(),
         namespaces: args.namespaces.clone(),
-    }
+    })
 }
 
 fn lease_config(args: &RunArgs, client: &kube::Client) -> LeaseConfig {

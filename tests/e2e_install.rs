@@ -63,6 +63,20 @@ fn lease_grants(lease: &str) -> Grants {
     ])
 }
 
+/// What the operator needs for its fingerprint key Secret, in the release namespace: create it once (a name cannot
+/// limit `create`), read that one back. Never update: an existing key is kept.
+fn fingerprint_key_grants(secret: &str) -> Grants {
+    grants(&[("", "secrets", &[], &["create"]), ("", "secrets", &[secret], &["get"])])
+}
+
+/// `a` and `b` merged (two Roles in one namespace).
+fn merged(mut a: Grants, b: Grants) -> Grants {
+    for (key, verbs) in b {
+        a.entry(key).or_default().extend(verbs);
+    }
+    a
+}
+
 /// The rules of one Role or ClusterRole, merged per (group, resource, names).
 fn rules_of(role: &Value) -> Grants {
     let mut out = Grants::new();
@@ -84,15 +98,30 @@ fn rules_of(role: &Value) -> Grants {
     out
 }
 
-/// (kind, namespace) → rules, for every Role and ClusterRole in `docs`.
+/// (kind, namespace) → rules, for every Role and ClusterRole in `docs` (Roles of one namespace merged).
 fn roles(docs: &[Value]) -> BTreeMap<(String, String), Grants> {
-    docs.iter()
-        .filter(|d| matches!(kind_of(d), "Role" | "ClusterRole"))
-        .map(|d| {
-            let namespace = d["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-            ((kind_of(d).to_string(), namespace), rules_of(d))
-        })
-        .collect()
+    let mut out: BTreeMap<(String, String), Grants> = BTreeMap::new();
+    for d in docs.iter().filter(|d| matches!(kind_of(d), "Role" | "ClusterRole")) {
+        let namespace = d["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
+        let entry = out.entry((kind_of(d).to_string(), namespace)).or_default();
+        *entry = merged(std::mem::take(entry), rules_of(d));
+    }
+    out
+}
+
+fn env_value(docs: &[Value], name: &str) -> Option<String> {
+    let deployment = docs.iter().find(|d| kind_of(d) == "Deployment").unwrap();
+    deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .and_then(|e| e["value"].as_str())
+        .map(str::to_string)
+}
+
+fn key_secret(docs: &[Value]) -> String {
+    env_value(docs, "CALLBACK_OPERATOR_FINGERPRINT_KEY_SECRET").expect("the chart names the fingerprint key Secret")
 }
 
 fn lease_name(docs: &[Value]) -> String {
@@ -135,6 +164,12 @@ async fn chart_passes_helm_lint_and_a_server_side_dry_run_in_both_modes() {
             "replicas=1",
             "leaderElection.enabled=false",
         ],
+        vec![
+            "networkPolicy.enabled=true",
+            "networkPolicy.apiServer.cidrs={10.0.0.1/32}",
+            "secretLabelSelector=callback-operator.io/credentials=true",
+            "fingerprintKey.existingSecret=my-key",
+        ],
     ] {
         let mut args = vec!["lint", chart.as_str(), "--strict"];
         for v in &values {
@@ -146,7 +181,11 @@ async fn chart_passes_helm_lint_and_a_server_side_dry_run_in_both_modes() {
 
     let release_ns = TestNamespace::new(&cluster, "dry").await;
     let watched = TestNamespace::new(&cluster, "dry-w").await;
-    for values in [vec![], vec![format!("watchNamespaces={{{}}}", watched.name)]] {
+    for values in [
+        vec![],
+        vec![format!("watchNamespaces={{{}}}", watched.name)],
+        vec!["networkPolicy.enabled=true".to_string()],
+    ] {
         let values: Vec<&str> = values.iter().map(String::as_str).collect();
         let manifest = render(&cluster, "dry", &release_ns.name, &values);
         let out = cluster.kubectl_with_input(&["apply", "--dry-run=server", "-f", "-"], Some(&manifest));
@@ -161,6 +200,7 @@ async fn chart_passes_helm_lint_and_a_server_side_dry_run_in_both_modes() {
             "serviceaccount",
             "service",
             "role.rbac.authorization.k8s.io",
+            "poddisruptionbudget.policy",
         ] {
             assert!(text.contains(kind), "{kind} in the dry run:\n{text}");
         }
@@ -195,9 +235,11 @@ async fn rendered_rbac_is_exactly_what_the_operator_needs_with_no_wildcards_and_
     let docs = documents(&render(&cluster, "rbac", "ops", &[]));
     assert_no_wildcards(&docs);
     let lease = lease_name(&docs);
+    let key = key_secret(&docs);
+    let release_role = merged(lease_grants(&lease), fingerprint_key_grants(&key));
     let expected: BTreeMap<(String, String), Grants> = [
         (("ClusterRole".to_string(), String::new()), watch_grants()),
-        (("Role".to_string(), "ops".to_string()), lease_grants(&lease)),
+        (("Role".to_string(), "ops".to_string()), release_role.clone()),
     ]
     .into();
     assert_eq!(roles(&docs), expected);
@@ -214,7 +256,7 @@ async fn rendered_rbac_is_exactly_what_the_operator_needs_with_no_wildcards_and_
     let expected: BTreeMap<(String, String), Grants> = [
         (("Role".to_string(), "shop".to_string()), watch_grants()),
         (("Role".to_string(), "billing".to_string()), watch_grants()),
-        (("Role".to_string(), "ops".to_string()), lease_grants(&lease)),
+        (("Role".to_string(), "ops".to_string()), release_role),
     ]
     .into();
     assert_eq!(roles(&docs), expected);
@@ -225,6 +267,39 @@ async fn rendered_rbac_is_exactly_what_the_operator_needs_with_no_wildcards_and_
         assert_eq!(subjects[0]["kind"], "ServiceAccount");
         assert_eq!(subjects[0]["namespace"], "ops");
     }
+
+    // The label opt-in mode: Secrets only through lists (the operator sends the label selector); no get by name.
+    let docs = documents(&render(
+        &cluster,
+        "rbac",
+        "ops",
+        &["secretLabelSelector=callback-operator.io/credentials=true"],
+    ));
+    let cluster_role = &roles(&docs)[&("ClusterRole".to_string(), String::new())];
+    assert_eq!(
+        cluster_role[&(String::new(), "secrets".to_string(), vec![])],
+        ["list", "watch"].iter().map(|v| v.to_string()).collect::<BTreeSet<_>>()
+    );
+    assert_eq!(
+        env_value(&docs, "CALLBACK_OPERATOR_SECRET_LABEL_SELECTOR").as_deref(),
+        Some("callback-operator.io/credentials=true")
+    );
+
+    // A fingerprint key given to the chart: mounted as a file, and no API access to any Secret of the release.
+    let docs = documents(&render(
+        &cluster,
+        "rbac",
+        "ops",
+        &["fingerprintKey.existingSecret=my-key"],
+    ));
+    assert_eq!(
+        roles(&docs)[&("Role".to_string(), "ops".to_string())],
+        lease_grants(&lease)
+    );
+    assert_eq!(
+        env_value(&docs, "CALLBACK_OPERATOR_FINGERPRINT_KEY_FILE").as_deref(),
+        Some("/etc/callback-operator/fingerprint-key/key")
+    );
 
     // Without leader election there is no Lease rule at all.
     let docs = documents(&render(
@@ -272,8 +347,18 @@ async fn cluster_wide_install_gives_the_service_account_enough_for_the_mail_life
     assert!(release.can_i("create leases.coordination.k8s.io", rel));
     assert!(release.can_i(&format!("get leases.coordination.k8s.io/{lease}"), rel));
     assert!(release.can_i(&format!("patch leases.coordination.k8s.io/{lease}"), rel));
+    // The fingerprint key: created once in the release namespace, never changed.
+    let key = key_secret(&release.manifest());
+    assert!(release.can_i("create secrets", rel));
+    assert!(release.can_i(&format!("get secrets/{key}"), rel));
+    for verb in ["update", "patch", "delete"] {
+        assert!(
+            !release.can_i(&format!("{verb} secrets/{key}"), rel),
+            "must not {verb} the key"
+        );
+    }
 
-    // No more: no Secret writes, no spec writes or deletes, no other Lease, nothing else, no wildcards.
+    // No more: no Secret writes outside the release namespace, no spec writes or deletes, no other Lease, nothing else, no wildcards.
     for verb in ["create", "update", "patch", "delete", "deletecollection"] {
         assert!(
             !release.can_i(&format!("{verb} secrets"), other),
@@ -348,6 +433,14 @@ async fn namespace_scoped_install_runs_the_mail_lifecycle_and_reaches_nothing_ou
     assert!(release.can_i("create leases.coordination.k8s.io", rel));
     assert!(release.can_i(&format!("patch leases.coordination.k8s.io/{lease}"), rel));
     assert!(!release.can_i("create leases.coordination.k8s.io", inside));
+    let key = key_secret(&release.manifest());
+    assert!(release.can_i(&format!("get secrets/{key}"), rel));
+    assert!(
+        !release.can_i("get secrets/another-secret", rel),
+        "only the key Secret in the release namespace"
+    );
+    assert!(!release.can_i("list secrets", rel));
+    assert!(!release.can_i(&format!("update secrets/{key}"), rel));
     assert!(
         !release.can_i(&format!("list {CR}"), rel),
         "not even the release namespace is watched"

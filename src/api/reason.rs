@@ -37,6 +37,12 @@ pub enum Reason {
     ProviderBusy,
     /// HTTP 429.
     RateLimited,
+    /// The endpoint answered with a redirect, which is never followed.
+    ProviderRedirected,
+    /// The endpoint's answer was larger than the operator reads.
+    ProviderResponseTooLarge,
+    /// A referenced Secret lacks the label `--secret-label-selector` requires; it was not read.
+    SecretNotLabelled,
     /// The provider stopped the webhook and re-activating it failed (mail).
     StoppedByProvider,
     /// The provider's check of the callback URL failed (edna's HEAD).

@@ -41,12 +41,13 @@ impl Backoff {
     }
 }
 
-/// `base * 2^(attempt-1)` capped at `max`, times `jitter`, never shorter than what the provider asked for.
+/// `base * 2^(attempt-1)` capped at `max`, times `jitter`, never shorter than what the provider asked for — up to
+/// `max`: a provider (or a hostile endpoint) cannot park an object for days with a huge `Retry-After`.
 pub fn delay(base: Duration, max: Duration, attempt: u32, jitter: f64, retry_after: Option<Duration>) -> Duration {
     let exponential = base.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1).min(20)));
     let jittered = exponential.min(max).mul_f64(jitter);
     match retry_after {
-        Some(wait) => jittered.max(wait),
+        Some(wait) => jittered.max(wait.min(max)),
         None => jittered,
     }
 }
@@ -79,6 +80,19 @@ mod tests {
             Some(Duration::from_secs(7)),
         );
         assert_eq!(d, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn retry_after_is_clamped_to_the_ceiling() {
+        let max = Duration::from_secs(60);
+        let d = delay(
+            Duration::from_secs(1),
+            max,
+            1,
+            1.0,
+            Some(Duration::from_secs(86_400 * 30)),
+        );
+        assert_eq!(d, max);
     }
 
     #[test]

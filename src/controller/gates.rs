@@ -56,6 +56,10 @@ pub trait Gatekeeper: SecretSource {
     /// The older owner ("namespace/name") of a claim `me` makes within `account`, and that claim.
     fn owner(&self, me: &Claimant, account: &str) -> Option<(String, String)>;
     fn endpoints(&self) -> &EndpointPolicy;
+    /// In the label opt-in mode, why Secret `name` may not be read (it lacks the labels); its data is not read.
+    fn unlabelled(&self, _name: &str) -> impl Future<Output = Result<Option<String>, kube::Error>> + Send {
+        std::future::ready(Ok(None))
+    }
 }
 
 /// Runs the gates. `Ok(Err(blocked))` is a pass that ends without a provider call; `Err` is a Kubernetes failure.
@@ -80,7 +84,15 @@ pub async fn admit<P: Provider>(
         return held(BlockClass::Suspended, Reason::Suspended, String::new(), None);
     }
 
-    // 2. The desired state, from the spec and any Secret it references besides the credentials.
+    // 2. In the label opt-in mode, every Secret the object names must carry the labels, or it is not read at all.
+    let secret_name = &obj.spec.credentials_ref.name;
+    for name in P::referenced_secrets(block).iter().chain(std::iter::once(secret_name)) {
+        if let Some(message) = gates.unlabelled(name).await? {
+            return held(BlockClass::Stalled, Reason::SecretNotLabelled, message, None);
+        }
+    }
+
+    // 2b. The desired state, from the spec and any Secret it references besides the credentials.
     let desired = match provider.desired(block, gates).await {
         Ok(desired) => desired,
         Err(DesiredError::InvalidSpec(message)) => {
@@ -94,7 +106,6 @@ pub async fn admit<P: Provider>(
     let target = P::target(&desired);
 
     // 3. Credentials, read now and never cached.
-    let secret_name = &obj.spec.credentials_ref.name;
     let secret_key = format!("{namespace}/{secret_name}");
     let Some((values, secret_version)) = gates.credentials(secret_name).await? else {
         let message = format!("Secret {secret_key} does not exist; waiting for it");

@@ -24,6 +24,7 @@ use futures::channel::mpsc::UnboundedSender;
 use kube::runtime::reflector::ObjectRef;
 
 pub use run::{ControllerOptions, run_controller};
+pub use secrets::SecretSelector;
 
 use crate::api::CallbackRegistration;
 use crate::providers::{EndpointPolicy, Providers};
@@ -37,6 +38,8 @@ pub struct Settings {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     pub endpoints: EndpointPolicy,
+    /// Label opt-in mode: only Secrets carrying these labels are read.
+    pub secret_selector: Option<SecretSelector>,
 }
 
 /// Shared by every reconciliation.

@@ -117,7 +117,7 @@ async fn apply_with<P: Provider>(
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     let gates = ReconcileGates {
         ctx,
-        secrets: NamespaceSecrets::new(ctx.client.clone(), &namespace),
+        secrets: NamespaceSecrets::new(ctx.client.clone(), &namespace, ctx.settings.secret_selector.as_ref()),
     };
     let Admitted {
         desired,
@@ -230,6 +230,10 @@ impl Gatekeeper for ReconcileGates<'_> {
 
     fn endpoints(&self) -> &EndpointPolicy {
         &self.ctx.settings.endpoints
+    }
+
+    async fn unlabelled(&self, name: &str) -> Result<Option<String>, kube::Error> {
+        self.secrets.unlabelled(name).await
     }
 }
 
@@ -386,7 +390,7 @@ async fn cleanup_with<P: Provider>(
 ) -> Result<(), Error> {
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     let registration = obj.status.as_ref().and_then(|s| s.registration.as_ref());
-    let secrets = NamespaceSecrets::new(ctx.client.clone(), &namespace);
+    let secrets = NamespaceSecrets::new(ctx.client.clone(), &namespace, ctx.settings.secret_selector.as_ref());
     let secret_name = &obj.spec.credentials_ref.name;
     let credentials = secrets.read(secret_name).await?;
     let account = credentials.as_ref().and_then(|(values, _)| {

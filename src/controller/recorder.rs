@@ -13,6 +13,9 @@ use kube::Api;
 use kube::api::PostParams;
 use kube::runtime::events::{Event, EventType};
 
+/// events.k8s.io/v1 `note` limit, in bytes.
+const NOTE_MAX: usize = 1024;
+
 #[derive(Clone)]
 pub struct EventRecorder {
     client: kube::Client,
@@ -42,7 +45,11 @@ fn build_event(controller: &str, instance: &str, ev: &Event, regarding: &ObjectR
     K8sEvent {
         action: Some(ev.action.clone()),
         reason: Some(ev.reason.clone()),
-        note: ev.note.clone(),
+        // The apiserver refuses a note over 1 KiB (and the whole Event with it).
+        note: ev
+            .note
+            .as_deref()
+            .map(|note| crate::providers::cap_bytes(note, NOTE_MAX)),
         event_time: Some(MicroTime(now)),
         regarding: Some(regarding.clone()),
         related: ev.secondary.clone(),

@@ -60,7 +60,7 @@ pub async fn run_controller(
     let (deleted_filter, deleted_resync) = (wake_filter.clone(), resync.clone());
     let on_synced: Arc<dyn Fn() + Send + Sync> = Arc::new(on_synced);
     let on_listed = on_synced.clone();
-    let stream = scoped_watch::<CallbackRegistration>(&client, &options.namespaces, on_listed)
+    let stream = scoped_watch::<CallbackRegistration>(&client, &options.namespaces, None, on_listed)
         .modify(|obj: &mut CallbackRegistration| {
             // Neither is read by the operator; kubectl's last-applied annotation alone can double an object's size.
             obj.managed_fields_mut().clear();
@@ -111,9 +111,11 @@ pub async fn run_controller(
     let readiness = spawn_readiness_gauge(store.clone(), providers, metrics.clone());
     let resyncs = tokio::spawn(async move { resync.run(retrigger).await });
     let secret_users = indexes.clone();
-    // Secrets as metadata only: values are read at reconcile time and never cached.
-    let secrets =
-        scoped_watch::<PartialObjectMeta<Secret>>(&client, &options.namespaces, Arc::new(|| {})).touched_objects();
+    // Secrets as metadata only: values are read at reconcile time and never cached. In the label opt-in mode only
+    // labelled Secrets are watched (labelling one later is an Added event that wakes its users).
+    let labels = options.settings.secret_selector.as_ref().map(|s| s.as_str());
+    let secrets = scoped_watch::<PartialObjectMeta<Secret>>(&client, &options.namespaces, labels, Arc::new(|| {}))
+        .touched_objects();
     Controller::for_stream(stream, store)
         .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
             let namespace = secret.namespace().unwrap_or_default();
@@ -145,6 +147,7 @@ pub async fn run_controller(
 fn scoped_watch<K>(
     client: &kube::Client,
     namespaces: &[String],
+    labels: Option<&str>,
     on_listed: Arc<dyn Fn() + Send + Sync>,
 ) -> BoxStream<'static, Result<WatchEvent<K>, watcher::Error>>
 where
@@ -156,7 +159,10 @@ where
         + 'static,
     K::DynamicType: Default,
 {
-    let config = watcher::Config::default().any_semantic();
+    let mut config = watcher::Config::default().any_semantic();
+    if let Some(labels) = labels {
+        config = config.labels(labels);
+    }
     match namespaces {
         [] => watcher::watcher(Api::<K>::all(client.clone()), config)
             .default_backoff()

@@ -7,6 +7,7 @@ mod account;
 mod endpoint;
 mod error;
 mod http;
+mod redact;
 mod registry;
 mod secret;
 
@@ -19,9 +20,10 @@ pub use account::{Account, AccountError, ApiKey, Credentials, SecretValues};
 pub use endpoint::{EndpointPolicy, Endpoints};
 pub use error::{ErrorClass, ProviderError};
 pub use http::HttpClient;
+pub use redact::cap_bytes;
 pub use registry::ProviderTask;
 use registry::register_providers;
-pub use secret::{SecretValue, redact};
+pub use secret::{MIN_KEY_LEN, SecretValue, redact, set_fingerprint_key};
 
 use crate::api::{CallbackRegistrationSpec, EventReason, Registration};
 

@@ -46,6 +46,11 @@ app.kubernetes.io/component: operator
 {{- default (printf "%s-leader" (include "callback-operator.fullname" .)) .Values.leaderElection.leaseName | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* The fingerprint key Secret the operator creates (when the chart is not given one). */}}
+{{- define "callback-operator.fingerprintKeySecret" -}}
+{{- printf "%s-fingerprint-key" (include "callback-operator.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "callback-operator.image" -}}
 {{- if .Values.image.digest }}
 {{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
@@ -60,7 +65,8 @@ What the operator does with the Kubernetes API, and nothing more (docs/install.m
   written, so no update;
 - callbackregistrations/status: patch (server-side apply);
 - secrets: get (credentials are read at reconcile time and never cached), list/watch (a metadata-only watch maps a
-  changed Secret to the registrations that use it); never create/update/patch/delete;
+  changed Secret to the registrations that use it); never create/update/patch/delete here. In the label opt-in
+  mode (secretLabelSelector) only list/watch: data is read through lists carrying the selector, never by name;
 - events.k8s.io events: create, and patch (the Recorder aggregates repeats into one Event).
 */}}
 {{- define "callback-operator.rules" -}}
@@ -72,7 +78,11 @@ What the operator does with the Kubernetes API, and nothing more (docs/install.m
   verbs: ["patch"]
 - apiGroups: [""]
   resources: ["secrets"]
+  {{- if .Values.secretLabelSelector }}
+  verbs: ["list", "watch"]
+  {{- else }}
   verbs: ["get", "list", "watch"]
+  {{- end }}
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -23,8 +23,7 @@ impl EdnaClient {
     pub async fn set(&self, account: &Account<ApiKey>, body: serde_json::Value) -> Result<(), ProviderError> {
         let request = self
             .http
-            .raw()
-            .post(format!("{}/api/callback/set", account.endpoint))
+            .request(reqwest::Method::POST, &account.endpoint, "api/callback/set")?
             .header("X-API-KEY", account.credentials.0.expose())
             .json(&body);
         let reply = self.http.send(EdnaProvider::NAME, "callback/set", request).await?;
@@ -36,8 +35,7 @@ impl EdnaClient {
         let op = "channel-profile";
         let request = self
             .http
-            .raw()
-            .get(format!("{}/api/channel-profile", account.endpoint))
+            .request(reqwest::Method::GET, &account.endpoint, "api/channel-profile")?
             .header("X-API-KEY", account.credentials.0.expose());
         let reply = self.http.send(EdnaProvider::NAME, op, request).await?;
         if reply.status.is_success() {
@@ -65,7 +63,7 @@ impl EdnaClient {
 }
 
 fn channels_failure(reply: &Reply, op: &str) -> ProviderError {
-    let answer = parse_answer(&reply.body);
+    let answer = parse_answer(&reply.body).quoted(reply);
     let detail = answer.code.clone().unwrap_or_else(|| answer.message.clone());
     match common_failure(EdnaProvider::NAME, op, reply, &detail) {
         Some(err) => response::with_group_hint(err, reply.status, "channels", op),

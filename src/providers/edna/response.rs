@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::EdnaProvider;
 use crate::api::Reason;
 use crate::providers::{Provider, ProviderError};
-use crate::providers::http::{Reply, common_failure};
+use crate::providers::http::{QUOTE_WINDOW, Reply, common_failure};
 
 /// Every code the contract documents for `callback/set`.
 pub const CODE_OK: &str = "ok";
@@ -40,7 +40,8 @@ pub fn parse_answer(body: &[u8]) -> Answer {
     let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
         return Answer {
             code: None,
-            message: String::from_utf8_lossy(body).trim().chars().take(200).collect(),
+            // Not cut to the message length here: `quoted` redacts before it cuts.
+            message: String::from_utf8_lossy(&body[..body.len().min(QUOTE_WINDOW)]).trim().to_string(),
         };
     };
     let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::trim).unwrap_or("");
@@ -75,6 +76,16 @@ pub fn parse_answer(body: &[u8]) -> Answer {
     }
 }
 
+impl Answer {
+    /// The code and message fit for a message: every credential the request carried redacted, then capped.
+    pub fn quoted(self, reply: &Reply) -> Answer {
+        Answer {
+            code: self.code.map(|code| reply.quote(&code)),
+            message: reply.quote(&self.message),
+        }
+    }
+}
+
 /// `error-subject-unknown`, `url-not-specified`: lower case words joined by dashes.
 fn looks_like_code(text: &str) -> bool {
     text.contains('-')
@@ -85,7 +96,7 @@ fn looks_like_code(text: &str) -> bool {
 
 /// The outcome of `callback/set`: `Ok` when edna accepted the URLs, else the classified error.
 pub fn set_result(reply: &Reply) -> Result<(), ProviderError> {
-    let answer = parse_answer(&reply.body);
+    let answer = parse_answer(&reply.body).quoted(reply);
     let op = "callback/set";
     if reply.status.is_success() {
         return match answer.code.as_deref() {
@@ -196,11 +207,7 @@ mod tests {
     use crate::providers::ErrorClass;
 
     fn reply(status: u16, body: Value) -> Reply {
-        Reply {
-            status: StatusCode::from_u16(status).unwrap(),
-            retry_after: None,
-            body: body.to_string().into(),
-        }
+        Reply::new(StatusCode::from_u16(status).unwrap(), body.to_string())
     }
 
     /// The three shapes the simulator's error styles produce, for one code.
@@ -219,11 +226,7 @@ mod tests {
     fn ok_and_a_bare_2xx_are_success() {
         assert_eq!(set_result(&reply(200, json!({"code": "ok"}))), Ok(()));
         assert_eq!(set_result(&reply(200, json!({}))), Ok(()));
-        let empty = Reply {
-            status: StatusCode::OK,
-            retry_after: None,
-            body: bytes::Bytes::new(),
-        };
+        let empty = Reply::new(StatusCode::OK, bytes::Bytes::new());
         assert_eq!(set_result(&empty), Ok(()));
     }
 
@@ -291,11 +294,8 @@ mod tests {
 
     #[test]
     fn rate_limits_and_server_errors_are_transient() {
-        let limited = Reply {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            retry_after: Some(std::time::Duration::from_secs(7)),
-            body: "{}".into(),
-        };
+        let mut limited = Reply::new(StatusCode::TOO_MANY_REQUESTS, "{}");
+        limited.retry_after = Some(std::time::Duration::from_secs(7));
         let err = set_result(&limited).unwrap_err();
         assert_eq!(
             (err.reason().as_str(), err.retry_after()),
@@ -314,11 +314,7 @@ mod tests {
         let err = set_result(&reply(200, json!({"code": "error-something-new"}))).unwrap_err();
         assert_eq!((err.reason().as_str(), err.class()), ("ProviderRejected", ErrorClass::Permanent));
         assert!(err.to_string().contains("error-something-new"));
-        let html = Reply {
-            status: StatusCode::NOT_FOUND,
-            retry_after: None,
-            body: "<html>not here</html>".into(),
-        };
+        let html = Reply::new(StatusCode::NOT_FOUND, "<html>not here</html>");
         let err = set_result(&html).unwrap_err();
         assert!(err.to_string().contains("HTTP 404"), "{err}");
         let err = set_result(&reply(422, json!({"title": "Unprocessable", "detail": "bad"}))).unwrap_err();

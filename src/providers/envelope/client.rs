@@ -37,12 +37,13 @@ impl Bearer {
     }
 }
 
-/// One call: method, path under the endpoint, optional JSON body.
+/// One call: method, path under the endpoint, optional JSON body and the secrets that body carries.
 struct Call<'a> {
     op: &'static str,
     method: Method,
     path: String,
     body: Option<&'a Value>,
+    secrets: &'a [&'a SecretValue],
 }
 
 impl EnvelopeClient {
@@ -60,6 +61,7 @@ impl EnvelopeClient {
             method: Method::GET,
             path: format!("{CALLBACK}/list"),
             body: None,
+            secrets: &[],
         };
         let reply = self.send(account, mailbox, &call).await?;
         if !reply.status.is_success() {
@@ -86,6 +88,7 @@ impl EnvelopeClient {
             method: Method::POST,
             path: format!("{CALLBACK}/add"),
             body: Some(body),
+            secrets,
         };
         let reply = self.send(account, mailbox, &call).await?;
         if !reply.status.is_success() {
@@ -103,6 +106,7 @@ impl EnvelopeClient {
             method: Method::DELETE,
             path: format!("{CALLBACK}/{}/remove", urlencode(id)),
             body: None,
+            secrets: &[],
         };
         let reply = self.send(account, mailbox, &call).await?;
         match reply.status {
@@ -135,16 +139,16 @@ impl EnvelopeClient {
         call: &Call<'_>,
         token: &SecretValue,
     ) -> Result<Reply, ProviderError> {
+        // The bearer header is marked sensitive by reqwest: the login token is redacted from any quote of the answer.
         let mut request = self
             .http
-            .raw()
-            .request(call.method.clone(), format!("{}/{}", account.endpoint, call.path))
+            .request(call.method.clone(), &account.endpoint, &call.path)?
             .bearer_auth(token.expose())
             .header("Mailbox", mailbox);
         if let Some(body) = call.body {
             request = request.json(body);
         }
-        self.http.send(EnvelopeProvider::NAME, call.op, request).await
+        self.http.send_carrying(EnvelopeProvider::NAME, call.op, request, call.secrets).await
     }
 
     async fn bearer(&self, account: &Account<EnvelopeCredentials>) -> Result<Bearer, ProviderError> {
@@ -170,10 +174,12 @@ impl EnvelopeClient {
     ) -> Result<SecretValue, ProviderError> {
         let request = self
             .http
-            .raw()
-            .post(format!("{endpoint}/api/login"))
+            .request(Method::POST, endpoint, "api/login")?
             .json(&json!({"login": login.expose(), "password": password.expose()}));
-        let reply = self.http.send(EnvelopeProvider::NAME, "login", request).await?;
+        let reply = self
+            .http
+            .send_carrying(EnvelopeProvider::NAME, "login", request, &[login, password])
+            .await?;
         if reply.status.is_success() {
             return reply
                 .json::<Value>()

@@ -42,14 +42,17 @@ pub fn failure(reply: &Reply, op: &str, secrets: &[&SecretValue]) -> ProviderErr
     }
 }
 
-/// The provider's `message` (or the start of the body): what a human needs, at most 200 characters.
+/// The provider's `message` (or the start of the body): what a human needs, redacted then capped
+/// (`Reply::quote`: every credential the request carried, in every form).
 pub fn detail(reply: &Reply) -> String {
-    let text = reply
+    match reply
         .json::<Value>()
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
-        .unwrap_or_else(|| String::from_utf8_lossy(&reply.body).into_owned());
-    text.chars().take(200).collect()
+    {
+        Some(message) => reply.quote(&message),
+        None => reply.body_text(),
+    }
 }
 
 pub fn suffix(detail: &str) -> String {

@@ -22,8 +22,7 @@ impl MailClient {
     async fn call(&self, account: &Account<ApiKey>, method: &'static str, body: Value) -> Result<Reply, ProviderError> {
         let request = self
             .http
-            .raw()
-            .post(format!("{}/{method}.json", account.endpoint))
+            .request(reqwest::Method::POST, &account.endpoint, &format!("{method}.json"))?
             .header("X-API-KEY", account.credentials.0.expose())
             .json(&body);
         self.http.send(MailProvider::NAME, method, request).await

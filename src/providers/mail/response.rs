@@ -81,13 +81,14 @@ impl Failure {
         match body.as_ref().and_then(|b| b.get("code")).and_then(Value::as_i64) {
             Some(code) => Failure::Code(
                 code,
-                body.as_ref()
-                    .and_then(|b| b.get("message"))
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
+                reply.quote(
+                    body.as_ref()
+                        .and_then(|b| b.get("message"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                ),
             ),
-            None => Failure::Other(String::from_utf8_lossy(&reply.body).chars().take(200).collect()),
+            None => Failure::Other(reply.body_text()),
         }
     }
 

@@ -1,0 +1,104 @@
+//! The installation's fingerprint key: the HMAC key behind every fingerprint the operator writes to status (account
+//! ids, `appliedHash`). Kept in a Secret of the operator's own namespace so fingerprints survive restarts and are
+//! shared by replicas, and never derivable from anything public: a weak basic-auth password cannot be guessed
+//! offline from `status.appliedHash`.
+//!
+//! Sources, in order: a file (`--fingerprint-key-file`, e.g. a mounted Secret the chart was given), else the Secret
+//! `--fingerprint-key-secret` in `--fingerprint-key-namespace`, created on first start. Two replicas starting at
+//! once both try to create it; the apiserver lets exactly one create succeed (409 for the other), and both then use
+//! what is stored — so they agree. An existing Secret is never updated: a key the admin put there stays.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ObjectMeta, PostParams};
+use kube::{Api, Client};
+use tracing::info;
+
+use crate::providers::MIN_KEY_LEN;
+
+/// The data key holding the key bytes.
+pub const DATA_KEY: &str = "key";
+
+/// Loads the key from `file`.
+pub fn from_file(file: &Path) -> anyhow::Result<Vec<u8>> {
+    let key = std::fs::read(file).with_context(|| format!("reading the fingerprint key file {}", file.display()))?;
+    let key = trim_newline(key);
+    if key.len() < MIN_KEY_LEN {
+        bail!(
+            "the fingerprint key file {} holds {} bytes; at least {MIN_KEY_LEN} are needed",
+            file.display(),
+            key.len()
+        );
+    }
+    Ok(key)
+}
+
+/// The key stored in Secret `namespace/name`, created with a fresh random key when absent.
+pub async fn load_or_create(client: &Client, namespace: &str, name: &str) -> anyhow::Result<Vec<u8>> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    if let Some(secret) = api
+        .get_opt(name)
+        .await
+        .with_context(|| format!("reading the fingerprint key Secret {namespace}/{name}"))?
+    {
+        return key_of(&secret, namespace, name);
+    }
+    let fresh: [u8; 32] = rand::random();
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/managed-by".to_string(),
+                "callback-operator".to_string(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        // Never rotated in place: a new key changes every fingerprint (one re-write per registration).
+        immutable: Some(true),
+        data: Some(BTreeMap::from([(DATA_KEY.to_string(), ByteString(fresh.to_vec()))])),
+        ..Secret::default()
+    };
+    match api.create(&PostParams::default(), &secret).await {
+        Ok(_) => {
+            info!(secret = %format!("{namespace}/{name}"), "created the fingerprint key");
+            Ok(fresh.to_vec())
+        }
+        // Another replica created it first: use theirs.
+        Err(kube::Error::Api(status)) if status.code == 409 => {
+            let secret = api
+                .get(name)
+                .await
+                .with_context(|| format!("reading the fingerprint key Secret {namespace}/{name} after a race"))?;
+            key_of(&secret, namespace, name)
+        }
+        Err(err) => Err(err).with_context(|| format!("creating the fingerprint key Secret {namespace}/{name}")),
+    }
+}
+
+fn key_of(secret: &Secret, namespace: &str, name: &str) -> anyhow::Result<Vec<u8>> {
+    let key = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(DATA_KEY))
+        .map(|b| trim_newline(b.0.clone()))
+        .unwrap_or_default();
+    if key.len() < MIN_KEY_LEN {
+        bail!(
+            "the fingerprint key Secret {namespace}/{name} has no `{DATA_KEY}` of at least {MIN_KEY_LEN} bytes; \
+             delete it to have one created, or store a random key there"
+        );
+    }
+    Ok(key)
+}
+
+fn trim_newline(mut key: Vec<u8>) -> Vec<u8> {
+    while key.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        key.pop();
+    }
+    key
+}

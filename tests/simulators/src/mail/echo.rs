@@ -1,6 +1,8 @@
 //! How the mail simulator echoes a stored webhook (`get`, `list`, the `set` answer) under the
 //! read-side switches.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde_json::{Value, json};
 
 use super::model::{EMAIL_STATUSES, Webhook};
@@ -23,13 +25,22 @@ pub(crate) fn api_json(hook: &Webhook, sw: &MailSwitches, on_read: bool) -> Valu
         v["events"]["email_status"] = json!(sorted);
     }
     if let Some(field) = &sw.echo_always_differs {
-        differ(&mut v, field);
+        let turn = if sw.echo_varies {
+            ANSWERS.fetch_add(1, Ordering::Relaxed)
+        } else {
+            0
+        };
+        differ(&mut v, field, turn);
     }
     v
 }
 
-/// Replace `field` of the API object with a value that differs from the stored one.
-fn differ(v: &mut Value, field: &str) {
+/// Answers given under `echo_varies`: each picks the next differing value.
+static ANSWERS: AtomicU64 = AtomicU64::new(0);
+
+/// Replace `field` of the API object with a value that differs from the stored one; `turn` picks one of several
+/// where the field has them (`max_parallel`, `events.email_status`).
+fn differ(v: &mut Value, field: &str, turn: u64) {
     match field {
         "status" => {
             let other = if v["status"] == "disabled" {
@@ -53,11 +64,16 @@ fn differ(v: &mut Value, field: &str) {
         }
         "max_parallel" => {
             let n = v["max_parallel"].as_u64().unwrap_or(10);
-            v["max_parallel"] = json!(if n >= 100 { 99 } else { n + 1 });
+            let step = 1 + turn % 3;
+            v["max_parallel"] = json!(if n + step > 100 { n - step } else { n + step });
         }
         "events.email_status" => {
             let mut list: Vec<Value> = v["events"]["email_status"].as_array().cloned().unwrap_or_default();
-            match EMAIL_STATUSES.iter().find(|s| !list.iter().any(|e| e == *s)) {
+            let missing: Vec<&&str> = EMAIL_STATUSES
+                .iter()
+                .filter(|s| !list.iter().any(|e| e == **s))
+                .collect();
+            match missing.get(turn as usize % missing.len().max(1)) {
                 Some(missing) => list.push(json!(missing)),
                 None => {
                     list.pop();

@@ -64,8 +64,14 @@ fn differ(v: &mut Value, field: &str, turn: u64) {
         }
         "max_parallel" => {
             let n = v["max_parallel"].as_u64().unwrap_or(10);
-            let step = 1 + turn % 3;
-            v["max_parallel"] = json!(if n + step > 100 { n - step } else { n + step });
+            // Turn 0: n + 1 (99 at 100). Later turns walk through every other valid value (5..=100) before one
+            // repeats, so a varying echo does not come back to an earlier answer within 95 answers.
+            let others: Vec<u64> = (n + 1..=100).chain(5..n).collect();
+            v["max_parallel"] = json!(if turn == 0 && n >= 100 {
+                99
+            } else {
+                others[turn as usize % others.len()]
+            });
         }
         "events.email_status" => {
             let mut list: Vec<Value> = v["events"]["email_status"].as_array().cloned().unwrap_or_default();

@@ -112,7 +112,8 @@ pub struct MailSwitches {
     /// `spam_block` toggled). Default none.
     pub echo_always_differs: Option<String>,
     /// TEST ONLY: with `echo_always_differs` on `max_parallel` or `events.email_status`, every
-    /// answer echoes the next of several differing values (a counter), so the echo never repeats
+    /// answer echoes the next of several differing values (a counter; `max_parallel` repeats only
+    /// after 95 answers), so the echo does not repeat
     /// (a provider answering differently each time: a loop only a write budget stops). Default
     /// false: the differing value is always the same one.
     pub echo_varies: bool,

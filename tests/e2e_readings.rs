@@ -19,6 +19,8 @@ use support::{eventually, metrics};
 /// Tests that count writes over several resyncs run the drift check every 3 s instead of 10 min, so ten resyncs
 /// take half a minute; nothing else in them depends on the interval.
 const FAST_RESYNC: &[&str] = &["--resync-interval", "3s"];
+/// Everything else is event-driven and runs at the shipped default.
+const DEFAULT_RESYNC: &[&str] = &["--resync-interval", "10m"];
 
 // ---------------------------------------------------------------------------------------------------------------
 // DocStudio: dates echoed as null or as epoch milliseconds (must-show 2)
@@ -70,7 +72,7 @@ async fn envelope_dates_echoed_as_epoch_millis_make_no_add_or_remove_over_ten_re
 
 #[tokio::test(flavor = "multi_thread")]
 async fn envelope_remove_of_a_gone_id_answered_400_is_confirmed_gone_by_a_list() {
-    let bench = EnvelopeBench::start("rd-env-gone").await;
+    let bench = EnvelopeBench::start_with("rd-env-gone", DEFAULT_RESYNC).await;
     bench.sim.set_removed_answer_named(RemovedAnswer::BadRequest);
     let url = bench.receiver.url("/gone");
     bench.apply("gone", &envelope::block(&url, PLAIN_FIELDS));
@@ -176,7 +178,7 @@ async fn a_provider_that_always_answers_differently_stalls_drift_loop_after_the_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mail_an_unknown_receiver_check_code_is_retried_with_a_clear_reason_not_stalled() {
-    let bench = MailBench::start("rd-mail-check").await;
+    let bench = MailBench::start_with("rd-mail-check", DEFAULT_RESYNC).await;
     bench
         .sim
         .set_receiver_check_failure_code(ReceiverCheckFailure::Code { http: 422, code: 2799 });
@@ -237,7 +239,7 @@ async fn mail_a_url_the_provider_normalises_is_found_again_and_never_set_twice()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn edna_a_2xx_without_code_ok_is_a_protocol_error_not_a_registration() {
-    let bench = EdnaBench::start("rd-edna-html").await;
+    let bench = EdnaBench::start_with("rd-edna-html", DEFAULT_RESYNC).await;
     bench.sim.set_success_shape(SuccessShape::HtmlPage);
     let url = bench.receiver.url("/html");
     bench.apply("html", &on_shop(&format!("    statusCallbackUrl: {url}\n")));
@@ -277,7 +279,11 @@ async fn wait_channels(bench: &EdnaBench, what: &str, want: &[(i64, &str)]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn edna_tenant_wide_and_per_channel_objects_for_one_field_each_hold_exactly_what_they_ask() {
     // Re-asserts every 5 s, so "after a re-assert of each" is seen within the test.
-    let bench = EdnaBench::start_with("rd-edna-layers", &["--edna-reassert-interval", "5s"]).await;
+    let bench = EdnaBench::start_with(
+        "rd-edna-layers",
+        &["--edna-reassert-interval", "5s", "--resync-interval", "10m"],
+    )
+    .await;
     const OTHER: i64 = 2002;
     assert!(
         bench.sim.activate_channel(&bench.creds.key, LATE_CHANNEL_ID, OTHER),
@@ -392,4 +398,36 @@ async fn edna_tenant_wide_and_per_channel_objects_for_one_field_each_hold_exactl
         bench.sim.effective_callbacks(&bench.creds.key, SHOP_SUBJECT_ID),
         status_only(&channel)
     );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The matrix itself: every reading scripts/test-readings runs names a real switch and value (no cluster needed)
+// ---------------------------------------------------------------------------------------------------------------
+
+fn switched<T: serde::Serialize + serde::de::DeserializeOwned>(defaults: T, reading: &support::readings::Reading) -> T {
+    let json = support::readings::apply(serde_json::to_value(defaults).unwrap(), std::slice::from_ref(reading));
+    serde_json::from_value(json).unwrap_or_else(|err| panic!("{reading:?} is not a value of that switch: {err}"))
+}
+
+#[test]
+fn every_reading_of_the_matrix_names_a_switch_and_a_value_the_simulators_accept() {
+    use provider_simulators::{edna::EdnaSwitches, envelope::EnvelopeSwitches, mail::MailSwitches};
+    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/test-readings")).unwrap();
+    let entries: Vec<&str> = script
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix('\'')?.strip_suffix('\''))
+        .filter(|l| ["mail.", "edna.", "envelope."].iter().any(|p| l.starts_with(p)))
+        .collect();
+    assert!(entries.len() >= 30, "the matrix lists every reading: {entries:?}");
+    for entry in entries {
+        let reading = support::readings::parse(entry).remove(0);
+        let differs = match reading.provider.as_str() {
+            "mail" => switched(MailSwitches::default(), &reading) != MailSwitches::default(),
+            "edna" => switched(EdnaSwitches::default(), &reading) != EdnaSwitches::default(),
+            "envelope" => switched(EnvelopeSwitches::default(), &reading) != EnvelopeSwitches::default(),
+            other => panic!("unknown provider {other}"),
+        };
+        assert!(differs, "{entry} is not a non-default reading");
+    }
 }

@@ -1,7 +1,7 @@
 # callback-operator — the two commands of the quick start, and a few helpers.
 # Everything runs against a real kube-apiserver + etcd built from Go modules (scripts/cluster), never a mock.
 
-.PHONY: demo demo-down test lint crd bench cluster-up cluster-down
+.PHONY: demo demo-down test test-readings lint crd bench cluster-up cluster-down
 
 ## demo: control plane + provider simulators + operator + examples/, then print their status
 demo:
@@ -14,6 +14,10 @@ demo-down:
 ## test: every test (unit, simulators, end to end against the local control plane), plus fmt and clippy
 test:
 	scripts/test
+
+## test-readings: the provider e2e suites once per reading of each provider contract (issue #14), as a table
+test-readings:
+	scripts/test-readings
 
 ## lint: formatting and clippy only
 lint:

@@ -61,6 +61,7 @@ pub struct Metrics {
     provider_requests: Family<ProviderRequestLabels, Counter>,
     provider_throttled: Family<ProviderLabels, Counter>,
     drift_corrections: Family<ProviderLabels, Counter>,
+    drift_loops: Family<ProviderLabels, Counter>,
     status_writes: Counter,
     registrations: Family<ReadinessLabels, Gauge>,
     leader: Gauge,
@@ -111,6 +112,12 @@ impl Metrics {
             "Provider-side drift found and repaired",
             drift_corrections.clone(),
         );
+        let drift_loops = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "drift_loops",
+            "Registrations stalled with reason DriftLoop: the write budget was spent without a spec or Secret change",
+            drift_loops.clone(),
+        );
         let status_writes = Counter::default();
         registry.register(
             "status_writes",
@@ -133,6 +140,7 @@ impl Metrics {
             provider_requests,
             provider_throttled,
             drift_corrections,
+            drift_loops,
             status_writes,
             registrations,
             leader,
@@ -180,6 +188,14 @@ impl Metrics {
 
     pub fn drift_corrected(&self, provider: &str) {
         self.drift_corrections
+            .get_or_create(&ProviderLabels {
+                provider: provider.into(),
+            })
+            .inc();
+    }
+
+    pub fn drift_loop(&self, provider: &str) {
+        self.drift_loops
             .get_or_create(&ProviderLabels {
                 provider: provider.into(),
             })

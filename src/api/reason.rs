@@ -57,6 +57,11 @@ pub enum Reason {
     MailboxForbidden,
     /// The account's plan refuses the request (envelope's 402).
     PlanRestriction,
+    /// Without a spec or Secret change the provider needed more corrective writes in the budget's window than the
+    /// budget allows: something keeps changing it back (`src/controller/budget.rs`).
+    DriftLoop,
+    /// The provider refused a write with an undocumented code, most likely its check of the receiver URL (mail).
+    ReceiverCheckFailed,
 }
 
 impl Reason {

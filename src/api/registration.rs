@@ -130,6 +130,13 @@ pub struct CallbackRegistrationStatus {
     /// (API key fingerprint, basic-auth password), so a rotated secret is re-pushed though nothing can read it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_hash: Option<String>,
+
+    /// A fingerprint of the provider's own answer for this registration after the operator's last write (or the
+    /// last read that matched the spec). Drift is judged against it, not against the spec's rendering: a provider
+    /// that normalises, drops or reformats fields never causes a repeat write. Absent where the provider cannot be
+    /// read back (edna).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_hash: Option<String>,
 }
 
 /// The provider-side identity and state of a registration.

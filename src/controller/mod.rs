@@ -3,6 +3,7 @@
 
 mod backoff;
 mod breaker;
+mod budget;
 mod change_filter;
 mod conditions;
 mod events;
@@ -57,6 +58,8 @@ pub struct Context {
     retrigger: UnboundedSender<ObjectRef<CallbackRegistration>>,
     /// The periodic drift checks.
     resync: Arc<resync::ResyncQueue>,
+    /// Corrective writes per registration (`budget.rs`): stalls a write loop with reason DriftLoop.
+    budget: budget::WriteBudget,
 }
 
 /// Errors that end a reconciliation early; provider errors never get here (they become conditions).

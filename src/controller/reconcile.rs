@@ -132,13 +132,22 @@ async fn apply_with<P: Provider>(
 
     let desired_hash = desired_hash(&account, &desired)?;
     let status = obj.status.as_ref();
+    // Write budget (budget.rs): once spent, the provider withholds writes that would only correct it.
+    let key = object_key(obj);
+    let spent = ctx.budget.spent(&key, &desired_hash, Instant::now());
     let recorded = Recorded {
         registration: status.and_then(|s| s.registration.as_deref()),
         applied_hash: status.and_then(|s| s.applied_hash.as_deref()),
+        observed_hash: status.and_then(|s| s.observed_hash.as_deref()),
+        corrections_spent: spent.as_deref(),
     };
     match provider.sync(&account, &desired, &desired_hash, recorded).await {
         Ok(outcome) => {
             ctx.backoff.reset(&object_key(obj));
+            // Write budget: a write without a spec or Secret change spends it.
+            if !outcome.corrected.is_empty() {
+                ctx.budget.record(&key, &desired_hash, Instant::now());
+            }
             if outcome
                 .changes
                 .iter()
@@ -157,6 +166,7 @@ async fn apply_with<P: Provider>(
                 synced: Some(Synced {
                     registration: outcome.registration,
                     applied_hash: desired_hash,
+                    observed_hash: outcome.observed_hash,
                     wrote: outcome.changes.iter().any(|c| c.reason.wrote()),
                 }),
             };
@@ -166,6 +176,10 @@ async fn apply_with<P: Provider>(
         Err(err) => {
             let message = redact(&err.to_string(), &account.secrets());
             ctx.metrics.reconcile_error(err.reason().as_str());
+            // Write budget: the first withheld write of a loop is counted once.
+            if err.reason() == Reason::DriftLoop && ctx.budget.trip(&key, &desired_hash, Instant::now()) {
+                ctx.metrics.drift_loop(P::NAME);
+            }
             let target = Some(target);
             match err.class() {
                 ErrorClass::Transient => {
@@ -363,6 +377,7 @@ async fn cleanup(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Er
         pass.await?;
     }
     ctx.backoff.reset(&object_key(obj));
+    ctx.budget.forget(&object_key(obj)); // write budget
     Ok(Action::await_change())
 }
 

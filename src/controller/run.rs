@@ -106,6 +106,7 @@ pub async fn run_controller(
         indexes: indexes.clone(),
         retrigger: retrigger.clone(),
         resync: resync.clone(),
+        budget: super::budget::WriteBudget::default(),
     });
 
     let readiness = spawn_readiness_gauge(store.clone(), providers, metrics.clone());

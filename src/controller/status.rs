@@ -11,6 +11,8 @@ use crate::api::{CallbackRegistrationStatus, Reason, Registration};
 pub struct Synced {
     pub registration: Registration,
     pub applied_hash: String,
+    /// The fingerprint of the provider's answer (`status.observedHash`), where it can be read back.
+    pub observed_hash: Option<String>,
     /// The sync wrote to the provider: `lastSyncedTime` moves.
     pub wrote: bool,
 }
@@ -34,7 +36,7 @@ pub fn next_status(
 ) -> CallbackRegistrationStatus {
     let previous = previous.cloned().unwrap_or_default();
     let conditions = conditions_for(&pass.verdict, &previous.conditions, generation, now);
-    let (registration, applied_hash) = match &pass.synced {
+    let (registration, applied_hash, observed_hash) = match &pass.synced {
         Some(synced) => {
             let last_synced_time = if synced.wrote {
                 Some(now.clone())
@@ -47,13 +49,18 @@ pub fn next_status(
                     ..synced.registration.clone()
                 })),
                 Some(synced.applied_hash.clone()),
+                synced.observed_hash.clone(),
             )
         }
         // An object that lost its identity to an older one no longer knows what the provider holds for it (the
         // owner may overwrite it): forget the applied hash, so that once it owns the identity again it writes
         // instead of trusting a stale record (edna cannot be read back to notice).
-        None if pass.verdict.reason() == Reason::Conflict => (previous.registration.clone(), None),
-        None => (previous.registration.clone(), previous.applied_hash.clone()),
+        None if pass.verdict.reason() == Reason::Conflict => (previous.registration.clone(), None, None),
+        None => (
+            previous.registration.clone(),
+            previous.applied_hash.clone(),
+            previous.observed_hash.clone(),
+        ),
     };
     CallbackRegistrationStatus {
         observed_generation: generation,
@@ -62,6 +69,7 @@ pub fn next_status(
         target: pass.target.clone().or(previous.target),
         registration,
         applied_hash,
+        observed_hash,
     }
 }
 
@@ -85,6 +93,7 @@ mod tests {
                     ..Registration::default()
                 },
                 applied_hash: "h1".into(),
+                observed_hash: Some("o1".into()),
                 wrote,
             }),
         }
@@ -112,6 +121,7 @@ mod tests {
         };
         let next = next_status(Some(&first), &conflict, Some(1), &at(20));
         assert_eq!(next.applied_hash, None);
+        assert_eq!(next.observed_hash, None);
         assert_eq!(next.registration, first.registration);
     }
 
@@ -130,6 +140,7 @@ mod tests {
         let next = next_status(Some(&first), &failed, Some(2), &at(20));
         assert_eq!(next.registration, first.registration);
         assert_eq!(next.applied_hash.as_deref(), Some("h1"));
+        assert_eq!(next.observed_hash.as_deref(), Some("o1"));
         assert_eq!(next.observed_generation, Some(2));
         assert_eq!(next.target.as_deref(), Some("https://b"));
     }

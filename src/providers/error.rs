@@ -65,6 +65,26 @@ impl ProviderError {
         }
     }
 
+    /// The same error (class, reason, `Retry-After`) with its message rewritten, to add what the caller knows.
+    pub fn map_message(self, f: impl FnOnce(&str) -> String) -> Self {
+        match self {
+            ProviderError::Transient {
+                reason,
+                message,
+                retry_after,
+            } => ProviderError::Transient {
+                reason,
+                message: f(&message),
+                retry_after,
+            },
+            ProviderError::InvalidCredentials { message } => ProviderError::InvalidCredentials { message: f(&message) },
+            ProviderError::Rejected { reason, message } => ProviderError::Rejected {
+                reason,
+                message: f(&message),
+            },
+        }
+    }
+
     /// How long the provider asked us to wait (`Retry-After`), if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

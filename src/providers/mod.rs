@@ -10,6 +10,7 @@ mod http;
 mod redact;
 mod registry;
 mod secret;
+mod url_form;
 
 use std::future::Future;
 use std::time::Duration;
@@ -24,6 +25,7 @@ pub use redact::cap_bytes;
 pub use registry::ProviderTask;
 use registry::register_providers;
 pub use secret::{MIN_KEY_LEN, SecretValue, redact, set_fingerprint_key};
+pub use url_form::same_url;
 
 use crate::api::{CallbackRegistrationSpec, EventReason, Registration};
 
@@ -76,6 +78,61 @@ pub enum DesiredError {
 pub struct Recorded<'a> {
     pub registration: Option<&'a Registration>,
     pub applied_hash: Option<&'a str>,
+    /// `status.observedHash`: the fingerprint of the provider's answer after the last write (see [`fingerprint`]).
+    pub observed_hash: Option<&'a str>,
+    /// Set when the write budget is spent (`controller/budget.rs`): a write without a spec or Secret change must
+    /// not be made; the provider answers [`drift_loop`] instead. The text says how much was spent.
+    pub corrections_spent: Option<&'a str>,
+}
+
+impl Recorded<'_> {
+    /// Whether status says exactly `desired_hash` was applied: a write now would only correct the provider.
+    pub fn applied(&self, desired_hash: &str) -> bool {
+        self.applied_hash == Some(desired_hash)
+    }
+}
+
+/// A fingerprint of what a provider answered (its JSON, keys sorted), for `status.observedHash`: two answers with
+/// the same fingerprint hold the same thing, however the provider chose to spell it.
+pub fn fingerprint(answer: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = canonical_json(answer);
+    hex::encode(&Sha256::digest(canonical.as_bytes())[..12])
+}
+
+fn canonical_json(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", Value::String(k.clone()), canonical_json(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
+/// The error a provider answers instead of a corrective write once the write budget is spent: it stalls the
+/// registration with reason `DriftLoop`, naming the fields that keep differing.
+pub fn drift_loop(label: &str, fields: &[&str], spent: &str) -> ProviderError {
+    let fields = if fields.is_empty() {
+        "its state".to_string()
+    } else {
+        fields.join(", ")
+    };
+    ProviderError::rejected(
+        crate::api::Reason::DriftLoop,
+        format!(
+            "{label} keeps differing in {fields} after {spent} without a spec or Secret change: further writes are \
+             withheld until the spec or a Secret changes, or the window passes (something at the provider keeps \
+             changing it back, or it answers differently each time)"
+        ),
+    )
 }
 
 /// A change made (or found) at the provider. Each becomes an Event; changes that wrote bump `lastSyncedTime`.
@@ -93,6 +150,11 @@ pub struct SyncOutcome {
     pub changes: Vec<Change>,
     /// Set when the provider state needed attention that the sync just repaired (e.g. mail's `StoppedByProvider`).
     pub repaired: Option<crate::api::Reason>,
+    /// The fingerprint of the provider's answer for `status.observedHash` (`None`: it cannot be read back).
+    pub observed_hash: Option<String>,
+    /// The fields a write without a spec or Secret change corrected (empty: no such write). It spends the write
+    /// budget.
+    pub corrected: Vec<&'static str>,
 }
 
 /// The result of a removal.

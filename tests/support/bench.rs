@@ -56,6 +56,8 @@ pub trait SimulatedProvider: Sized {
     fn start() -> impl Future<Output = (Self, Self::Credentials)>;
     /// The Secrets to put before the operator starts (the one named `creds` holds `credentials` and the endpoint).
     fn secrets(&self, credentials: &Self::Credentials) -> Vec<SecretData>;
+    /// Switches the simulator to the readings `SIM_READING` names for this provider (`support::readings`).
+    fn apply_readings(&self);
 }
 
 /// A single-key credential (the mail and edna API keys).
@@ -110,6 +112,7 @@ impl<S: SimulatedProvider> Bench<S> {
         operator: impl FnOnce(&TestNamespace) -> Operator,
     ) -> Self {
         let (sim, creds) = S::start().await;
+        sim.apply_readings();
         let receiver = Receiver::start().await.expect("starting the receiver");
         for (name, data) in sim.secrets(&creds) {
             let data: Vec<(&str, &str)> = data.iter().map(|(k, v)| (*k, v.as_str())).collect();

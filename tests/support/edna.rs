@@ -51,6 +51,14 @@ impl SimulatedProvider for EdnaSim {
             vec![("apiKey", creds.key.clone()), ("endpoint", self.base_url().to_string())],
         )]
     }
+
+    fn apply_readings(&self) {
+        super::readings::apply_to::<provider_simulators::edna::EdnaSwitches>(
+            "edna",
+            || self.switches(),
+            |s| self.set_switches(s),
+        );
+    }
 }
 
 impl EdnaBench {

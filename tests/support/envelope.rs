@@ -63,6 +63,14 @@ impl SimulatedProvider for EnvelopeSim {
             ),
         ]
     }
+
+    fn apply_readings(&self) {
+        super::readings::apply_to::<provider_simulators::envelope::EnvelopeSwitches>(
+            "envelope",
+            || self.switches(),
+            |s| self.set_switches(s),
+        );
+    }
 }
 
 /// The `envelope:` block for a callback in MAILBOX to `url`, followed by `fields` (YAML, indented by 4; e.g.

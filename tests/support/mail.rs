@@ -27,6 +27,14 @@ impl SimulatedProvider for MailSim {
             vec![("apiKey", creds.key.clone()), ("endpoint", self.base_url().to_string())],
         )]
     }
+
+    fn apply_readings(&self) {
+        super::readings::apply_to::<provider_simulators::mail::MailSwitches>(
+            "mail",
+            || self.switches(),
+            |s| self.set_switches(s),
+        );
+    }
 }
 
 /// The `mail:` block for a webhook to `url` (statuses delivered, hard_bounced, spam), followed by `extra` lines

@@ -11,6 +11,7 @@ pub mod lease;
 pub mod mail;
 pub mod metrics;
 pub mod operator;
+pub mod readings;
 pub mod wait;
 
 pub use cluster::{Cluster, TestNamespace};

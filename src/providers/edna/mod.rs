@@ -4,21 +4,28 @@
 //! edna has no read and no delete method. So `sync` never observes: it writes only when the desired state differs
 //! from the applied hash in status, or when the re-assert interval has passed since the URLs were last written
 //! (`plan`), and otherwise makes no call at all. `remove` cannot remove: it says which URLs stay registered.
+//!
+//! A set without `subjectId` writes every channel of the tenant (the seed's reading): `layers.rs` keeps objects for
+//! the same field at tenant and channel level exact (the per-channel owners are re-asserted after each tenant-wide
+//! write; a deleted per-channel object hands its channel back to the tenant-wide URL).
 
 mod channels;
 mod client;
 mod desired;
+mod layers;
 mod plan;
 mod response;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::jiff::Timestamp;
 
 use client::EdnaClient;
-use desired::{ChannelScope, EdnaDesired, describe_subject};
+use desired::{ChannelScope, EdnaDesired, UrlField, describe_subject};
+use layers::Layers;
 use plan::{left_behind, plan};
 
 use super::{
@@ -33,6 +40,8 @@ pub struct EdnaProvider {
     client: EdnaClient,
     /// How often unchanged URLs are written again (edna cannot be read back, so drift is repaired blind).
     reassert_every: Duration,
+    /// Who asks for which field tenant-wide and per channel (shared by every edna object).
+    layers: Arc<Layers>,
 }
 
 fn registration(account: &Account<ApiKey>, desired: &EdnaDesired, subject_id: Option<i64>) -> Registration {
@@ -72,6 +81,7 @@ impl Provider for EdnaProvider {
         Self {
             client: EdnaClient::new(options.http.clone()),
             reassert_every: options.reassert_interval,
+            layers: Arc::new(Layers::default()),
         }
     }
 
@@ -104,26 +114,56 @@ impl Provider for EdnaProvider {
         desired_hash: &str,
         recorded: Recorded<'_>,
     ) -> Result<SyncOutcome, ProviderError> {
-        let Some(reason) = plan(desired_hash, recorded, Timestamp::now(), self.reassert_every) else {
+        let account_id = account.id();
+        let fields: Vec<UrlField> = desired.urls.keys().copied().collect();
+        let mut reason = plan(desired_hash, recorded, Timestamp::now(), self.reassert_every);
+        // A per-channel object whose channel a tenant-wide write overwrote since its own last write (one this
+        // process could not re-assert at once, e.g. right after a restart) writes again now.
+        let recorded_subject = recorded.registration.and_then(|r| r.subject_id);
+        if let (None, Some(subject)) = (reason, recorded_subject) {
+            let own = recorded.registration.and_then(|r| r.last_synced_time.as_ref()).map(|t| t.0);
+            if self.layers.overwritten(&account_id, subject, &fields, own) {
+                reason = Some(EventReason::Reasserted);
+            }
+        }
+        let Some(reason) = reason else {
             // Nothing changed and a re-assert is not due: no call, and status stays byte for byte the same.
+            if recorded.registration.is_some() && recorded.applied(desired_hash) {
+                let scope = if desired.scope == ChannelScope::Tenant { None } else { recorded_subject };
+                self.layers.register(&account_id, scope, desired, None);
+            }
             let registration = recorded.registration.cloned().unwrap_or_default();
             return Ok(SyncOutcome {
                 registration,
                 changes: Vec::new(),
                 repaired: None,
+                observed_hash: None,
+                corrected: Vec::new(),
             });
         };
         let subject_id = self.client.subject_id(account, &desired.scope).await?;
-        self.client.set(account, desired.set_body(subject_id)).await?;
+        // Known before the write, so a concurrent tenant-wide write re-asserts this channel after itself.
+        self.layers.register(&account_id, subject_id, desired, recorded.registration);
+        self.client
+            .set(account, desired.set_body(subject_id))
+            .await
+            .map_err(|err| matcher_only_hint(err, desired))?;
+        self.layers.written(&account_id, subject_id, fields.iter().copied(), Timestamp::now());
 
         let mut message = change_message(reason, desired, subject_id);
         if let Some(note) = left_behind(desired, subject_id, &account.id(), recorded.registration) {
             message = format!("{message}; {note}");
         }
+        let mut changes = vec![Change { reason, message }];
+        if subject_id.is_none() {
+            changes.extend(self.reassert_channels(account, &fields).await?);
+        }
         Ok(SyncOutcome {
             registration: registration(account, desired, subject_id),
-            changes: vec![Change { reason, message }],
+            changes,
             repaired: None,
+            observed_hash: None,
+            corrected: Vec::new(),
         })
     }
 
@@ -134,12 +174,101 @@ impl Provider for EdnaProvider {
         registration: Option<&Registration>,
         desired: Option<&EdnaDesired>,
     ) -> Result<Removal, ProviderError> {
-        Ok(Removal::Unsupported(removal_note(
-            &account.endpoint,
-            registration,
-            desired,
+        let mut note = removal_note(&account.endpoint, registration, desired);
+        let subject = registration.and_then(|r| r.subject_id);
+        if let Some(desired) = desired {
+            self.layers.forget(&account.id(), subject, desired);
+            if let Some(handed) = self.hand_back(account, subject, desired).await? {
+                note = format!("{note}; {handed}");
+            }
+        }
+        Ok(Removal::Unsupported(note))
+    }
+}
+
+impl EdnaProvider {
+    /// After a tenant-wide write of `fields`: writes each per-channel owner's URLs for its channel again, so the
+    /// channel ends with what its own object asks for. A failure fails this pass (the tenant-wide write is what
+    /// overwrote the channel, so it is not done until the channel is restored) and the pass is retried.
+    async fn reassert_channels(&self, account: &Account<ApiKey>, fields: &[UrlField]) -> Result<Vec<Change>, ProviderError> {
+        let account_id = account.id();
+        let mut changes = Vec::new();
+        for (subject, urls) in self.layers.channel_owners(&account_id, fields) {
+            let owned = EdnaDesired {
+                scope: ChannelScope::SubjectId(subject),
+                urls,
+            };
+            self.client
+                .set(account, owned.set_body(Some(subject)))
+                .await
+                .map_err(|err| {
+                    err.map_message(|m| {
+                        format!(
+                            "re-asserting {} for subjectId {subject} (owned per channel) after the tenant-wide set \
+                             failed: {m}",
+                            owned.describe_fields()
+                        )
+                    })
+                })?;
+            self.layers
+                .written(&account_id, Some(subject), owned.urls.keys().copied(), Timestamp::now());
+            changes.push(Change {
+                reason: EventReason::Reasserted,
+                message: format!(
+                    "re-asserted {} for subjectId {subject} (owned per channel by another object) after the \
+                     tenant-wide set wrote every channel",
+                    owned.describe_fields()
+                ),
+            });
+        }
+        Ok(changes)
+    }
+
+    /// A deleted per-channel object's channel goes back to what the tenant-wide object asks for (the tenant-wide
+    /// set would write it there at its next re-assert anyway). Returns what was handed back, for the note.
+    async fn hand_back(
+        &self,
+        account: &Account<ApiKey>,
+        subject: Option<i64>,
+        desired: &EdnaDesired,
+    ) -> Result<Option<String>, ProviderError> {
+        let (Some(subject), false) = (subject, desired.scope == ChannelScope::Tenant) else {
+            return Ok(None);
+        };
+        let account_id = account.id();
+        let urls: std::collections::BTreeMap<UrlField, String> = desired
+            .urls
+            .keys()
+            .filter_map(|field| Some((*field, self.layers.tenant_url(&account_id, *field)?)))
+            .collect();
+        if urls.is_empty() {
+            return Ok(None);
+        }
+        let tenant = EdnaDesired {
+            scope: ChannelScope::SubjectId(subject),
+            urls,
+        };
+        self.client.set(account, tenant.set_body(Some(subject))).await?;
+        Ok(Some(format!(
+            "handed subjectId {subject} back to the tenant-wide URLs ({}) another object asks for",
+            tenant.describe_fields()
         )))
     }
+}
+
+/// edna's code table reads `url-not-specified` as "statusCallbackUrl or inMessageCallbackUrl is required": a body
+/// with only `messageMatcherCallbackUrl` may be refused with it. Say so instead of quoting the bare code.
+fn matcher_only_hint(err: ProviderError, desired: &EdnaDesired) -> ProviderError {
+    let matcher_only = desired.urls.keys().all(|f| *f == UrlField::MessageMatcher);
+    if matcher_only && err.to_string().contains(response::CODE_URL_NOT_SPECIFIED) {
+        return err.map_message(|m| {
+            format!(
+                "{m} — edna requires statusCallbackUrl or inMessageCallbackUrl alongside messageMatcherCallbackUrl \
+                 (its code table); set one of them in this object too"
+            )
+        });
+    }
+    err
 }
 
 /// What a deleted object leaves at edna, in words.

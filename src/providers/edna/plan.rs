@@ -104,6 +104,7 @@ mod tests {
         Recorded {
             registration,
             applied_hash: hash,
+            ..Recorded::default()
         }
     }
 

@@ -100,8 +100,18 @@ pub fn set_result(reply: &Reply) -> Result<(), ProviderError> {
     let op = "callback/set";
     if reply.status.is_success() {
         return match answer.code.as_deref() {
-            // The success body is undocumented beyond `code: ok`: a 2xx without any error code is success.
-            None | Some(CODE_OK) => Ok(()),
+            Some(CODE_OK) => Ok(()),
+            // Only `{"code":"ok"}` is success: an empty, non-JSON or HTML 2xx (a wrong host, a proxy's page) would
+            // otherwise count as registered, and edna is never read back to notice.
+            None => Err(ProviderError::transient(
+                Reason::ProviderProtocolError,
+                format!(
+                    "edna Pulse answered {op} with HTTP {} but not with {{\"code\":\"ok\"}} ({}): not taken as \
+                     success; is the endpoint edna's?",
+                    reply.status.as_u16(),
+                    shape(reply)
+                ),
+            )),
             Some(code) => Err(code_error(code, &answer.message, reply.status)),
         };
     }
@@ -111,6 +121,16 @@ pub fn set_result(reply: &Reply) -> Result<(), ProviderError> {
     match answer.code.as_deref() {
         Some(code) => Err(code_error(code, &answer.message, reply.status)),
         None => Err(unexpected(op, reply.status, &answer)),
+    }
+}
+
+/// What a 2xx answer without a code looked like, in words (never its text: it may echo anything).
+fn shape(reply: &Reply) -> &'static str {
+    match serde_json::from_slice::<Value>(&reply.body) {
+        _ if reply.body.iter().all(u8::is_ascii_whitespace) => "an empty body",
+        Ok(Value::Object(_)) => "JSON without a code",
+        Ok(_) => "JSON that is not an object",
+        Err(_) => "a body that is not JSON",
     }
 }
 
@@ -223,11 +243,22 @@ mod tests {
     }
 
     #[test]
-    fn ok_and_a_bare_2xx_are_success() {
+    fn only_code_ok_is_success_and_any_other_2xx_is_a_protocol_error() {
         assert_eq!(set_result(&reply(200, json!({"code": "ok"}))), Ok(()));
-        assert_eq!(set_result(&reply(200, json!({}))), Ok(()));
-        let empty = Reply::new(StatusCode::OK, bytes::Bytes::new());
-        assert_eq!(set_result(&empty), Ok(()));
+        let raw = |status: u16, body: &'static str| {
+            Reply::new(StatusCode::from_u16(status).unwrap(), bytes::Bytes::from_static(body.as_bytes()))
+        };
+        for (r, shape) in [
+            (reply(200, json!({})), "JSON without a code"),
+            (raw(200, ""), "an empty body"),
+            (raw(204, ""), "an empty body"),
+            (raw(200, "<html><body>Welcome</body></html>"), "not JSON"),
+        ] {
+            let err = set_result(&r).unwrap_err();
+            assert_eq!((err.reason(), err.class()), (Reason::ProviderProtocolError, ErrorClass::Transient));
+            assert!(err.to_string().contains(shape), "{err}");
+            assert!(!err.to_string().contains("Welcome"), "the body is not quoted: {err}");
+        }
     }
 
     #[test]

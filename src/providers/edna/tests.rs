@@ -106,6 +106,7 @@ mod against_the_simulator {
         let recorded = Recorded {
             registration: Some(&written),
             applied_hash: Some("h1"),
+            ..Recorded::default()
         };
         let again = provider.sync(&account, &d, "h1", recorded).await.unwrap();
         assert!(again.changes.is_empty());

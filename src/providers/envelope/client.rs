@@ -99,7 +99,9 @@ impl EnvelopeClient {
             .map_err(|err| protocol_error(&format!("callback/add answered without a readable callback: {}", unreadable(&err))))
     }
 
-    /// Removes callback `id` of `mailbox`: true when removed, false when it was already gone (404 or 410).
+    /// Removes callback `id` of `mailbox`: true when removed, false when it was already gone. 404 and 410 say so;
+    /// whether DocStudio answers those for a gone id is not documented, so any other refusal that is not about
+    /// credentials, access, plan or load is checked against the list: absent there means gone.
     pub async fn remove(&self, account: &Account<EnvelopeCredentials>, mailbox: &str, id: &str) -> Result<bool, ProviderError> {
         let call = Call {
             op: "callback/remove",
@@ -112,6 +114,14 @@ impl EnvelopeClient {
         match reply.status {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND | StatusCode::GONE => Ok(false),
+            s if s.is_client_error() && !matches!(s.as_u16(), 401 | 402 | 403 | 425 | 429) => {
+                let listed = self.list(account, mailbox).await?;
+                if listed.iter().any(|c| c.id.eq_ignore_ascii_case(id)) {
+                    Err(failure(&reply, call.op, &[]))
+                } else {
+                    Ok(false)
+                }
+            }
             _ => Err(failure(&reply, call.op, &[])),
         }
     }

@@ -109,7 +109,7 @@ pub fn basic_auth_from(
 }
 
 /// A callback object as `callback/add` and `callback/list` return it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RemoteCallback {
     #[serde(deserialize_with = "id_text")]
@@ -127,6 +127,29 @@ pub struct RemoteCallback {
     pub auth_type: Option<String>,
 }
 
+impl RemoteCallback {
+    /// The fingerprint of this answer for `status.observedHash`: the callback as DocStudio spells it (dates as it
+    /// echoes them, `null`s, case, key order aside).
+    pub fn fingerprint(&self) -> String {
+        crate::providers::fingerprint(&serde_json::to_value(self).unwrap_or_default())
+    }
+}
+
+impl EnvelopeDesired {
+    /// The spec's values on DocStudio's bounds, which its API spec words as strict (`0 < retries`,
+    /// `100 < timeout < 60000`) while the seed allows them: named in a refusal so the user knows what to change.
+    pub fn boundary_values(&self) -> Vec<String> {
+        let mut values = Vec::new();
+        if self.retries == 0 {
+            values.push("retries: 0".to_string());
+        }
+        if self.timeout_ms == 100 || self.timeout_ms == 60000 {
+            values.push(format!("timeoutMs: {}", self.timeout_ms));
+        }
+        values
+    }
+}
+
 /// Ids are uuids in the contract; accept a number too, and compare them case-insensitively.
 fn id_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     Ok(match Value::deserialize(deserializer)? {
@@ -139,7 +162,7 @@ fn id_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, 
 /// report is not drift; the password cannot be read back and is tracked by the applied hash instead.
 pub fn differing_fields(desired: &EnvelopeDesired, remote: &RemoteCallback) -> Vec<&'static str> {
     let mut fields = Vec::new();
-    if remote.url != desired.url {
+    if !crate::providers::same_url(&remote.url, &desired.url) {
         fields.push("url");
     }
     if remote.retries.is_some_and(|r| r != desired.retries) {

@@ -84,11 +84,18 @@ impl NormalFilter {
         let set = |name: &str, case: fn(&str) -> String| -> BTreeSet<String> {
             texts(name).iter().map(|t| case(t.trim())).collect()
         };
+        // A date may come back as RFC 3339 in any offset, or as epoch milliseconds (the form of DocStudio's
+        // delivery payloads); both are read as the instant they name.
         let date = |name: &str| -> Option<String> {
-            object
-                .get(name)
-                .and_then(Value::as_str)
-                .map(|text| instant(text).unwrap_or_else(|| text.to_string()))
+            match object.get(name)? {
+                Value::String(text) => Some(instant(text).unwrap_or_else(|| text.to_string())),
+                Value::Number(n) => Some(
+                    n.as_i64()
+                        .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+                        .map_or_else(|| n.to_string(), |t| t.to_string()),
+                ),
+                _ => None,
+            }
         };
         NormalFilter {
             labels: set("label", str::to_ascii_lowercase),
@@ -165,6 +172,13 @@ mod tests {
         let a = NormalFilter::from_remote(&json!({"status": ["completed", "WAITING"]}));
         let b = NormalFilter::from_remote(&json!({"status": ["WAITING", "COMPLETED", "WAITING"]}));
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn epoch_milliseconds_name_the_same_instant() {
+        let millis = NormalFilter::from_remote(&json!({"receiveDateFrom": 1767315845000_i64}));
+        let text = NormalFilter::from_remote(&json!({"receiveDateFrom": "2026-01-02T03:04:05+02:00"}));
+        assert_eq!(millis, text);
     }
 
     #[test]

@@ -17,12 +17,12 @@ use std::collections::HashSet;
 
 pub use auth::EnvelopeCredentials;
 use client::EnvelopeClient;
-use desired::EnvelopeDesired;
+use desired::{EnvelopeDesired, RemoteCallback};
 use plan::{Record, RemovalKind, plan};
 
 use super::{
     Account, Change, DesiredError, Endpoints, Provider, ProviderError, ProviderOptions, Recorded, Removal,
-    SecretSource, SyncOutcome,
+    SecretSource, SyncOutcome, drift_loop, same_url,
 };
 use crate::api::{CallbackRegistrationSpec, EnvelopeSpec, EventReason, Registration};
 
@@ -97,8 +97,12 @@ impl Provider for EnvelopeProvider {
         let record = Record {
             registration: recorded.registration,
             applied_matches: recorded.applied_hash.map(|h| h == desired_hash),
+            observed_hash: recorded.observed_hash,
         };
         let plan = plan(desired, &observed, record);
+        if let (false, Some(spent)) = (plan.corrected.is_empty(), recorded.corrections_spent) {
+            return Err(drift_loop(Self::LABEL, &plan.corrected, spent));
+        }
         let mut changes = Vec::new();
         if let Some(id) = &plan.adopted {
             changes.push(Change {
@@ -114,7 +118,8 @@ impl Provider for EnvelopeProvider {
             let created = self
                 .client
                 .add(account, &desired.mailbox, &desired.add_body(), &desired.secrets())
-                .await?;
+                .await
+                .map_err(|err| bounds_hint(err, desired))?;
             changes.push(Change {
                 reason: add.reason,
                 message: add_message(add, &created.id, desired),
@@ -130,6 +135,18 @@ impl Provider for EnvelopeProvider {
                 });
             }
         }
+        // The fingerprint is of the callback as `list` shows it (the `add` answer may be spelled differently); an add
+        // is read back with one more list.
+        let shown = match (&plan.add, &held) {
+            (None, Some(id)) => observed.iter().find(|c| c.id.eq_ignore_ascii_case(id)).cloned(),
+            (Some(_), Some(id)) => self
+                .client
+                .list(account, &desired.mailbox)
+                .await?
+                .into_iter()
+                .find(|c| c.id.eq_ignore_ascii_case(id)),
+            _ => None,
+        };
         Ok(SyncOutcome {
             registration: Registration {
                 account: Some(account.id()),
@@ -140,6 +157,8 @@ impl Provider for EnvelopeProvider {
             },
             changes,
             repaired: None,
+            observed_hash: shown.as_ref().map(RemoteCallback::fingerprint),
+            corrected: plan.corrected,
         })
     }
 
@@ -167,7 +186,7 @@ impl Provider for EnvelopeProvider {
             let observed = self.client.list(account, &desired.mailbox).await?;
             for callback in observed
                 .iter()
-                .filter(|c| c.url == desired.url && !handled.contains(&c.id.to_ascii_lowercase()))
+                .filter(|c| same_url(&c.url, &desired.url) && !handled.contains(&c.id.to_ascii_lowercase()))
             {
                 if self.client.remove(account, &desired.mailbox, &callback.id).await? {
                     changes.push(deleted(&callback.id, Some(&callback.url), &desired.mailbox));
@@ -175,6 +194,24 @@ impl Provider for EnvelopeProvider {
             }
         }
         Ok(Removal::Removed(changes))
+    }
+}
+
+/// A refused `add` of a spec on DocStudio's bounds: the API spec words them as strict (`0 < retries`,
+/// `100 < timeout < 60000`) while the seed allows them, so the refusal names the likely cause. The spec's values are
+/// the user's intent and are not nudged.
+fn bounds_hint(err: ProviderError, desired: &EnvelopeDesired) -> ProviderError {
+    let values = desired.boundary_values();
+    match err {
+        ProviderError::Rejected { reason, message } if !values.is_empty() => ProviderError::Rejected {
+            reason,
+            message: format!(
+                "{message} (the spec uses {}: DocStudio's API spec reads its bounds as strict, 0 < retries and \
+                 100 < timeout < 60000; use a value inside them)",
+                values.join(" and ")
+            ),
+        },
+        other => other,
     }
 }
 

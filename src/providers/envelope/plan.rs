@@ -9,6 +9,7 @@
 //!   remove the old, so the receiver is never without a callback.
 
 use super::desired::{EnvelopeDesired, RemoteCallback, differing_fields};
+use crate::providers::same_url;
 use crate::api::Registration;
 use crate::api::EventReason;
 
@@ -19,6 +20,8 @@ pub struct Record<'a> {
     /// `Some(true)`: status says exactly this desired state was applied; `Some(false)`: something else was;
     /// `None`: nothing was applied yet (a new object, or a status write that never happened).
     pub applied_matches: Option<bool>,
+    /// `status.observedHash`: the fingerprint of the recorded callback as DocStudio answered after the last write.
+    pub observed_hash: Option<&'a str>,
 }
 
 /// The plan. Executed in order: `add`, then every `remove`.
@@ -30,6 +33,9 @@ pub struct EnvelopePlan {
     pub adopted: Option<String>,
     pub add: Option<Add>,
     pub remove: Vec<PlannedRemoval>,
+    /// The writes only correct DocStudio (status says this exact desired state was applied), naming what differs:
+    /// they spend the write budget.
+    pub corrected: Vec<&'static str>,
 }
 
 /// Add the desired callback.
@@ -81,16 +87,22 @@ pub fn plan(desired: &EnvelopeDesired, observed: &[RemoteCallback], record: Reco
     let spec_changed = record.applied_matches == Some(false);
     // The password cannot be read back: it is known to be right only if status says this exact state was applied.
     let write_only_unverified = desired.basic_auth.is_some() && record.applied_matches != Some(true);
-    let satisfies = |c: &RemoteCallback| !write_only_unverified && differing_fields(desired, c).is_empty();
+    // DocStudio answers exactly what it answered after our last write: whatever it dropped, nulled or reformatted
+    // (dates, case, the url) is its own spelling, not drift.
+    let settled = |c: &RemoteCallback| {
+        record.applied_matches == Some(true) && is_recorded(c) && record.observed_hash == Some(c.fingerprint().as_str())
+    };
+    let satisfies =
+        |c: &RemoteCallback| settled(c) || (!write_only_unverified && differing_fields(desired, c).is_empty());
 
-    let same_url: Vec<&RemoteCallback> = observed.iter().filter(|c| c.url == desired.url).collect();
+    let with_url: Vec<&RemoteCallback> = observed.iter().filter(|c| same_url(&c.url, &desired.url)).collect();
     // Prefer a callback that is already right (the recorded one first), then the recorded one, then the oldest.
-    let primary = same_url
+    let primary = with_url
         .iter()
         .find(|c| satisfies(c) && is_recorded(c))
-        .or_else(|| same_url.iter().find(|c| satisfies(c)))
-        .or_else(|| same_url.iter().find(|c| is_recorded(c)))
-        .or_else(|| same_url.first())
+        .or_else(|| with_url.iter().find(|c| satisfies(c)))
+        .or_else(|| with_url.iter().find(|c| is_recorded(c)))
+        .or_else(|| with_url.first())
         .copied();
 
     let mut remove = Vec::new();
@@ -103,7 +115,7 @@ pub fn plan(desired: &EnvelopeDesired, observed: &[RemoteCallback], record: Reco
     for other in observed.iter().filter(|c| primary.is_none_or(|p| p.id != c.id)) {
         if is_recorded(other) {
             remove.push(removal(other, RemovalKind::Previous));
-        } else if other.url == desired.url {
+        } else if same_url(&other.url, &desired.url) {
             remove.push(removal(other, RemovalKind::Duplicate));
         }
     }
@@ -154,11 +166,21 @@ pub fn plan(desired: &EnvelopeDesired, observed: &[RemoteCallback], record: Reco
             (None, Some(add))
         }
     };
+    let corrected = if record.applied_matches != Some(true) {
+        Vec::new()
+    } else if let Some(add) = &add {
+        if add.replaces.is_some() { add.because.clone() } else { vec!["presence"] }
+    } else if remove.is_empty() {
+        Vec::new()
+    } else {
+        vec!["duplicates"]
+    };
     EnvelopePlan {
         keep,
         adopted,
         add,
         remove,
+        corrected,
     }
 }
 
@@ -217,6 +239,7 @@ mod tests {
         Record {
             registration: Some(registration),
             applied_matches: Some(applied_matches),
+            observed_hash: None,
         }
     }
 
@@ -359,6 +382,41 @@ mod tests {
         assert_eq!(p.adopted.as_deref(), Some("a"));
         assert_eq!(p.add.as_ref().map(|a| a.replaces.clone()), Some(Some("a".to_string())));
         assert_eq!(ids(&p), vec![("a", RemovalKind::Replaced)]);
+    }
+
+    #[test]
+    fn an_echo_equal_to_the_one_after_the_last_write_is_kept_whatever_it_dropped() {
+        // The dates came back as null (DocStudio's own create example): they differ from the spec, but the answer
+        // is the one recorded after the add.
+        let r = recorded("a");
+        let mut d = desired();
+        d.filter.receive_date_from = Some("2026-01-02T01:04:05Z".into());
+        let mut echo = remote("a", URL, 3);
+        echo.filter = json!({"receiveDateFrom": null});
+        let fingerprint = echo.fingerprint();
+        let settled = Record {
+            observed_hash: Some(&fingerprint),
+            ..record(&r, true)
+        };
+        let p = plan(&d, std::slice::from_ref(&echo), settled);
+        assert_eq!(p.keep.as_deref(), Some("a"));
+        assert!(p.add.is_none() && p.remove.is_empty() && p.corrected.is_empty(), "{p:?}");
+        // Without that record it is drift: replaced, naming the filter, and it spends the budget.
+        let p = plan(&d, std::slice::from_ref(&echo), record(&r, true));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::DriftCorrected));
+        assert_eq!(p.corrected, vec!["filter"]);
+        // After a spec change the same answer is replaced, and it is no correction.
+        let p = plan(&d, &[echo], Record { observed_hash: Some(&fingerprint), ..record(&r, false) });
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::Updated));
+        assert!(p.corrected.is_empty());
+    }
+
+    #[test]
+    fn a_url_in_the_providers_normal_form_is_the_same_callback() {
+        let r = recorded("a");
+        let p = plan(&desired(), &[remote("a", "https://Hooks.Example:443/docstudio/", 3)], record(&r, true));
+        assert_eq!(p.keep.as_deref(), Some("a"));
+        assert!(p.add.is_none() && p.remove.is_empty(), "{p:?}");
     }
 
     #[test]

@@ -274,6 +274,8 @@ async fn a_rotated_basic_auth_password_replaces_the_callback() {
     let recorded = Recorded {
         registration: Some(&first.registration),
         applied_hash: Some("hash-one"),
+        observed_hash: first.observed_hash.as_deref(),
+        ..Recorded::default()
     };
     let same = provider
         .sync(&account, &with_password("pw-one"), "hash-one", recorded)

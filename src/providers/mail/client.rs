@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::desired::MailDesired;
-use super::response::{CODE_NOT_FOUND, Failure, RemoteWebhook, object};
+use super::response::{CODE_NOT_FOUND, Failure, RemoteWebhook, object, set_failure};
 use super::MailProvider;
 use crate::providers::http::{HttpClient, Reply};
 use crate::providers::{Account, ApiKey, Provider, ProviderError};
@@ -57,7 +57,41 @@ impl MailClient {
         if reply.status.is_success() {
             return object(&reply, op);
         }
-        Err(Failure::of(&reply).into_error(&reply, op))
+        Err(set_failure(&reply, desired.status == "active"))
+    }
+
+    /// The webhook whose url is `url` in any spelling (the provider may store it normalised), from
+    /// `webhook/list.json`. Pages until an empty page: a server-side cap may make a page shorter than asked without
+    /// it being the last.
+    pub async fn find(&self, account: &Account<ApiKey>, url: &str) -> Result<Option<RemoteWebhook>, ProviderError> {
+        const LIMIT: usize = 50;
+        const MAX_PAGES: usize = 400;
+        let op = "webhook/list";
+        let mut offset = 0;
+        for _ in 0..MAX_PAGES {
+            let reply = self.call(account, op, json!({ "limit": LIMIT, "offset": offset })).await?;
+            if !reply.status.is_success() {
+                return Err(Failure::of(&reply).into_error(&reply, op));
+            }
+            let page: Vec<RemoteWebhook> = reply
+                .json::<serde_json::Value>()
+                .ok()
+                .and_then(|v| serde_json::from_value(v.get("objects")?.clone()).ok())
+                .ok_or_else(|| {
+                    ProviderError::transient(
+                        crate::api::Reason::ProviderProtocolError,
+                        format!("{} {op} answered without a readable list", MailProvider::LABEL),
+                    )
+                })?;
+            if let Some(found) = page.iter().find(|w| crate::providers::same_url(&w.url, url)) {
+                return Ok(Some(found.clone()));
+            }
+            if page.is_empty() {
+                break;
+            }
+            offset += page.len();
+        }
+        Ok(None)
     }
 
     /// Deletes `url`; true when it existed, false when the provider says it was already gone (304).

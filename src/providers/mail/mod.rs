@@ -1,7 +1,10 @@
 //! Unisender Go webhooks (`spec.mail`): `webhook/set|get|delete.json`, keyed by URL.
 //!
-//! Sync = `get` the desired URL, plan (pure, `plan.rs`), then `set` the full object and `delete` URLs this object
-//! registered before. `set` is create-or-replace by URL, so a lost status write can never duplicate a webhook.
+//! Sync = `get` the URL (in the spelling the provider answered last time), plan (pure, `plan.rs`), then `set` the
+//! full object, read it back, and `delete` URLs this object registered before. `set` is create-or-replace by URL, so
+//! a lost status write can never duplicate a webhook. Drift is judged against the fingerprint of what the provider
+//! answered after the last write (`status.observedHash`): however it spells, drops or normalises fields, an unchanged
+//! answer is never written again.
 
 mod client;
 mod desired;
@@ -12,12 +15,12 @@ mod tests;
 
 use client::MailClient;
 use desired::MailDesired;
-use plan::plan;
+use plan::{Record, plan};
 use response::{RemoteWebhook, stopped_by_provider};
 
 use super::{
     Account, ApiKey, Change, DesiredError, Endpoints, Provider, ProviderError, ProviderOptions, Recorded, Removal,
-    SecretSource, SyncOutcome,
+    SecretSource, SyncOutcome, drift_loop, same_url,
 };
 use crate::api::{CallbackRegistrationSpec, EventReason, MailSpec, Reason, Registration};
 
@@ -72,14 +75,32 @@ impl Provider for MailProvider {
         desired_hash: &str,
         recorded: Recorded<'_>,
     ) -> Result<SyncOutcome, ProviderError> {
-        let observed = self.client.get(account, &desired.url).await?;
-        let spec_changed = recorded.applied_hash.is_some_and(|h| h != desired_hash);
-        let plan = plan(desired, observed.as_ref(), recorded.registration, spec_changed);
+        // The provider may store the url normalised: look it up by the form it answered last time first.
+        let stored_url = recorded
+            .registration
+            .and_then(|r| r.urls.iter().find(|u| same_url(u, &desired.url)))
+            .cloned()
+            .unwrap_or_else(|| desired.url.clone());
+        let mut observed = self.client.get(account, &stored_url).await?;
+        if observed.is_none() && stored_url != desired.url {
+            observed = self.client.get(account, &desired.url).await?;
+        }
+        let fingerprint = observed.as_ref().map(RemoteWebhook::fingerprint);
+        let record = Record {
+            registration: recorded.registration,
+            applied: recorded.applied(desired_hash),
+            spec_changed: recorded.applied_hash.is_some_and(|h| h != desired_hash),
+            settled: fingerprint.is_some() && fingerprint.as_deref() == recorded.observed_hash,
+        };
+        let plan = plan(desired, observed.as_ref(), record);
+        if let (true, Some(spent)) = (plan.corrective, recorded.corrections_spent) {
+            return Err(drift_loop(Self::LABEL, &plan.differing, spent));
+        }
         let mut changes = Vec::new();
         let mut held = observed;
 
         if let Some(reason) = plan.set {
-            let mut after = self.client.set(account, desired).await.map_err(|err| {
+            let mut echo = self.client.set(account, desired).await.map_err(|err| {
                 if plan.stopped_by_provider {
                     stopped_by_provider(err)
                 } else {
@@ -88,19 +109,19 @@ impl Provider for MailProvider {
             })?;
             // Whether `set` resets omitted fields is undocumented; spam_block is the one field the full object
             // omits to clear it. If the provider kept it, delete and set again.
-            if after
+            if echo
                 .as_ref()
                 .is_some_and(|w| w.events.spam_block.as_ref().is_some_and(|v| !v.is_empty()))
                 && !desired.spam_block
             {
-                self.client.delete(account, &desired.url).await?;
-                after = self.client.set(account, desired).await?;
+                self.client.delete(account, &echo.as_ref().map_or(desired.url.clone(), |w| w.url.clone())).await?;
+                echo = self.client.set(account, desired).await?;
             }
             changes.push(Change {
                 reason,
-                message: format!("{} webhook {} at {}", verb(reason), desired.url, Self::LABEL),
+                message: change_message(reason, desired, &plan.differing),
             });
-            held = after.or(held);
+            held = self.read_back(account, desired, echo).await?;
         } else if plan.adopt {
             changes.push(Change {
                 reason: EventReason::Adopted,
@@ -126,12 +147,15 @@ impl Provider for MailProvider {
             registration: Registration {
                 account: Some(account.id()),
                 id: held.as_ref().and_then(RemoteWebhook::id_string),
-                urls: vec![desired.url.clone()],
+                // The url in the provider's own spelling: later gets and deletes match it exactly.
+                urls: vec![held.as_ref().map_or(desired.url.clone(), |w| w.url.clone())],
                 provider_status,
                 ..Registration::default()
             },
             changes,
             repaired: plan.stopped_by_provider.then_some(Reason::StoppedByProvider),
+            observed_hash: held.as_ref().map(RemoteWebhook::fingerprint),
+            corrected: if plan.corrective { plan.differing.clone() } else { Vec::new() },
         })
     }
 
@@ -144,7 +168,7 @@ impl Provider for MailProvider {
         // What status recorded, plus the desired URL: a status write lost after a `set` must not leak a webhook.
         // Deleting an absent URL is harmless (304), and `desired` is only given when this object owns the URL.
         let mut urls: Vec<String> = registration.map(|r| r.urls.clone()).unwrap_or_default();
-        if let Some(d) = desired.filter(|d| !urls.contains(&d.url)) {
+        if let Some(d) = desired.filter(|d| !urls.iter().any(|u| same_url(u, &d.url))) {
             urls.push(d.url.clone());
         }
         let mut changes = Vec::new();
@@ -157,6 +181,34 @@ impl Provider for MailProvider {
             }
         }
         Ok(Removal::Removed(changes))
+    }
+}
+
+impl MailProvider {
+    /// What a later `get` will answer after a `set`: the observed fingerprint must be of the read's shape (a `get`
+    /// may leave out fields the `set` answer carries). Looked up by the url the provider echoed; when neither that
+    /// nor the spec's url finds it, the list is searched for any spelling of it.
+    async fn read_back(
+        &self,
+        account: &Account<ApiKey>,
+        desired: &MailDesired,
+        echo: Option<RemoteWebhook>,
+    ) -> Result<Option<RemoteWebhook>, ProviderError> {
+        let url = echo.as_ref().map_or(desired.url.clone(), |w| w.url.clone());
+        if let Some(found) = self.client.get(account, &url).await? {
+            return Ok(Some(found));
+        }
+        Ok(self.client.find(account, &desired.url).await?.or(echo))
+    }
+}
+
+fn change_message(reason: EventReason, desired: &MailDesired, differing: &[&str]) -> String {
+    let what = format!("{} webhook {} at {}", verb(reason), desired.url, MailProvider::LABEL);
+    match reason {
+        EventReason::DriftCorrected | EventReason::Updated if !differing.is_empty() && differing != ["presence"] => {
+            format!("{what} ({} differed)", differing.join(", "))
+        }
+        _ => what,
     }
 }
 

@@ -1,41 +1,65 @@
-//! What to do at Unisender Go, decided without IO from the desired webhook, what `webhook/get` answered and what
-//! status recorded.
+//! What to do at Unisender Go, decided without IO from the desired webhook, what `webhook/get` answered, what
+//! status recorded, and whether that answer is the one recorded after the last write.
 
 use std::collections::BTreeSet;
 
 use super::desired::MailDesired;
 use super::response::RemoteWebhook;
 use crate::api::{EventReason, Registration};
+use crate::providers::same_url;
 
 /// What to do at the provider.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MailPlan {
     /// `set` the desired object, and why.
     pub set: Option<EventReason>,
-    /// The provider had stopped the webhook (reported until repaired).
+    /// The provider had disabled the webhook itself (reported until repaired).
     pub stopped_by_provider: bool,
     /// The webhook already existed exactly as desired but status did not know it.
     pub adopt: bool,
     /// URLs this object registered before that are no longer desired.
     pub delete: Vec<String>,
+    /// The fields in which the provider differs (for Events and `DriftLoop`); `presence` when it holds nothing.
+    pub differing: Vec<&'static str>,
+    /// The `set` only corrects the provider: the spec and Secrets are what status says was applied.
+    pub corrective: bool,
 }
 
-/// Compares desired with observed. `spec_changed` is true when the desired hash differs from the applied one.
-pub fn plan(
-    desired: &MailDesired,
-    observed: Option<&RemoteWebhook>,
-    recorded: Option<&Registration>,
-    spec_changed: bool,
-) -> MailPlan {
-    let recorded_urls: Vec<String> = recorded.map(|r| r.urls.clone()).unwrap_or_default();
-    let known = recorded_urls.contains(&desired.url);
-    let delete = recorded_urls.into_iter().filter(|u| *u != desired.url).collect();
-    let stopped_by_provider = observed.is_some_and(|o| o.status.as_deref() == Some("stopped"));
+/// What status says about the last write.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Record<'a> {
+    pub registration: Option<&'a Registration>,
+    /// The desired state is exactly the one status says was applied.
+    pub applied: bool,
+    /// Something else was applied before (a spec or Secret change since).
+    pub spec_changed: bool,
+    /// The provider answers exactly what it answered after the last write (`status.observedHash`).
+    pub settled: bool,
+}
+
+/// Whether a webhook status word means the provider disabled it: anything but the two a user can set (`stopped`,
+/// `inactive`, or a word not seen yet are all treated alike).
+pub fn disabled_by_provider(status: Option<&str>) -> bool {
+    status.is_some_and(|s| !matches!(s, "active" | "disabled"))
+}
+
+/// Compares desired with observed.
+pub fn plan(desired: &MailDesired, observed: Option<&RemoteWebhook>, record: Record<'_>) -> MailPlan {
+    let recorded_urls: Vec<String> = record.registration.map(|r| r.urls.clone()).unwrap_or_default();
+    let known = recorded_urls.iter().any(|u| same_url(u, &desired.url));
+    let delete = recorded_urls.into_iter().filter(|u| !same_url(u, &desired.url)).collect();
+    let stopped_by_provider = observed.is_some_and(|o| disabled_by_provider(o.status.as_deref()));
+    let differing = match observed {
+        None => vec!["presence"],
+        Some(remote) => differing_fields(desired, remote),
+    };
     let set = match observed {
-        None if known && !spec_changed => Some(EventReason::DriftCorrected),
+        // The provider answers what it answered after our last write: whatever it reformatted is its own spelling.
+        Some(_) if record.settled && record.applied => None,
+        None if known && !record.spec_changed => Some(EventReason::DriftCorrected),
         None => Some(EventReason::Created),
         Some(_) if stopped_by_provider && desired.status == "active" => Some(EventReason::Reactivated),
-        Some(remote) if differs(desired, remote) => Some(if spec_changed || !known {
+        Some(_) if !differing.is_empty() => Some(if record.spec_changed || !known {
             EventReason::Updated
         } else {
             EventReason::DriftCorrected
@@ -44,24 +68,35 @@ pub fn plan(
     };
     MailPlan {
         adopt: observed.is_some() && !known && set.is_none(),
+        corrective: set.is_some() && record.applied,
         set,
         stopped_by_provider,
         delete,
+        differing,
     }
 }
 
-/// Field-by-field drift check; email statuses compare as sets, unreadable optional fields are not drift.
-pub fn differs(desired: &MailDesired, remote: &RemoteWebhook) -> bool {
+/// The fields in which `remote` differs from `desired`; email statuses compare as sets, unreadable optional fields
+/// are not drift.
+pub fn differing_fields(desired: &MailDesired, remote: &RemoteWebhook) -> Vec<&'static str> {
     let flag_differs = |want: bool, got: Option<i64>| got.is_some_and(|g| (g != 0) != want);
     let remote_statuses: BTreeSet<String> = remote.events.email_status.iter().cloned().collect();
     let remote_spam_block = remote.events.spam_block.as_ref().is_some_and(|v| !v.is_empty());
-    remote.status.as_deref().unwrap_or("active") != desired.status
-        || remote.event_format.as_deref().unwrap_or("json_post") != desired.event_format
-        || flag_differs(desired.delivery_info, remote.delivery_info)
-        || flag_differs(desired.single_event, remote.single_event)
-        || remote.max_parallel.unwrap_or(10) != desired.max_parallel
-        || remote_statuses != desired.email_status
-        || remote_spam_block != desired.spam_block
+    [
+        ("status", remote.status.as_deref().unwrap_or("active") != desired.status),
+        (
+            "event_format",
+            remote.event_format.as_deref().unwrap_or("json_post") != desired.event_format,
+        ),
+        ("delivery_info", flag_differs(desired.delivery_info, remote.delivery_info)),
+        ("single_event", flag_differs(desired.single_event, remote.single_event)),
+        ("max_parallel", remote.max_parallel.unwrap_or(10) != desired.max_parallel),
+        ("events.email_status", remote_statuses != desired.email_status),
+        ("events.spam_block", remote_spam_block != desired.spam_block),
+    ]
+    .into_iter()
+    .filter_map(|(field, differs)| differs.then_some(field))
+    .collect()
 }
 
 #[cfg(test)]
@@ -86,6 +121,24 @@ mod tests {
                 spam_block: Some(vec!["*".into()]),
             },
         }
+    }
+
+    fn differs(d: &MailDesired, r: &RemoteWebhook) -> bool {
+        !differing_fields(d, r).is_empty()
+    }
+
+    /// The old positional form: (desired, observed, recorded registration, spec changed since the last write).
+    fn plan(d: &MailDesired, o: Option<&RemoteWebhook>, r: Option<&Registration>, spec_changed: bool) -> MailPlan {
+        super::plan(
+            d,
+            o,
+            Record {
+                registration: r,
+                applied: r.is_some() && !spec_changed,
+                spec_changed,
+                settled: false,
+            },
+        )
     }
 
     fn recorded(urls: &[&str]) -> Registration {
@@ -159,6 +212,58 @@ mod tests {
         let p = plan(&d, None, Some(&recorded(&["https://old.example/u"])), true);
         assert_eq!(p.set, Some(EventReason::Created));
         assert_eq!(p.delete, vec!["https://old.example/u".to_string()]);
+    }
+
+    #[test]
+    fn every_provider_disabled_word_is_reactivated_alike() {
+        let d = desired();
+        for word in ["stopped", "inactive", "suspended"] {
+            let mut r = remote_matching(&d);
+            r.status = Some(word.into());
+            let p = plan(&d, Some(&r), Some(&recorded(&[&d.url])), false);
+            assert_eq!(p.set, Some(EventReason::Reactivated), "{word}");
+            assert!(p.stopped_by_provider && p.corrective, "{word}");
+        }
+        assert!(!disabled_by_provider(Some("disabled")) && !disabled_by_provider(None));
+    }
+
+    #[test]
+    fn an_answer_equal_to_the_one_after_the_last_write_is_never_written_again() {
+        // The provider reformats max_parallel (or drops a field): the echo differs from the spec, but it is the
+        // same echo as right after our write.
+        let d = desired();
+        let mut r = remote_matching(&d);
+        r.max_parallel = Some(11);
+        let reg = recorded(&[&d.url]);
+        let settled = Record {
+            registration: Some(&reg),
+            applied: true,
+            spec_changed: false,
+            settled: true,
+        };
+        assert_eq!(super::plan(&d, Some(&r), settled).set, None);
+        // The same answer after a spec change is still written: a changed spec is always applied.
+        let changed = Record {
+            applied: false,
+            spec_changed: true,
+            ..settled
+        };
+        assert_eq!(super::plan(&d, Some(&r), changed).set, Some(EventReason::Updated));
+        // Not settled: it is drift, corrected, and the differing field is named.
+        let drifted = Record { settled: false, ..settled };
+        let p = super::plan(&d, Some(&r), drifted);
+        assert_eq!(p.set, Some(EventReason::DriftCorrected));
+        assert_eq!(p.differing, vec!["max_parallel"]);
+        assert!(p.corrective);
+    }
+
+    #[test]
+    fn a_recorded_url_in_the_providers_normal_form_is_the_same_webhook() {
+        let d = desired();
+        let normal = "HTTPS://Hooks.Example:443/u/".to_string();
+        let p = plan(&d, Some(&remote_matching(&d)), Some(&recorded(&[&normal])), false);
+        assert!(p.delete.is_empty(), "never delete our own webhook: {p:?}");
+        assert!(!p.adopt);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `{"status":"error","code":N,"message":"..."}` classified into provider errors.
 
 use reqwest::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::MailProvider;
@@ -13,8 +13,14 @@ use crate::providers::{Provider, ProviderError};
 /// Error code for "webhook with that URL not found": on get it means absent, on delete "already gone".
 pub const CODE_NOT_FOUND: i64 = 304;
 
+/// Every code the contract documents besides the receiver check (2713, an invented number): a refusal with one of
+/// them is the provider's judgement of the request.
+const DOCUMENTED_CODES: [i64; 18] = [
+    101, 102, 105, 106, 114, 303, 304, 305, 2701, 2703, 2704, 2705, 2707, 2710, 2711, 2712, 2714, 2715,
+];
+
 /// A webhook as `webhook/get` (and `set`) return it.
-#[derive(Clone, Debug, PartialEq, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, Default)]
 pub struct RemoteWebhook {
     #[serde(default)]
     pub id: Option<Value>,
@@ -34,7 +40,7 @@ pub struct RemoteWebhook {
     pub events: RemoteEvents,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Default)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize, Default)]
 pub struct RemoteEvents {
     #[serde(default)]
     pub email_status: Vec<String>,
@@ -43,6 +49,12 @@ pub struct RemoteEvents {
 }
 
 impl RemoteWebhook {
+    /// The fingerprint of this answer for `status.observedHash` (what was read, in the provider's spelling;
+    /// `updated_at` is not read, so a rewrite that changed nothing keeps the fingerprint).
+    pub fn fingerprint(&self) -> String {
+        crate::providers::fingerprint(&serde_json::to_value(self).unwrap_or_default())
+    }
+
     pub fn id_string(&self) -> Option<String> {
         self.id.as_ref().map(|id| match id {
             Value::String(s) => s.clone(),
@@ -125,6 +137,35 @@ impl Failure {
     }
 }
 
+/// A refused `webhook/set`. An active webhook makes the provider check the receiver first (a `GET` that must
+/// answer 200); the code of a failed check is undocumented, so any 4xx whose code is not one the contract documents
+/// (or that has none) is taken for it: retryable with a reason that says so, since the receiver may come up later —
+/// not a permanent stall on a guess.
+pub fn set_failure(reply: &Reply, active: bool) -> ProviderError {
+    let op = "webhook/set";
+    let failure = Failure::of(reply);
+    let plain_refusal = matches!(reply.status.as_u16(), 401 | 403 | 404 | 413 | 429);
+    if active && reply.status.is_client_error() && !plain_refusal {
+        let said = match &failure {
+            Failure::Code(code, _) if DOCUMENTED_CODES.contains(code) => None,
+            Failure::Code(code, message) => Some(format!("code {code}: {message}")),
+            Failure::Other(text) => Some(format!("no code: {text}")),
+        };
+        if let Some(said) = said {
+            return ProviderError::transient(
+                Reason::ReceiverCheckFailed,
+                format!(
+                    "{} refused {op} (HTTP {}) with an undocumented code ({said}); most likely its check of the \
+                     receiver failed (an active webhook's URL must answer GET with 200): retrying with backoff",
+                    MailProvider::LABEL,
+                    reply.status.as_u16()
+                ),
+            );
+        }
+    }
+    failure.into_error(reply, op)
+}
+
 /// The provider stopped the webhook and re-activating it failed: report that, and keep retrying (the receiver
 /// the provider checks may come back) unless the credentials are the problem.
 pub fn stopped_by_provider(err: ProviderError) -> ProviderError {
@@ -138,5 +179,39 @@ pub fn stopped_by_provider(err: ProviderError) -> ProviderError {
             ),
             retry_after: other.retry_after(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::ErrorClass;
+    use serde_json::json;
+
+    fn reply(status: u16, body: Value) -> Reply {
+        Reply::new(StatusCode::from_u16(status).unwrap(), body.to_string())
+    }
+
+    #[test]
+    fn an_undocumented_code_on_set_of_an_active_webhook_is_a_retryable_receiver_check() {
+        for r in [
+            reply(400, json!({"status": "error", "code": 2713, "message": "domain not found"})),
+            reply(422, json!({"status": "error", "code": 2799, "message": "url check failed"})),
+            reply(400, json!({"status": "error", "message": "webhook url is not available"})),
+        ] {
+            let err = set_failure(&r, true);
+            assert_eq!((err.reason(), err.class()), (Reason::ReceiverCheckFailed, ErrorClass::Transient), "{err}");
+            assert!(err.to_string().contains("receiver"), "{err}");
+        }
+    }
+
+    #[test]
+    fn documented_validation_codes_and_inactive_webhooks_stay_permanent() {
+        let err = set_failure(&reply(400, json!({"status": "error", "code": 2707, "message": "max_parallel"})), true);
+        assert_eq!((err.reason(), err.class()), (Reason::ProviderRejected, ErrorClass::Permanent));
+        let err = set_failure(&reply(422, json!({"status": "error", "code": 2799, "message": "?"})), false);
+        assert_eq!(err.class(), ErrorClass::Permanent, "no receiver check for a disabled webhook");
+        let err = set_failure(&reply(503, json!({"status": "error", "code": 2799})), true);
+        assert_eq!(err.reason(), Reason::ProviderUnavailable);
     }
 }

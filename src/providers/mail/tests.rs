@@ -76,6 +76,8 @@ async fn a_new_webhook_is_created_and_a_second_pass_only_reads() {
     let recorded = Recorded {
         registration: Some(&first.registration),
         applied_hash: Some("hash"),
+        observed_hash: first.observed_hash.as_deref(),
+        ..Recorded::default()
     };
     let again = sync(&provider, &account, &d, recorded).await;
     assert!(again.changes.is_empty(), "{:?}", again.changes);
@@ -102,6 +104,8 @@ async fn a_change_at_the_provider_is_repaired_and_a_stopped_webhook_reactivated(
     let recorded = Recorded {
         registration: Some(&first.registration),
         applied_hash: Some("hash"),
+        observed_hash: first.observed_hash.as_deref(),
+        ..Recorded::default()
     };
     let mut changed = d.set_body();
     changed["max_parallel"] = json!(50);
@@ -127,6 +131,8 @@ async fn a_url_change_sets_the_new_url_and_deletes_the_old_one() {
     let recorded = Recorded {
         registration: Some(&first.registration),
         applied_hash: Some("hash"),
+        observed_hash: first.observed_hash.as_deref(),
+        ..Recorded::default()
     };
     let outcome = provider
         .sync(&account, &desired("https://r.example/new"), "changed", recorded)

@@ -60,7 +60,11 @@ async fn set_stores_urls_per_subject_and_answers_ok() {
     let (s, _) = set(&sim, KEY, json!({"inMessageCallbackUrl": "https://r.example/in"})).await;
     assert_eq!(s, 200);
     let state = sim.state(KEY);
-    assert_eq!(state[&Some(1001)], urls(Some("https://r.example/s"), None, None));
+    // The tenant-wide set wrote its field on every channel too (the default, the seed's reading).
+    assert_eq!(
+        state[&Some(1001)],
+        urls(Some("https://r.example/s"), Some("https://r.example/in"), None)
+    );
     assert_eq!(state[&None], urls(None, Some("https://r.example/in"), None));
 }
 

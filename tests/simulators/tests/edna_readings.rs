@@ -61,9 +61,9 @@ fn urls(status: Option<&str>, inbound: Option<&str>, matcher: Option<&str>) -> C
 }
 
 #[tokio::test]
-async fn tenant_wide_set_is_a_separate_default_that_leaves_channel_urls_alone_by_default() {
+async fn tenant_wide_set_as_a_separate_default_leaves_channel_urls_alone() {
     let sim = start().await;
-    assert_eq!(sim.switches().tenant_wide_scope, TenantWideScope::SeparateDefault);
+    sim.set_tenant_wide_scope(TenantWideScope::SeparateDefault);
     set(
         &sim,
         json!({"statusCallbackUrl": "https://r/shop-status", "subjectId": SHOP}),
@@ -89,9 +89,13 @@ async fn tenant_wide_set_is_a_separate_default_that_leaves_channel_urls_alone_by
 }
 
 #[tokio::test]
-async fn all_channels_tenant_wide_set_overwrites_the_field_on_every_channel_and_the_default() {
+async fn by_default_a_tenant_wide_set_overwrites_the_field_on_every_channel_and_the_default() {
     let sim = start().await;
-    sim.set_tenant_wide_scope(TenantWideScope::AllChannels);
+    assert_eq!(
+        sim.switches().tenant_wide_scope,
+        TenantWideScope::AllChannels,
+        "the seed's reading"
+    );
     set(&sim, json!({"statusCallbackUrl": "https://r/shop-status", "inMessageCallbackUrl": "https://r/shop-in", "subjectId": SHOP})).await;
     set(&sim, json!({"statusCallbackUrl": "https://r/t-status"})).await;
 

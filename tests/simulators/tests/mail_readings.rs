@@ -241,3 +241,21 @@ async fn new_switches_are_settable_as_json_and_unknown_fields_are_refused() {
         "unchanged"
     );
 }
+
+#[tokio::test]
+async fn echo_varies_gives_a_different_differing_value_on_each_answer() {
+    let sim = start().await;
+    let url = "https://h.example/v";
+    call(&sim, "webhook/set", hook(url)).await;
+    sim.set_echo_always_differs(Some("max_parallel"));
+    sim.set_echo_varies(true);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..3 {
+        let (_, got) = call(&sim, "webhook/get", json!({"url": url})).await;
+        let echoed = got["object"]["max_parallel"].as_u64().unwrap();
+        assert_ne!(echoed, 10, "always differs from the stored value");
+        seen.insert(echoed);
+    }
+    assert_eq!(seen.len(), 3, "and never repeats within three answers: {seen:?}");
+    assert_eq!(sim.webhook(KEY, url).unwrap().max_parallel, 10);
+}

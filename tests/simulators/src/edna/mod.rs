@@ -11,7 +11,7 @@
 //! - the `EchoSecret` fault answers a 400 problem body with the key in `detail`.
 //!
 //! Readings the contract leaves open are switches ([`EdnaSwitches`], `switches.rs`). Note
-//! [`TenantWideScope`]: the seed reads `AllChannels`, the default is `SeparateDefault` for now.
+//! [`TenantWideScope`]: the default is the seed's reading, `AllChannels`.
 
 mod handlers;
 mod model;
@@ -370,8 +370,7 @@ impl EdnaSim {
         lock(&self.inner.switches).set_omitted = mode;
     }
 
-    /// What a `set` without `subjectId` writes (default `SeparateDefault` for now; the seed's
-    /// reading is `AllChannels`).
+    /// What a `set` without `subjectId` writes (default `AllChannels`, the seed's reading).
     pub fn set_tenant_wide_scope(&self, scope: TenantWideScope) {
         lock(&self.inner.switches).tenant_wide_scope = scope;
     }

@@ -30,19 +30,18 @@ pub enum EdnaSetOmitted {
 /// What a `set` without `subjectId` writes.
 ///
 /// The seed (edna.md, "коллбеки устанавливаются для всех каналов тенанты") reads as
-/// [`AllChannels`](Self::AllChannels). The default is still
-/// [`SeparateDefault`](Self::SeparateDefault) FOR NOW, because the operator has not been taught
-/// the seed reading yet; once it has, the default flips to `AllChannels`.
+/// [`AllChannels`](Self::AllChannels), so that is the default (edna.md: where the seed speaks,
+/// its reading is the default); [`SeparateDefault`](Self::SeparateDefault) is the other reading.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantWideScope {
-    /// Default for now: a separate tenant default. A channel without its own URL for a field uses
-    /// the default; URLs set per channel are left alone.
-    #[default]
+    /// The other reading: a separate tenant default. A channel without its own URL for a field
+    /// uses the default; URLs set per channel are left alone.
     SeparateDefault,
-    /// The seed's reading: the sent fields are written on EVERY channel of the tenant that has a
-    /// `subjectId` (overwriting URLs set per channel) and on the tenant default (which channels
-    /// activated later inherit).
+    /// Default, the seed's reading: the sent fields are written on EVERY channel of the tenant that
+    /// has a `subjectId` (overwriting URLs set per channel) and on the tenant default (which
+    /// channels activated later inherit).
+    #[default]
     AllChannels,
 }
 
@@ -72,8 +71,8 @@ pub struct EdnaSwitches {
     pub url_check: bool,
     pub error_style: EdnaErrorStyle,
     pub set_omitted: EdnaSetOmitted,
-    /// What a `set` without `subjectId` writes (default [`TenantWideScope::SeparateDefault`]
-    /// for now; the seed's reading is `AllChannels`).
+    /// What a `set` without `subjectId` writes (default [`TenantWideScope::AllChannels`], the
+    /// seed's reading).
     pub tenant_wide_scope: TenantWideScope,
     /// Refuse a `set` that carries only `messageMatcherCallbackUrl` with `url-not-specified`
     /// (the seed's code table: "statusCallbackUrl or inMessageCallbackUrl is required").

@@ -1,6 +1,8 @@
 //! How the mail simulator echoes a stored webhook (`get`, `list`, the `set` answer) under the
 //! read-side switches.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde_json::{Value, json};
 
 use super::model::{EMAIL_STATUSES, Webhook};
@@ -23,13 +25,22 @@ pub(crate) fn api_json(hook: &Webhook, sw: &MailSwitches, on_read: bool) -> Valu
         v["events"]["email_status"] = json!(sorted);
     }
     if let Some(field) = &sw.echo_always_differs {
-        differ(&mut v, field);
+        let turn = if sw.echo_varies {
+            ANSWERS.fetch_add(1, Ordering::Relaxed)
+        } else {
+            0
+        };
+        differ(&mut v, field, turn);
     }
     v
 }
 
-/// Replace `field` of the API object with a value that differs from the stored one.
-fn differ(v: &mut Value, field: &str) {
+/// Answers given under `echo_varies`: each picks the next differing value.
+static ANSWERS: AtomicU64 = AtomicU64::new(0);
+
+/// Replace `field` of the API object with a value that differs from the stored one; `turn` picks one of several
+/// where the field has them (`max_parallel`, `events.email_status`).
+fn differ(v: &mut Value, field: &str, turn: u64) {
     match field {
         "status" => {
             let other = if v["status"] == "disabled" {
@@ -53,11 +64,22 @@ fn differ(v: &mut Value, field: &str) {
         }
         "max_parallel" => {
             let n = v["max_parallel"].as_u64().unwrap_or(10);
-            v["max_parallel"] = json!(if n >= 100 { 99 } else { n + 1 });
+            // Turn 0: n + 1 (99 at 100). Later turns walk through every other valid value (5..=100) before one
+            // repeats, so a varying echo does not come back to an earlier answer within 95 answers.
+            let others: Vec<u64> = (n + 1..=100).chain(5..n).collect();
+            v["max_parallel"] = json!(if turn == 0 && n >= 100 {
+                99
+            } else {
+                others[turn as usize % others.len()]
+            });
         }
         "events.email_status" => {
             let mut list: Vec<Value> = v["events"]["email_status"].as_array().cloned().unwrap_or_default();
-            match EMAIL_STATUSES.iter().find(|s| !list.iter().any(|e| e == *s)) {
+            let missing: Vec<&&str> = EMAIL_STATUSES
+                .iter()
+                .filter(|s| !list.iter().any(|e| e == **s))
+                .collect();
+            match missing.get(turn as usize % missing.len().max(1)) {
                 Some(missing) => list.push(json!(missing)),
                 None => {
                     list.pop();

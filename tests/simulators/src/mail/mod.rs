@@ -355,6 +355,13 @@ impl MailSim {
         self.set_switches(switches);
     }
 
+    /// TEST ONLY: with `echo_always_differs`, echo a different differing value on every answer.
+    pub fn set_echo_varies(&self, on: bool) {
+        let mut switches = self.switches();
+        switches.echo_varies = on;
+        self.set_switches(switches);
+    }
+
     /// Everything held, as served by `GET /_sim/state`.
     pub fn state_json(&self) -> Value {
         self.inner.state_json()

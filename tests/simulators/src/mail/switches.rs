@@ -111,6 +111,12 @@ pub struct MailSwitches {
     /// `active`↔`disabled`; one `email_status` value added, or removed when all are present;
     /// `spam_block` toggled). Default none.
     pub echo_always_differs: Option<String>,
+    /// TEST ONLY: with `echo_always_differs` on `max_parallel` or `events.email_status`, every
+    /// answer echoes the next of several differing values (a counter; `max_parallel` repeats only
+    /// after 95 answers), so the echo does not repeat
+    /// (a provider answering differently each time: a loop only a write budget stops). Default
+    /// false: the differing value is always the same one.
+    pub echo_varies: bool,
 }
 
 impl Default for MailSwitches {
@@ -127,6 +133,7 @@ impl Default for MailSwitches {
             email_status_order: EmailStatusOrder::AsSent,
             list_page_cap: None,
             echo_always_differs: None,
+            echo_varies: false,
         }
     }
 }

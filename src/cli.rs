@@ -59,6 +59,13 @@ pub struct RunArgs {
     #[arg(long, env = "CALLBACK_OPERATOR_BACKOFF_MAX", default_value = "5m", value_parser = humantime::parse_duration)]
     pub backoff_max: Duration,
 
+    /// How long after a registration's deletion its cleanup may keep failing (credentials gone, provider down,
+    /// apiserver refusing) before the operator lets the object go without removing what it registered (Warning
+    /// Event CleanupAbandoned, metric cleanup_abandoned_total). The annotation callback-operator.io/orphan: "true"
+    /// does it at once.
+    #[arg(long, env = "CALLBACK_OPERATOR_CLEANUP_DEADLINE", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub cleanup_deadline: Duration,
+
     /// Where /metrics, /livez and /readyz are served.
     #[arg(long, env = "CALLBACK_OPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,

@@ -171,6 +171,7 @@ fn controller_options(args: &RunArgs) -> ControllerOptions {
             resync_interval: args.resync_interval,
             backoff_base: args.backoff_base,
             backoff_max: args.backoff_max,
+            cleanup_deadline: args.cleanup_deadline,
             endpoints: EndpointPolicy::new(args.allowed_endpoints.clone()),
         },
         concurrency: args.concurrency,

@@ -4,13 +4,16 @@
 mod backoff;
 mod breaker;
 mod change_filter;
+mod cleanup;
 mod conditions;
+mod decode;
 mod events;
 mod gates;
 mod indexes;
 mod ownership;
 mod reconcile;
 mod recorder;
+mod relist;
 mod resync;
 mod run;
 mod secret_index;
@@ -20,12 +23,8 @@ mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::channel::mpsc::UnboundedSender;
-use kube::runtime::reflector::ObjectRef;
-
 pub use run::{ControllerOptions, run_controller};
 
-use crate::api::CallbackRegistration;
 use crate::providers::{EndpointPolicy, Providers};
 use crate::telemetry::Metrics;
 
@@ -36,6 +35,8 @@ pub struct Settings {
     pub resync_interval: Duration,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// How long after its deletion a registration's cleanup may keep failing before it is abandoned.
+    pub cleanup_deadline: Duration,
     pub endpoints: EndpointPolicy,
 }
 
@@ -50,8 +51,6 @@ pub struct Context {
     breaker: breaker::CredentialBreaker,
     /// Claims and Secret references, fed by the watch.
     indexes: Arc<indexes::Indexes>,
-    /// Re-triggers registrations waiting for an identity that was just released.
-    retrigger: UnboundedSender<ObjectRef<CallbackRegistration>>,
     /// The periodic drift checks.
     resync: Arc<resync::ResyncQueue>,
 }
@@ -69,6 +68,7 @@ pub enum Error {
     SecretRead(String),
     #[error("hashing the desired state: {0}")]
     DesiredHash(#[from] serde_json::Error),
+    /// A cleanup to retry: why, the provider's Retry-After, and the time left before its deadline.
     #[error("cleanup must be retried: {0}")]
-    CleanupRetry(String, Option<Duration>),
+    CleanupRetry(String, Option<Duration>, Duration),
 }

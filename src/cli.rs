@@ -82,6 +82,12 @@ pub struct RunArgs {
     #[arg(long, env = "CALLBACK_OPERATOR_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
 
+    /// Namespace-scoped installs: the name of the operator's RoleBinding in each watched namespace. While a namespace
+    /// holds registrations the operator keeps a finalizer on that binding, so deleting the namespace cannot revoke the
+    /// permissions its registrations' cleanup needs (the chart sets it with watchNamespaces).
+    #[arg(long, env = "CALLBACK_OPERATOR_RBAC_GUARD_BINDING")]
+    pub rbac_guard_binding: Option<String>,
+
     /// Identity used for Events and the leader Lease (defaults to the pod name in POD_NAME, else the host name
     /// with a random suffix).
     #[arg(long, env = "POD_NAME")]

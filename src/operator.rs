@@ -177,6 +177,7 @@ fn controller_options(args: &RunArgs) -> ControllerOptions {
         concurrency: args.concurrency,
         instance: args.instance.clone(),
         namespaces: args.namespaces.clone(),
+        guard_binding: args.rbac_guard_binding.clone(),
     }
 }
 

@@ -9,6 +9,7 @@ mod conditions;
 mod decode;
 mod events;
 mod gates;
+mod guard;
 mod indexes;
 mod ownership;
 mod reconcile;
@@ -53,6 +54,8 @@ pub struct Context {
     indexes: Arc<indexes::Indexes>,
     /// The periodic drift checks.
     resync: Arc<resync::ResyncQueue>,
+    /// Namespace-scoped installs: keeps the operator's RoleBinding while a namespace holds registrations.
+    guard: Option<Arc<guard::BindingGuard>>,
 }
 
 /// Errors that end a reconciliation early; provider errors never get here (they become conditions).

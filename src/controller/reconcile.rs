@@ -42,6 +42,10 @@ type Pass<'a> = Pin<Box<dyn Future<Output = Result<Action, Error>> + Send + 'a>>
 pub async fn reconcile(obj: Arc<CallbackRegistration>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
+    if let Some(guard) = ctx.guard.as_ref().filter(|_| obj.meta().deletion_timestamp.is_none()) {
+        // Before the finalizer goes on: cleanup must keep its permissions if the namespace is deleted.
+        guard.ensure(&namespace).await;
+    }
     let api: Api<CallbackRegistration> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {

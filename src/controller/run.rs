@@ -20,6 +20,7 @@ use super::backoff::Backoff;
 use super::breaker::CredentialBreaker;
 use super::change_filter::ChangeFilter;
 use super::decode;
+use super::guard::BindingGuard;
 use super::indexes::Indexes;
 use super::reconcile::{error_policy, reconcile};
 use super::recorder::EventRecorder;
@@ -40,6 +41,9 @@ pub struct ControllerOptions {
     pub instance: Option<String>,
     /// Namespaces to watch; empty means every namespace (cluster-scoped RBAC).
     pub namespaces: Vec<String>,
+    /// The operator's RoleBinding in each watched namespace, kept while the namespace holds registrations
+    /// (namespace-scoped installs; `guard.rs`).
+    pub guard_binding: Option<String>,
 }
 
 /// Runs the controller until `shutdown` resolves; in-flight reconciliations finish first.
@@ -63,12 +67,20 @@ pub async fn run_controller(
     let (retrigger, retriggered) = futures::channel::mpsc::unbounded::<ObjectRef<CallbackRegistration>>();
     let resync = Arc::new(ResyncQueue::default());
     let wake_filter = Arc::new(ChangeFilter::default());
+    let guard = options
+        .guard_binding
+        .clone()
+        .filter(|name| !name.is_empty())
+        .map(|name| Arc::new(BindingGuard::new(client.clone(), name)));
 
     // The watch of every CallbackRegistration: decoded one by one (a malformed object is skipped, `decode.rs`),
     // relists swept (deletions during a watch gap become Deletes, `relist.rs`), indexed as objects arrive.
     let index = indexes.clone();
     let woken_retrigger = retrigger.clone();
     let (deleted_filter, deleted_resync) = (wake_filter.clone(), resync.clone());
+    let (deleted_guard, deleted_store) = (guard.clone(), store.clone());
+    let recorder = EventRecorder::new(client.clone(), "callback-operator", options.instance.clone());
+    let deleted_recorder = recorder.clone();
     // Whether the current Apply wakes the reconciler, decided before the annotations are stripped (the filter
     // reads them) and read after the reflector and the indexes took the event. The stream is pulled one event at a
     // time through every stage, so one cell carries the decision from the first stage to the last.
@@ -78,10 +90,15 @@ pub async fn run_controller(
     let secrets_listed_flag = listed.clone();
     let on_listed = {
         let (listed, store, retrigger) = (listed.clone(), store.clone(), retrigger.clone());
+        let (guard, namespaces) = (guard.clone(), options.namespaces.clone());
         move || {
             listed.store(true, std::sync::atomic::Ordering::SeqCst);
             for obj in store.state() {
                 let _ = retrigger.unbounded_send(ObjectRef::from_obj(obj.as_ref()));
+            }
+            // A guard left behind (the operator stopped after a namespace's last registration went) is released.
+            for namespace in &namespaces {
+                release_guard(&guard, &store, namespace);
             }
             on_synced();
         }
@@ -109,6 +126,8 @@ pub async fn run_controller(
                 if let WatchEvent::Delete(obj) = event {
                     deleted_filter.forget(obj);
                     deleted_resync.cancel(obj);
+                    release_guard(&deleted_guard, &deleted_store, &obj.namespace().unwrap_or_default());
+                    deleted_recorder.forget(&obj.uid().unwrap_or_default());
                 }
             }
             Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
@@ -127,7 +146,6 @@ pub async fn run_controller(
         })
         .touched_objects();
 
-    let recorder = EventRecorder::new(client.clone(), "callback-operator", options.instance.clone());
     let context = Arc::new(Context {
         client: client.clone(),
         recorder,
@@ -138,6 +156,7 @@ pub async fn run_controller(
         breaker: CredentialBreaker::default(),
         indexes: indexes.clone(),
         resync: resync.clone(),
+        guard,
     });
 
     let readiness = spawn_readiness_gauge(store.clone(), providers, metrics.clone());
@@ -238,6 +257,26 @@ fn secret_watch(
             .map(|api| watcher::watcher(api, config.clone()).default_backoff().boxed()),
     )
     .boxed()
+}
+
+/// Releases the RoleBinding guard of `namespace` once the cache holds no registration there (`guard.rs`).
+fn release_guard(guard: &Option<Arc<BindingGuard>>, store: &reflector::Store<CallbackRegistration>, namespace: &str) {
+    let Some(guard) = guard.clone() else { return };
+    let empty = {
+        let store = store.clone();
+        let namespace = namespace.to_string();
+        move || {
+            !store
+                .state()
+                .iter()
+                .any(|o| o.namespace().as_deref() == Some(namespace.as_str()))
+        }
+    };
+    if !empty() {
+        return;
+    }
+    let namespace = namespace.to_string();
+    tokio::spawn(async move { guard.release(&namespace, empty).await });
 }
 
 /// Keeps `callback_operator_registrations{provider,ready}` current from the store (cheap: a scan every 15 s).

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod controller_manager;
 pub mod edna;
 pub mod envelope;
 pub mod install;

@@ -12,6 +12,7 @@ pub mod lease;
 pub mod mail;
 pub mod metrics;
 pub mod operator;
+pub mod own_cluster;
 pub mod wait;
 
 pub use cluster::{Cluster, TestNamespace};

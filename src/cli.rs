@@ -66,6 +66,17 @@ pub struct RunArgs {
     #[arg(long, env = "CALLBACK_OPERATOR_CLEANUP_DEADLINE", default_value = "5m", value_parser = humantime::parse_duration)]
     pub cleanup_deadline: Duration,
 
+    /// Timeout of every Kubernetes API request: connecting, sending, and each wait for the answer (watches are not
+    /// bounded by it: they have their own idle timeout). A hung apiserver connection then fails a request instead of
+    /// holding a reconciliation (and a leader that must step down) forever.
+    #[arg(long, env = "CALLBACK_OPERATOR_KUBE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub kube_timeout: Duration,
+
+    /// /livez fails once the controller has made no progress (no reconciliation started or finished) for this long
+    /// while work waits (a trigger unserved, or reconciliations in flight), so the kubelet restarts a stuck process.
+    #[arg(long, env = "CALLBACK_OPERATOR_LIVEZ_STALL_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub livez_stall_timeout: Duration,
+
     /// Where /metrics, /livez and /readyz are served.
     #[arg(long, env = "CALLBACK_OPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,

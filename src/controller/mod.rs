@@ -12,6 +12,7 @@ mod gates;
 mod guard;
 mod indexes;
 mod ownership;
+mod progress;
 mod reconcile;
 mod recorder;
 mod relist;
@@ -24,6 +25,7 @@ mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use progress::Progress;
 pub use run::{ControllerOptions, run_controller};
 
 use crate::providers::{EndpointPolicy, Providers};
@@ -56,6 +58,8 @@ pub struct Context {
     resync: Arc<resync::ResyncQueue>,
     /// Namespace-scoped installs: keeps the operator's RoleBinding while a namespace holds registrations.
     guard: Option<Arc<guard::BindingGuard>>,
+    /// What `/livez` reads: reconciliations in flight, work waiting.
+    progress: Progress,
 }
 
 /// Errors that end a reconciliation early; provider errors never get here (they become conditions).

@@ -41,6 +41,7 @@ type Pass<'a> = Pin<Box<dyn Future<Output = Result<Action, Error>> + Send + 'a>>
 #[instrument(skip_all, fields(namespace = obj.namespace().as_deref().unwrap_or(""), name = %obj.name_any()))]
 pub async fn reconcile(obj: Arc<CallbackRegistration>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
+    let _in_flight = super::progress::InFlight::start(&ctx.progress);
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     if let Some(guard) = ctx.guard.as_ref().filter(|_| obj.meta().deletion_timestamp.is_none()) {
         // Before the finalizer goes on: cleanup must keep its permissions if the namespace is deleted.

@@ -44,11 +44,16 @@ pub struct ControllerOptions {
     /// The operator's RoleBinding in each watched namespace, kept while the namespace holds registrations
     /// (namespace-scoped installs; `guard.rs`).
     pub guard_binding: Option<String>,
+    /// Reports the controller loop's progress (`/livez`).
+    pub progress: super::Progress,
 }
 
-/// Runs the controller until `shutdown` resolves; in-flight reconciliations finish first.
+/// Runs the controller until `shutdown` resolves; in-flight reconciliations finish first. `client` makes the
+/// requests (each bounded by its timeouts); `watch_client` holds the long-lived watches (no read timeout: the watcher
+/// has its own idle timeout).
 pub async fn run_controller(
     client: kube::Client,
+    watch_client: kube::Client,
     providers: Providers,
     metrics: Metrics,
     options: ControllerOptions,
@@ -103,48 +108,57 @@ pub async fn run_controller(
             on_synced();
         }
     };
-    let stream = registration_watch(&client, &options.namespaces, &store, &metrics, Arc::new(on_listed))
-        .map(move |event| {
-            if let Ok(WatchEvent::Apply(obj)) = &event {
-                decide.store(wake_filter.changed(obj), std::sync::atomic::Ordering::SeqCst);
+    let stream = registration_watch(
+        &watch_client,
+        &options.namespaces,
+        &store,
+        &metrics,
+        Arc::new(on_listed),
+    )
+    .map(move |event| {
+        if let Ok(WatchEvent::Apply(obj)) = &event {
+            decide.store(wake_filter.changed(obj), std::sync::atomic::Ordering::SeqCst);
+        }
+        event
+    })
+    .modify(|obj: &mut CallbackRegistration| {
+        // Managed fields are never read; of the annotations only the operator's own are (kubectl's
+        // last-applied annotation alone can double an object's size in memory).
+        obj.managed_fields_mut().clear();
+        obj.annotations_mut()
+            .retain(|key, _| key.as_str() == crate::api::ORPHAN_ANNOTATION);
+    })
+    .reflect(writer)
+    .inspect(move |event| match event {
+        Ok(event) => {
+            for woken in index.observe(event) {
+                let _ = woken_retrigger.unbounded_send(woken);
             }
-            event
-        })
-        .modify(|obj: &mut CallbackRegistration| {
-            // Managed fields are never read; of the annotations only the operator's own are (kubectl's
-            // last-applied annotation alone can double an object's size in memory).
-            obj.managed_fields_mut().clear();
-            obj.annotations_mut()
-                .retain(|key, _| key.as_str() == crate::api::ORPHAN_ANNOTATION);
-        })
-        .reflect(writer)
-        .inspect(move |event| match event {
-            Ok(event) => {
-                for woken in index.observe(event) {
-                    let _ = woken_retrigger.unbounded_send(woken);
-                }
-                if let WatchEvent::Delete(obj) = event {
-                    deleted_filter.forget(obj);
-                    deleted_resync.cancel(obj);
-                    release_guard(&deleted_guard, &deleted_store, &obj.namespace().unwrap_or_default());
-                    deleted_recorder.forget(&obj.uid().unwrap_or_default());
-                }
+            if let WatchEvent::Delete(obj) = event {
+                deleted_filter.forget(obj);
+                deleted_resync.cancel(obj);
+                release_guard(&deleted_guard, &deleted_store, &obj.namespace().unwrap_or_default());
+                deleted_recorder.forget(&obj.uid().unwrap_or_default());
             }
-            Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
+        }
+        Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
+    })
+    // Only spec, finalizer, deletion and annotation changes wake the reconciler (not our own status writes); a
+    // deleted object has nothing left to reconcile.
+    .filter(move |event| {
+        futures::future::ready(match event {
+            Ok(WatchEvent::Apply(_)) => {
+                listed.load(std::sync::atomic::Ordering::SeqCst) && decided.load(std::sync::atomic::Ordering::SeqCst)
+            }
+            Ok(WatchEvent::Delete(_)) => false,
+            _ => true,
         })
-        // Only spec, finalizer, deletion and annotation changes wake the reconciler (not our own status writes); a
-        // deleted object has nothing left to reconcile.
-        .filter(move |event| {
-            futures::future::ready(match event {
-                Ok(WatchEvent::Apply(_)) => {
-                    listed.load(std::sync::atomic::Ordering::SeqCst)
-                        && decided.load(std::sync::atomic::Ordering::SeqCst)
-                }
-                Ok(WatchEvent::Delete(_)) => false,
-                _ => true,
-            })
-        })
-        .touched_objects();
+    })
+    .touched_objects()
+    .inspect({
+        let progress = options.progress.clone();
+        move |_| progress.queued()
+    });
 
     let context = Arc::new(Context {
         client: client.clone(),
@@ -157,14 +171,16 @@ pub async fn run_controller(
         indexes: indexes.clone(),
         resync: resync.clone(),
         guard,
+        progress: options.progress.clone(),
     });
 
     let readiness = spawn_readiness_gauge(store.clone(), providers, metrics.clone());
     let resyncs = tokio::spawn(async move { resync.run(retrigger).await });
     let secret_users = indexes.clone();
     let secrets_listed = secrets_listed_flag;
+    let (secret_progress, retrigger_progress) = (options.progress.clone(), options.progress.clone());
     // Secrets as metadata only: values are read at reconcile time and never cached.
-    let secrets = secret_watch(&client, &options.namespaces).touched_objects();
+    let secrets = secret_watch(&watch_client, &options.namespaces).touched_objects();
     Controller::for_stream(stream, store)
         .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
             // Before every registration is listed, the listing itself triggers them all.
@@ -172,9 +188,13 @@ pub async fn run_controller(
                 return Vec::new();
             }
             let namespace = secret.namespace().unwrap_or_default();
-            secret_users.secrets.users_of(&namespace, &secret.name_any())
+            let users = secret_users.secrets.users_of(&namespace, &secret.name_any());
+            if !users.is_empty() {
+                secret_progress.queued();
+            }
+            users
         })
-        .reconcile_on(retriggered)
+        .reconcile_on(retriggered.inspect(move |_| retrigger_progress.queued()))
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod metrics;
 pub mod operator;
 pub mod own_cluster;
+pub mod proxy;
 pub mod wait;
 
 pub use cluster::{Cluster, TestNamespace};

@@ -84,6 +84,24 @@ pub struct RunArgs {
     #[arg(long, env = "CALLBACK_OPERATOR_BACKOFF_MAX", default_value = "5m", value_parser = humantime::parse_duration)]
     pub backoff_max: Duration,
 
+    /// How long after a registration's deletion its cleanup may keep failing (credentials gone, provider down,
+    /// apiserver refusing) before the operator lets the object go without removing what it registered (Warning
+    /// Event CleanupAbandoned, metric cleanup_abandoned_total). The annotation callback-operator.io/orphan: "true"
+    /// does it at once.
+    #[arg(long, env = "CALLBACK_OPERATOR_CLEANUP_DEADLINE", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub cleanup_deadline: Duration,
+
+    /// Timeout of every Kubernetes API request: connecting, sending, and each wait for the answer (watches are not
+    /// bounded by it: they have their own idle timeout). A hung apiserver connection then fails a request instead of
+    /// holding a reconciliation (and a leader that must step down) forever.
+    #[arg(long, env = "CALLBACK_OPERATOR_KUBE_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub kube_timeout: Duration,
+
+    /// /livez fails once the controller has made no progress (no reconciliation started or finished) for this long
+    /// while work waits (a trigger unserved, or reconciliations in flight), so the kubelet restarts a stuck process.
+    #[arg(long, env = "CALLBACK_OPERATOR_LIVEZ_STALL_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub livez_stall_timeout: Duration,
+
     /// Where /metrics, /livez and /readyz are served.
     #[arg(long, env = "CALLBACK_OPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
@@ -99,6 +117,12 @@ pub struct RunArgs {
     /// Watch only these namespaces (comma-separated; needs only namespaced Roles). Empty: every namespace.
     #[arg(long, env = "CALLBACK_OPERATOR_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
+
+    /// Namespace-scoped installs: the name of the operator's RoleBinding in each watched namespace. While a namespace
+    /// holds registrations the operator keeps a finalizer on that binding, so deleting the namespace cannot revoke the
+    /// permissions its registrations' cleanup needs (the chart sets it with watchNamespaces).
+    #[arg(long, env = "CALLBACK_OPERATOR_RBAC_GUARD_BINDING")]
+    pub rbac_guard_binding: Option<String>,
 
     /// Identity used for Events and the leader Lease (defaults to the pod name in POD_NAME, else the host name
     /// with a random suffix).

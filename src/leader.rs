@@ -35,11 +35,20 @@ impl LeaseConfig {
 
     /// A leader steps down when its last renewal is older than this (halfway through the grace period): a
     /// healthy leader has renewed long before, and no follower may take over until the full duration has passed.
+    /// Enforced by a timer, not by the next check: nothing can delay it.
     pub fn step_down_after(&self) -> Duration {
         self.duration.saturating_sub(self.grace() / 2)
     }
 
-    /// How often a leader reads the Lease back (several times per grace period).
+    /// After stepping down, in-flight reconciliations get this long before they are abandoned and the process
+    /// exits: a quarter of the grace period. `step_down_after() + drain()` is `duration − grace/4`, strictly inside
+    /// the Lease (15 s: 12.5 s + 1.25 s = 13.75 s), so the old leader has stopped before a follower may acquire it.
+    pub fn drain(&self) -> Duration {
+        self.grace() / 4
+    }
+
+    /// How often a leader reads the Lease back (several times per grace period); also the timeout of that read,
+    /// so a hung apiserver connection never holds the check up.
     fn check_every(&self) -> Duration {
         (self.grace() / 4).max(Duration::from_millis(200))
     }
@@ -155,23 +164,40 @@ impl Leadership {
         }
     }
 
-    /// Resolves with a reason once this replica must assume it no longer leads.
+    /// Resolves with a reason once this replica must assume it no longer leads: someone else holds or cleared the
+    /// Lease, or the last renewal read back is `step_down_after` old. The deadline is a timer of its own; each read
+    /// of the Lease is bounded by `check_every` and by the time left before the deadline, so a hung connection to
+    /// the apiserver delays nothing.
     pub async fn lost(&mut self) -> String {
         let mut last_renewed = SystemTime::now();
         let mut ticks = tokio::time::interval(self.config.check_every());
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            let left = (last_renewed + self.config.step_down_after())
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            let deadline = tokio::time::Instant::now() + left;
             tokio::select! {
                 changed = self.leading.changed() => match changed {
                     Err(_) => return "the leader election task stopped".into(),
                     Ok(()) if !*self.leading.borrow_and_update() => return "another replica holds the Lease".into(),
                     Ok(()) => {}
                 },
+                () = tokio::time::sleep_until(deadline) => {
+                    if let Some(reason) = must_step_down(None, last_renewed, &self.config, SystemTime::now()) {
+                        return reason;
+                    }
+                }
                 _ = ticks.tick() => {
-                    let view = match self.api.get(&self.config.name).await {
-                        Ok(lease) => Some(view_of(lease.spec.as_ref(), &self.config.identity)),
-                        Err(err) => {
+                    let bound = self.config.check_every().min(left).max(Duration::from_millis(1));
+                    let view = match tokio::time::timeout(bound, self.api.get(&self.config.name)).await {
+                        Ok(Ok(lease)) => Some(view_of(lease.spec.as_ref(), &self.config.identity)),
+                        Ok(Err(err)) => {
                             debug!(error = %err, "reading the leader Lease failed");
+                            None
+                        }
+                        Err(_) => {
+                            debug!(timeout = ?bound, "reading the leader Lease timed out");
                             None
                         }
                     };
@@ -244,6 +270,22 @@ mod tests {
         assert_eq!(config(15).grace(), Duration::from_secs(5));
         assert_eq!(config(3).grace(), Duration::from_secs(1));
         assert_eq!(config(15).step_down_after(), Duration::from_millis(12_500));
+    }
+
+    #[test]
+    fn step_down_plus_drain_end_strictly_before_the_lease_expires() {
+        for secs in [3, 5, 10, 15, 30, 60, 137] {
+            let c = config(secs);
+            let stopped = c.step_down_after() + c.drain();
+            assert!(stopped < c.duration, "{secs}s: stopped at {stopped:?}");
+            assert!(
+                c.duration - stopped >= c.grace() / 4,
+                "{secs}s: a margin of a quarter grace period"
+            );
+            assert!(c.check_every() <= c.grace() / 4 || c.check_every() == Duration::from_millis(200));
+        }
+        let c = config(15);
+        assert_eq!(c.step_down_after() + c.drain(), Duration::from_millis(13_750));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::cli::RunArgs;
 use crate::controller::{ControllerOptions, SecretSelector, Settings, run_controller};
 use crate::leader::{Leadership, LeaseConfig};
 use crate::providers::{EndpointPolicy, HttpClient, ProviderOptions, Providers};
-use crate::server::{Readiness, router, serve};
+use crate::server::{Liveness, Readiness, router, serve};
 use crate::telemetry::{Metrics, init_logging};
 
 /// How long releasing the Lease may take on the way out (it expires on its own anyway).
@@ -30,6 +30,7 @@ enum Stop {
 /// Everything the controller needs, built once.
 struct Parts {
     client: kube::Client,
+    watch_client: kube::Client,
     providers: Providers,
     metrics: Metrics,
     options: ControllerOptions,
@@ -41,8 +42,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     init_logging(&args.log_level, args.log_format == "json");
 
-    let client = kube_client(&args).await?;
-    let options = controller_options(&args)?;
+    let (client, watch_client) = kube_clients(&args).await?;
     // Before anything is fingerprinted: account ids and applied hashes are keyed with it.
     let key = match &args.fingerprint_key_file {
         Some(file) => crate::fingerprint_key::from_file(file)?,
@@ -62,8 +62,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         http,
         reassert_interval: args.edna_reassert_interval,
     });
+    let progress = crate::controller::Progress::default();
+    let mut options = controller_options(&args)?;
+    options.progress = progress.clone();
     let parts = Parts {
         client,
+        watch_client,
         providers,
         metrics,
         options,
@@ -79,7 +83,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     });
     let server = tokio::spawn(serve(
         args.metrics_addr,
-        router(parts.metrics.clone(), parts.readiness.clone()),
+        router(
+            parts.metrics.clone(),
+            parts.readiness.clone(),
+            Liveness::new(progress, args.livez_stall_timeout),
+        ),
         stop_requested(stop_rx.clone()),
     ));
 
@@ -120,9 +128,9 @@ async fn run_elected(
     let readiness = parts.readiness.clone();
     let metrics = parts.metrics.clone();
 
-    // After a lost Lease the remaining work may take only half the grace period: the Lease expires for the
-    // other replicas when that runs out.
-    let controller = run_bounded(parts, stop_rx, args.shutdown_timeout, lease.grace() / 2);
+    // After a lost Lease the remaining work may take only the drain: the step-down plus the drain end strictly
+    // before the Lease can expire for the other replicas (docs/install.md, "Leader election").
+    let controller = run_bounded(parts, stop_rx, args.shutdown_timeout, lease.drain());
     tokio::pin!(controller);
     let lost = tokio::select! {
         () = &mut controller => None,
@@ -159,6 +167,7 @@ async fn run_bounded(
     let synced = parts.readiness.clone();
     let controller = run_controller(
         parts.client,
+        parts.watch_client,
         parts.providers,
         parts.metrics,
         parts.options,
@@ -185,12 +194,15 @@ fn controller_options(args: &RunArgs) -> anyhow::Result<ControllerOptions> {
             resync_interval: args.resync_interval,
             backoff_base: args.backoff_base,
             backoff_max: args.backoff_max,
+            cleanup_deadline: args.cleanup_deadline,
             endpoints: EndpointPolicy::parse(args.allowed_endpoints.clone()).map_err(anyhow::Error::msg)?,
             secret_selector: SecretSelector::parse(&args.secret_label_selector).map_err(anyhow::Error::msg)?,
         },
         concurrency: args.concurrency,
         instance: args.instance.clone(),
         namespaces: args.namespaces.clone(),
+        guard_binding: args.rbac_guard_binding.clone(),
+        progress: Default::default(),
     })
 }
 
@@ -207,7 +219,10 @@ fn lease_config(args: &RunArgs, client: &kube::Client) -> LeaseConfig {
     }
 }
 
-async fn kube_client(args: &RunArgs) -> anyhow::Result<kube::Client> {
+/// Two clients of one configuration: one for requests, every one bounded by `--kube-timeout` (connect, send, each
+/// wait for the answer), and one for watches, without a read timeout (an idle watch is no failure; the watcher has
+/// its own idle timeout and reconnects).
+async fn kube_clients(args: &RunArgs) -> anyhow::Result<(kube::Client, kube::Client)> {
     let config = match &args.kubeconfig {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
@@ -216,7 +231,16 @@ async fn kube_client(args: &RunArgs) -> anyhow::Result<kube::Client> {
         }
         None => kube::Config::infer().await?,
     };
-    Ok(kube::Client::try_from(config)?)
+    let mut requests = config.clone();
+    requests.connect_timeout = Some(args.kube_timeout);
+    requests.write_timeout = Some(args.kube_timeout);
+    requests.read_timeout = Some(args.kube_timeout);
+    // Counted from when a request is sent, not from when its pooled connection went idle.
+    requests.reset_reader_on_write = true;
+    let mut watches = config;
+    watches.connect_timeout = Some(args.kube_timeout);
+    watches.write_timeout = Some(args.kube_timeout);
+    Ok((kube::Client::try_from(requests)?, kube::Client::try_from(watches)?))
 }
 
 /// Resolves with the first stop requested.

@@ -3,12 +3,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 
+use crate::controller::Progress;
 use crate::telemetry::Metrics;
 
 /// Readiness, as named checks in the style of kube-apiserver's `/readyz`:
@@ -121,19 +123,62 @@ pub fn excluded_checks(query: Option<&str>) -> Vec<&str> {
         .collect()
 }
 
+/// Liveness: the process serves HTTP, and its controller loop (when this replica runs one) has not stalled — no
+/// reconciliation started or finished for `limit` while work waits (`controller/progress.rs`).
+#[derive(Clone)]
+pub struct Liveness {
+    progress: Progress,
+    limit: Duration,
+}
+
+impl Liveness {
+    pub fn new(progress: Progress, limit: Duration) -> Self {
+        Self { progress, limit }
+    }
+
+    /// `None` when alive; else why not.
+    pub fn failure(&self) -> Option<String> {
+        self.progress.stalled(self.limit).map(|idle| {
+            format!(
+                "the controller made no progress for {}s while work waits (limit {}s)",
+                idle.as_secs(),
+                self.limit.as_secs()
+            )
+        })
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
     metrics: Metrics,
     readiness: Readiness,
+    liveness: Liveness,
 }
 
-pub fn router(metrics: Metrics, readiness: Readiness) -> Router {
+pub fn router(metrics: Metrics, readiness: Readiness, liveness: Liveness) -> Router {
     Router::new()
         .route("/metrics", get(metrics_text))
-        .route("/livez", get(|| async { "ok" }))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/livez", get(live))
+        .route("/healthz", get(live))
         .route("/readyz", get(ready))
-        .with_state(AppState { metrics, readiness })
+        .with_state(AppState {
+            metrics,
+            readiness,
+            liveness,
+        })
+}
+
+async fn live(State(state): State<AppState>) -> (StatusCode, String) {
+    match state.liveness.failure() {
+        None => (StatusCode::OK, "ok".into()),
+        Some(why) => {
+            tracing::warn!(%why, "/livez failing");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("[-]controller failed: {why}\nlivez check failed\n"),
+            )
+        }
+    }
 }
 
 async fn metrics_text(State(state): State<AppState>) -> ([(axum::http::HeaderName, &'static str); 1], String) {

@@ -41,6 +41,12 @@ struct ProviderLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AbandonedLabels {
+    provider: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ErrorLabels {
     reason: String,
 }
@@ -65,6 +71,8 @@ pub struct Metrics {
     status_writes: Counter,
     registrations: Family<ReadinessLabels, Gauge>,
     leader: Gauge,
+    malformed_objects: Counter,
+    cleanup_abandoned: Family<AbandonedLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -132,6 +140,19 @@ impl Metrics {
         );
         let leader = Gauge::default();
         registry.register("leader", "1 while this replica holds the leader Lease", leader.clone());
+        let malformed_objects = Counter::default();
+        registry.register(
+            "malformed_objects",
+            "Watched CallbackRegistrations that could not be decoded and were skipped",
+            malformed_objects.clone(),
+        );
+        let cleanup_abandoned = Family::<AbandonedLabels, Counter>::default();
+        registry.register(
+            "cleanup_abandoned",
+            "Deleted registrations let go without removing them at the provider, by provider and reason \
+             (deadline, annotation, rejected)",
+            cleanup_abandoned.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             reconciliations,
@@ -144,6 +165,8 @@ impl Metrics {
             status_writes,
             registrations,
             leader,
+            malformed_objects,
+            cleanup_abandoned,
         }
     }
 
@@ -212,6 +235,19 @@ impl Metrics {
         for (labels, n) in counts {
             self.registrations.get_or_create(&labels).set(n);
         }
+    }
+
+    pub fn malformed_object(&self) {
+        self.malformed_objects.inc();
+    }
+
+    pub fn cleanup_abandoned(&self, provider: &str, reason: &str) {
+        self.cleanup_abandoned
+            .get_or_create(&AbandonedLabels {
+                provider: provider.into(),
+                reason: reason.into(),
+            })
+            .inc();
     }
 
     pub fn set_leader(&self, leading: bool) {

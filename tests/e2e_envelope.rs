@@ -15,7 +15,8 @@ use support::{Cluster, Operator, TestNamespace, eventually, ready_condition, wai
 
 #[tokio::test(flavor = "multi_thread")]
 async fn applied_registration_becomes_ready_and_the_simulator_holds_exactly_one_callback_with_the_desired_fields() {
-    let bench = EnvelopeBench::start("env-apply").await;
+    // Also about what resyncs do with DocStudio's normalised echo: a short interval so two resyncs fit in the test.
+    let bench = EnvelopeBench::start_with("env-apply", &["--resync-interval", "4s"]).await;
     let url = bench.receiver.url("/docstudio");
     // Upper-case uuids, an offset date, lists in any order: DocStudio echoes them normalised, and the operator
     // must see that as equal (no replacement on every resync).
@@ -225,9 +226,14 @@ async fn rotating_the_basic_auth_password_replaces_the_callback_and_the_password
         .ns
         .put_secret("hook-auth", &[("user", "hook-user"), ("pass", &third)])
         .await;
-    // The refusal is retried at once (the status write re-triggers the object), so its trace is the Event.
+    // The refusal stalls the object (ProviderRejected waits for the user), so its trace is the Event; the user then
+    // writes the Secret once more, which is what wakes the object again at the default resync.
     bench
         .wait_event_mentioning("basic", "ProviderRejected", "password <redacted> is not accepted")
+        .await;
+    bench
+        .ns
+        .put_secret("hook-auth", &[("user", "hook-user"), ("pass", &third)])
         .await;
     eventually("the third password applied", Duration::from_secs(30), || async {
         let callbacks = bench.callbacks();
@@ -256,7 +262,8 @@ async fn rotating_the_basic_auth_password_replaces_the_callback_and_the_password
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_token_is_shared_by_registrations_renewed_after_expiry_and_renewed_once_after_revocation() {
-    let bench = EnvelopeBench::start("env-login").await;
+    // An expired or revoked token is met on the next periodic resync: a short interval so resyncs fit in the test.
+    let bench = EnvelopeBench::start_with("env-login", &["--resync-interval", "4s"]).await;
     let names: Vec<String> = (0..5).map(|i| format!("login-{i}")).collect();
     for name in &names {
         let url = bench.receiver.url(&format!("/{name}"));
@@ -326,7 +333,8 @@ async fn a_wrong_login_password_stalls_with_invalid_credentials() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn callback_deleted_behind_the_operators_back_is_recreated_on_the_next_resync() {
-    let bench = EnvelopeBench::start("env-drift").await;
+    // About drift found by the periodic resync: a short interval so one resync fits in the test.
+    let bench = EnvelopeBench::start_with("env-drift", &["--resync-interval", "4s"]).await;
     let url = bench.receiver.url("/drift");
     bench.apply("drift", &envelope::block(&url, PLAIN_FIELDS));
     bench.wait_ready("drift");

@@ -55,6 +55,19 @@ fn watch_grants() -> Grants {
     ])
 }
 
+/// What the operator needs in a watched namespace of a namespace-scoped install: the watch grants, and keeping its
+/// own RoleBinding (`binding`) while registrations there await cleanup.
+fn namespaced_watch_grants(binding: &str) -> Grants {
+    let mut out = watch_grants();
+    out.extend(grants(&[(
+        "rbac.authorization.k8s.io",
+        "rolebindings",
+        &[binding],
+        &["get", "patch"],
+    )]));
+    out
+}
+
 /// What the operator needs for its Lease, in the release namespace.
 fn lease_grants(lease: &str) -> Grants {
     grants(&[
@@ -244,18 +257,43 @@ async fn rendered_rbac_is_exactly_what_the_operator_needs_with_no_wildcards_and_
     .into();
     assert_eq!(roles(&docs), expected);
 
-    // Namespace-scoped: the same rules as Roles in each watched namespace only; nothing cluster-scoped.
+    // Namespace-scoped: the same rules granted in each watched namespace only; nothing cluster-scoped grants
+    // anything. (The rules are a ClusterRole that only RoleBindings reference, because a namespaced Role would be
+    // deleted with its namespace before the registrations there are cleaned up: see docs/install.md, section 10.)
     let docs = documents(&render(&cluster, "rbac", "ops", &["watchNamespaces={shop,billing}"]));
     assert_no_wildcards(&docs);
     assert!(
-        !docs
-            .iter()
-            .any(|d| matches!(kind_of(d), "ClusterRole" | "ClusterRoleBinding")),
-        "namespace-scoped mode creates nothing cluster-scoped"
+        !docs.iter().any(|d| kind_of(d) == "ClusterRoleBinding"),
+        "namespace-scoped mode grants nothing cluster-wide"
     );
+    let cluster_role = docs
+        .iter()
+        .find(|d| kind_of(d) == "ClusterRole")
+        .map(|d| d["metadata"]["name"].as_str().unwrap().to_string())
+        .expect("the rules");
+    let bound_in: BTreeSet<String> = docs
+        .iter()
+        .filter(|d| kind_of(d) == "RoleBinding" && d["roleRef"]["name"] == cluster_role.as_str())
+        .map(|d| {
+            assert_eq!(d["roleRef"]["kind"], "ClusterRole", "{d}");
+            d["metadata"]["namespace"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(
+        bound_in,
+        ["billing".to_string(), "shop".to_string()].into(),
+        "the rules are granted in exactly the watched namespaces"
+    );
+    let binding = docs
+        .iter()
+        .find(|d| kind_of(d) == "RoleBinding" && d["metadata"]["namespace"] == "shop")
+        .map(|d| d["metadata"]["name"].as_str().unwrap().to_string())
+        .expect("a RoleBinding in each watched namespace");
     let expected: BTreeMap<(String, String), Grants> = [
-        (("Role".to_string(), "shop".to_string()), watch_grants()),
-        (("Role".to_string(), "billing".to_string()), watch_grants()),
+        (
+            ("ClusterRole".to_string(), String::new()),
+            namespaced_watch_grants(&binding),
+        ),
         (("Role".to_string(), "ops".to_string()), release_role),
     ]
     .into();

@@ -46,7 +46,8 @@ async fn spec_change_updates_the_provider_moves_observed_generation_and_emits_on
 
 #[tokio::test(flavor = "multi_thread")]
 async fn change_behind_the_operators_back_is_repaired_within_one_resync() {
-    let bench = MailBench::start("mail-drift").await;
+    // About drift found by the periodic resync: a short interval so one resync fits in the test.
+    let bench = MailBench::start_with("mail-drift", &["--resync-interval", "4s"]).await;
     let url = bench.receiver.url("/d");
     bench.apply("drift", &mail::block(&url, "    maxParallel: 20\n"));
     bench.wait_ready("drift");
@@ -67,7 +68,8 @@ async fn change_behind_the_operators_back_is_repaired_within_one_resync() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn webhook_stopped_by_the_provider_is_reactivated() {
-    let bench = MailBench::start("mail-stopped").await;
+    // A stopped webhook is found by the periodic resync (drift): a short interval so one resync fits in the test.
+    let bench = MailBench::start_with("mail-stopped", &["--resync-interval", "4s"]).await;
     let url = bench.receiver.url("/s");
     bench.apply("stopped", &mail::block(&url, ""));
     bench.wait_ready("stopped");
@@ -84,7 +86,19 @@ async fn webhook_stopped_by_the_provider_is_reactivated() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn stopped_webhook_that_cannot_be_reactivated_reports_stopped_by_provider() {
-    let bench = MailBench::start("mail-stopped-down").await;
+    // Drift found by the periodic resync, then retries until the receiver answers: short resync and backoff.
+    let bench = MailBench::start_with(
+        "mail-stopped-down",
+        &[
+            "--resync-interval",
+            "4s",
+            "--backoff-base",
+            "500ms",
+            "--backoff-max",
+            "8s",
+        ],
+    )
+    .await;
     let url = bench.receiver.url("/sd");
     bench.apply("sd", &mail::block(&url, ""));
     bench.wait_ready("sd");
@@ -133,7 +147,8 @@ async fn url_change_sets_the_new_webhook_then_deletes_the_old() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn steady_state_makes_no_provider_writes_and_no_status_writes() {
-    let bench = MailBench::start("mail-steady").await;
+    // About what a periodic resync does at rest: a short interval so several resyncs fit in the test.
+    let bench = MailBench::start_with("mail-steady", &["--resync-interval", "4s"]).await;
     let url = bench.receiver.url("/steady");
     bench.apply("steady", &mail::block(&url, ""));
     bench.wait_ready("steady");

@@ -97,7 +97,8 @@ async fn rate_limit_with_retry_after_delays_the_next_call_at_least_that_long() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn provider_outage_backs_off_exponentially_without_a_hot_loop_then_recovers() {
-    let bench = MailBench::start("mail-5xx").await;
+    // About the retry backoff itself: a short base so five doubling retries fit in the test.
+    let bench = MailBench::start_with("mail-5xx", &["--backoff-base", "500ms", "--backoff-max", "8s"]).await;
     bench.sim.inject_for("webhook/get", Fault::status(503), 5);
     let url = bench.receiver.url("/down");
     bench.apply("down", &mail::block(&url, ""));

@@ -34,7 +34,8 @@ fn count_status_changes(api: kube::Api<CallbackRegistration>, name: &str) -> Arc
 
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_report_one_create_one_throttled_request_and_one_drift_correction_exactly() {
-    let bench = MailBench::start("metrics").await;
+    // Counts a drift correction, which the periodic resync finds: a short interval so one resync fits in the test.
+    let bench = MailBench::start_with("metrics", &["--resync-interval", "4s"]).await;
     let port = bench.operator.metrics_port;
     let statuses = count_status_changes(bench.api(), "orders");
     tokio::time::sleep(Duration::from_millis(500)).await; // the watch is established before the object exists

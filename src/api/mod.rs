@@ -24,6 +24,10 @@ pub use registration::{
 /// The API group, version and the finalizer that guards provider-side cleanup.
 pub const GROUP: &str = "callback-operator.io";
 pub const FINALIZER: &str = "callback-operator.io/cleanup";
+/// `callback-operator.io/orphan: "true"` on a registration: its cleanup leaves whatever it registered at the provider
+/// (at once, even while a cleanup is being retried) and lets the object go. The way out of a cleanup that cannot
+/// succeed, short of waiting for `--cleanup-deadline`.
+pub const ORPHAN_ANNOTATION: &str = "callback-operator.io/orphan";
 
 /// The CRD as YAML, exactly what `crds/` holds and `callback-operator crd` prints.
 pub fn crd_yaml() -> String {

@@ -1,6 +1,7 @@
 //! Which watch events should wake the reconciler: only those that change what it acts on (the generation, i.e. the
-//! spec; the finalizers; the deletion mark). Our own status writes must not wake the object again: that would
-//! double every pass and cost a reconcile per write at scale.
+//! spec; the finalizers; the deletion mark; the annotations, where a user asks for things such as orphaning). Our own
+//! status writes must not wake the object again: that would double every pass and cost a reconcile per write at
+//! scale. The filter must see an object before the watch strips the annotations it does not keep.
 //!
 //! kube-runtime's `predicate_filter` does the same, but keys its memory by a full object reference (four owned
 //! strings, ~860 bytes per object with the map); this keeps two integers per object.
@@ -53,6 +54,7 @@ fn fingerprint(obj: &CallbackRegistration) -> u64 {
     obj.metadata.generation.hash(&mut hasher);
     obj.metadata.finalizers.hash(&mut hasher);
     obj.metadata.deletion_timestamp.is_some().hash(&mut hasher);
+    obj.metadata.annotations.hash(&mut hasher);
     hasher.finish()
 }
 
@@ -88,6 +90,8 @@ mod tests {
         assert!(filter.changed(&o), "finalizer added");
         o.metadata.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::now()));
         assert!(filter.changed(&o), "deletion requested");
+        o.metadata.annotations = Some([(crate::api::ORPHAN_ANNOTATION.to_string(), "true".to_string())].into());
+        assert!(filter.changed(&o), "annotation added");
         o.status = Some(Default::default());
         assert!(!filter.changed(&o), "status alone does not wake");
     }

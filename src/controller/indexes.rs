@@ -26,8 +26,9 @@ impl Indexes {
         }
     }
 
-    /// Feeds one watch event; returns the objects to reconcile because of it (younger claimants of an identity
-    /// whose older claimant just arrived).
+    /// Feeds one watch event; returns the objects to reconcile because of it: younger claimants of an identity
+    /// whose older claimant just arrived, and the claimants of an identity its holder released (deleted, orphaned,
+    /// or its spec now claims something else) — so the next one takes over at once, not at its next resync.
     pub fn observe(&self, event: &WatchEvent<CallbackRegistration>) -> Vec<ObjectRef<CallbackRegistration>> {
         match event {
             WatchEvent::Apply(obj) | WatchEvent::InitApply(obj) => {
@@ -41,10 +42,13 @@ impl Indexes {
                     .collect()
             }
             WatchEvent::Delete(obj) => {
-                self.secrets
-                    .forget(&obj.namespace().unwrap_or_default(), &obj.name_any());
-                self.claims.remove(&obj.uid().unwrap_or_default());
-                Vec::new()
+                let (namespace, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
+                self.secrets.forget(&namespace, &name);
+                self.claims
+                    .remove(&namespace, &name, &obj.uid().unwrap_or_default())
+                    .into_iter()
+                    .map(|(ns, name)| ObjectRef::new(&name).within(&ns))
+                    .collect()
             }
             WatchEvent::Init | WatchEvent::InitDone => Vec::new(),
         }

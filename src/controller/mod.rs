@@ -5,13 +5,18 @@ mod backoff;
 mod breaker;
 mod budget;
 mod change_filter;
+mod cleanup;
 mod conditions;
+mod decode;
 mod events;
 mod gates;
+mod guard;
 mod indexes;
 mod ownership;
+mod progress;
 mod reconcile;
 mod recorder;
+mod relist;
 mod resync;
 mod run;
 mod secret_index;
@@ -21,13 +26,10 @@ mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::channel::mpsc::UnboundedSender;
-use kube::runtime::reflector::ObjectRef;
-
+pub use progress::Progress;
 pub use run::{ControllerOptions, run_controller};
 pub use secrets::SecretSelector;
 
-use crate::api::CallbackRegistration;
 use crate::providers::{EndpointPolicy, Providers};
 use crate::telemetry::Metrics;
 
@@ -38,6 +40,8 @@ pub struct Settings {
     pub resync_interval: Duration,
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// How long after its deletion a registration's cleanup may keep failing before it is abandoned.
+    pub cleanup_deadline: Duration,
     pub endpoints: EndpointPolicy,
     /// Label opt-in mode: only Secrets carrying these labels are read.
     pub secret_selector: Option<SecretSelector>,
@@ -54,12 +58,14 @@ pub struct Context {
     breaker: breaker::CredentialBreaker,
     /// Claims and Secret references, fed by the watch.
     indexes: Arc<indexes::Indexes>,
-    /// Re-triggers registrations waiting for an identity that was just released.
-    retrigger: UnboundedSender<ObjectRef<CallbackRegistration>>,
     /// The periodic drift checks.
     resync: Arc<resync::ResyncQueue>,
     /// Corrective writes per registration (`budget.rs`): stalls a write loop with reason DriftLoop.
     budget: budget::WriteBudget,
+    /// Namespace-scoped installs: keeps the operator's RoleBinding while a namespace holds registrations.
+    guard: Option<Arc<guard::BindingGuard>>,
+    /// What `/livez` reads: reconciliations in flight, work waiting.
+    progress: Progress,
 }
 
 /// Errors that end a reconciliation early; provider errors never get here (they become conditions).
@@ -75,6 +81,7 @@ pub enum Error {
     SecretRead(String),
     #[error("hashing the desired state: {0}")]
     DesiredHash(#[from] serde_json::Error),
+    /// A cleanup to retry: why, the provider's Retry-After, and the time left before its deadline.
     #[error("cleanup must be retried: {0}")]
-    CleanupRetry(String, Option<Duration>),
+    CleanupRetry(String, Option<Duration>, Duration),
 }

@@ -96,19 +96,6 @@ pub fn conflicting_owner<'a>(
         .map(|(o, claim)| (format!("{}/{}", o.namespace, o.name), claim.clone()))
 }
 
-/// The claimants that share a claim with `me` and are younger: the ones to re-trigger when `me` goes away.
-pub fn contenders<'a>(
-    me: &Claimant,
-    my_account: &str,
-    others: impl IntoIterator<Item = &'a Claimant>,
-) -> Vec<(String, String)> {
-    others
-        .into_iter()
-        .filter(|o| o.uid != me.uid && me.same_account(o, my_account) && o.claims.iter().any(|c| me.claims.contains(c)))
-        .map(|o| (o.namespace.clone(), o.name.clone()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,21 +167,12 @@ mod tests {
         assert!(conflicting_owner(&newcomer, "acct", [&holder]).is_some());
         assert!(conflicting_owner(&holder, "acct", [&newcomer]).is_none());
     }
-
-    #[test]
-    fn contenders_are_those_sharing_a_claim() {
-        let a = claimant("a", 1, "creds", &["x"]);
-        let b = claimant("b", 2, "creds", &["x"]);
-        let c = claimant("c", 3, "creds", &["y"]);
-        assert_eq!(
-            contenders(&a, "acct", [&b, &c]),
-            vec![("shop".to_string(), "b".to_string())]
-        );
-    }
 }
 
 /// Claimants by claim, fed by the CallbackRegistration watch (so every object is known, reconciled or not). Each
 /// claimant is held once, shared by its entries, because the index lives as long as the objects do (memory at scale).
+/// Claimants are keyed by namespace/name: an object deleted and re-created under the same name during a watch gap
+/// replaces its predecessor instead of leaving a ghost behind.
 #[derive(Debug, Default)]
 pub struct ClaimIndex {
     inner: std::sync::Mutex<ClaimIndexInner>,
@@ -206,24 +184,45 @@ struct ClaimIndexInner {
     claimants: std::collections::HashMap<String, Arc<Claimant>>,
 }
 
+fn key_of(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
 impl ClaimIndex {
-    /// Adds or replaces `claimant`; returns the younger claimants that now share a claim with it (to re-trigger).
+    /// Adds or replaces `claimant`; returns the claimants to re-trigger: the younger ones that now share a claim with
+    /// it (an older claimant arrived), and every one that shared a claim it no longer makes (its identity changed:
+    /// the next claimant takes over now, not at its next resync).
     pub fn upsert(&self, claimant: Claimant) -> Vec<(String, String)> {
         let mut inner = self.inner.lock().expect("claim index lock");
+        let key = key_of(&claimant.namespace, &claimant.name);
         // Most watch events (status writes) change nothing that decides ownership: re-trigger nobody then, or
         // every status write at scale would wake other objects (and race their own status writes).
-        let unchanged = inner.claimants.get(&claimant.uid).is_some_and(|previous| {
-            previous.claims == claimant.claims
+        let previous = inner.claimants.get(&key).cloned();
+        let unchanged = previous.as_ref().is_some_and(|previous| {
+            previous.uid == claimant.uid
+                && previous.claims == claimant.claims
                 && previous.synced == claimant.synced
                 && previous.account == claimant.account
         });
-        inner.remove(&claimant.uid);
+        let mut woken = match (&previous, unchanged) {
+            (Some(previous), false) => inner
+                .remove(&key)
+                .into_iter()
+                .filter(|o| o.uid != previous.uid)
+                .collect(),
+            _ => {
+                inner.remove(&key);
+                Vec::new()
+            }
+        }
+        .into_iter()
+        .map(|o: Arc<Claimant>| (o.namespace.clone(), o.name.clone()))
+        .collect::<Vec<_>>();
         let claimant = Arc::new(claimant);
-        let mut younger = Vec::new();
         for claim in &claimant.claims {
             let entry = inner.by_claim.entry(claim.clone()).or_default();
             if !unchanged {
-                younger.extend(
+                woken.extend(
                     entry
                         .iter()
                         .filter(|o| o.is_older(&claimant) && o.maybe_same_account(&claimant))
@@ -232,14 +231,28 @@ impl ClaimIndex {
             }
             entry.push(Arc::clone(&claimant));
         }
-        inner.claimants.insert(claimant.uid.clone(), claimant);
-        younger.sort();
-        younger.dedup();
-        younger
+        inner.claimants.insert(key, claimant);
+        woken.sort();
+        woken.dedup();
+        woken
     }
 
-    pub fn remove(&self, uid: &str) {
-        self.inner.lock().expect("claim index lock").remove(uid);
+    /// Forgets the object `namespace/name` with `uid` (a stale uid is ignored: a newer object of that name
+    /// replaced it); returns the claimants that shared a claim with it, so the next one takes over at once.
+    pub fn remove(&self, namespace: &str, name: &str, uid: &str) -> Vec<(String, String)> {
+        let mut inner = self.inner.lock().expect("claim index lock");
+        let key = key_of(namespace, name);
+        if inner.claimants.get(&key).is_none_or(|c| c.uid != uid) {
+            return Vec::new();
+        }
+        let mut woken: Vec<(String, String)> = inner
+            .remove(&key)
+            .into_iter()
+            .map(|o| (o.namespace.clone(), o.name.clone()))
+            .collect();
+        woken.sort();
+        woken.dedup();
+        woken
     }
 
     /// Every other claimant sharing at least one of `claims`.
@@ -255,21 +268,30 @@ impl ClaimIndex {
         }
         out
     }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.inner.lock().expect("claim index lock").claimants.len()
+    }
 }
 
 impl ClaimIndexInner {
-    fn remove(&mut self, uid: &str) {
-        let Some(gone) = self.claimants.remove(uid) else {
-            return;
+    /// Removes the claimant under `key`; returns the others that shared one of its claims (same account possible).
+    fn remove(&mut self, key: &str) -> Vec<Arc<Claimant>> {
+        let Some(gone) = self.claimants.remove(key) else {
+            return Vec::new();
         };
+        let mut sharing = Vec::new();
         for claim in &gone.claims {
             if let Some(list) = self.by_claim.get_mut(claim) {
-                list.retain(|c| c.uid != uid);
+                list.retain(|c| c.uid != gone.uid);
+                sharing.extend(list.iter().filter(|c| c.maybe_same_account(&gone)).cloned());
                 if list.is_empty() {
                     self.by_claim.remove(claim);
                 }
             }
         }
+        sharing
     }
 }
 
@@ -308,7 +330,7 @@ mod index_tests {
         index.upsert(claimant("a", 1, &["x"]));
         index.upsert(claimant("a", 1, &["y"]));
         assert!(index.sharing(&["x".into()]).is_empty());
-        index.remove("a");
+        index.remove("ns", "a", "a");
         assert!(index.sharing(&["y".into()]).is_empty());
     }
 }
@@ -339,6 +361,48 @@ mod retrigger_tests {
             index.upsert(claimant("b", "old", 1)).is_empty(),
             "another namespace's Secret is another account"
         );
+    }
+
+    #[test]
+    fn the_owner_leaving_wakes_the_claimants_waiting_for_it() {
+        let index = ClaimIndex::default();
+        index.upsert(claimant("a", "owner", 1));
+        index.upsert(claimant("a", "waiting", 5));
+        index.upsert(claimant("b", "elsewhere", 5));
+        assert_eq!(
+            index.remove("a", "owner", "a/owner"),
+            vec![("a".to_string(), "waiting".to_string())],
+            "deleted: the next claimant of the same account is woken, another account's is not"
+        );
+        assert!(index.remove("a", "owner", "a/owner").is_empty(), "removed once");
+    }
+
+    #[test]
+    fn an_owner_changing_its_identity_wakes_the_claimants_of_the_old_one() {
+        let index = ClaimIndex::default();
+        index.upsert(claimant("a", "owner", 1));
+        index.upsert(claimant("a", "waiting", 5));
+        let moved = Claimant {
+            claims: vec!["elsewhere".into()],
+            ..claimant("a", "owner", 1)
+        };
+        assert_eq!(index.upsert(moved), vec![("a".to_string(), "waiting".to_string())]);
+    }
+
+    #[test]
+    fn a_stale_uid_does_not_remove_the_object_that_replaced_it() {
+        let index = ClaimIndex::default();
+        index.upsert(claimant("a", "owner", 1));
+        let recreated = Claimant {
+            uid: "new-uid".into(),
+            ..claimant("a", "owner", 3)
+        };
+        index.upsert(recreated);
+        assert_eq!(index.len(), 1, "the same name replaces its predecessor");
+        assert!(index.remove("a", "owner", "a/owner").is_empty());
+        assert_eq!(index.len(), 1);
+        index.remove("a", "owner", "new-uid");
+        assert_eq!(index.len(), 0);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! One reconciliation, top to bottom: finalizer → the gates (suspend, desired state, credentials, breaker,
 //! ownership; `gates.rs`) → provider sync → status (only when it changed) → Events → requeue. Cleanup: ownership
-//! → remove at the provider (policy `Delete`) → hand the identity over to waiting claimants.
+//! → remove at the provider (policy `Delete`); the watch's Delete then hands the identity to waiting claimants.
 //!
 //! The provider is chosen once, by `Providers::dispatch`; everything below is generic over `Provider`.
 
@@ -13,7 +13,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
@@ -22,16 +21,15 @@ use tracing::{debug, info, instrument, warn};
 
 use super::backoff::jittered;
 use super::conditions::{Verdict, ready_state};
-use super::events::{event, events_for, publish};
+use super::events::{events_for, publish};
 use super::gates::{Admitted, BlockClass, Blocked, Gatekeeper, admit};
-use super::ownership::{Claimant, conflicting_owner, contenders};
+use super::ownership::{Claimant, conflicting_owner};
 use super::secrets::NamespaceSecrets;
 use super::status::{PassResult, Synced, next_status};
 use super::{Context, Error};
-use crate::api::{CallbackRegistration, DeletionPolicy, EventReason, FINALIZER, Reason};
+use crate::api::{CallbackRegistration, EventReason, FINALIZER, Reason};
 use crate::providers::{
-    Account, Change, EndpointPolicy, ErrorClass, Provider, ProviderTask, Recorded, Removal, SecretSource, SecretValues,
-    redact,
+    Account, Change, EndpointPolicy, ErrorClass, Provider, ProviderTask, Recorded, SecretSource, SecretValues, redact,
 };
 
 /// The field manager of every status write.
@@ -43,12 +41,17 @@ type Pass<'a> = Pin<Box<dyn Future<Output = Result<Action, Error>> + Send + 'a>>
 #[instrument(skip_all, fields(namespace = obj.namespace().as_deref().unwrap_or(""), name = %obj.name_any()))]
 pub async fn reconcile(obj: Arc<CallbackRegistration>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
+    let _in_flight = super::progress::InFlight::start(&ctx.progress);
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
+    if let Some(guard) = ctx.guard.as_ref().filter(|_| obj.meta().deletion_timestamp.is_none()) {
+        // Before the finalizer goes on: cleanup must keep its permissions if the namespace is deleted.
+        guard.ensure(&namespace).await;
+    }
     let api: Api<CallbackRegistration> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             FinalizerEvent::Apply(obj) => apply(&obj, &ctx).await,
-            FinalizerEvent::Cleanup(obj) => cleanup(&obj, &ctx).await,
+            FinalizerEvent::Cleanup(obj) => super::cleanup::cleanup(&obj, &ctx).await,
         }
     })
     .await
@@ -59,14 +62,18 @@ pub async fn reconcile(obj: Arc<CallbackRegistration>, ctx: Arc<Context>) -> Res
 
 /// Retries a failed reconciliation with per-object backoff (kube errors, cleanup that must be retried).
 pub fn error_policy(obj: Arc<CallbackRegistration>, err: &Error, ctx: Arc<Context>) -> Action {
-    let retry_after = match err {
+    let (retry_after, not_after) = match err {
         Error::Finalizer(inner) => match inner.as_ref() {
-            kube::runtime::finalizer::Error::CleanupFailed(Error::CleanupRetry(_, after)) => *after,
-            _ => None,
+            kube::runtime::finalizer::Error::CleanupFailed(Error::CleanupRetry(_, after, deadline)) => {
+                (*after, Some(*deadline))
+            }
+            _ => (None, None),
         },
-        _ => None,
+        _ => (None, None),
     };
+    // A cleanup is retried no later than its deadline, where it is abandoned.
     let delay = ctx.backoff.next_delay(&object_key(&obj), retry_after);
+    let delay = not_after.map_or(delay, |limit| delay.min(limit));
     warn!(name = %obj.name_any(), error = %err, retry_in = ?delay, "reconciliation failed");
     ctx.metrics.reconcile_error("Error");
     Action::requeue(delay)
@@ -369,163 +376,10 @@ async fn write_status(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Cleanup
-// ---------------------------------------------------------------------------------------------------------------
-
-async fn cleanup(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Error> {
-    if let Some(pass) = ctx.providers.dispatch(&obj.spec, CleanupTask { obj, ctx }) {
-        pass.await?;
-    }
-    ctx.backoff.reset(&object_key(obj));
-    ctx.budget.forget(&object_key(obj)); // write budget
-    Ok(Action::await_change())
-}
-
-struct CleanupTask<'a> {
-    obj: &'a CallbackRegistration,
-    ctx: &'a Context,
-}
-
-impl<'a> ProviderTask<'a> for CleanupTask<'a> {
-    type Output = Pass<'a>;
-    fn run<P: Provider>(self, provider: &'a P, block: &'a P::Spec) -> Pass<'a> {
-        Box::pin(async move {
-            cleanup_with(provider, block, self.obj, self.ctx).await?;
-            Ok(Action::await_change())
-        })
-    }
-}
-
-/// Removes the registration at the provider (policy `Delete`), then lets waiting contenders take over.
-async fn cleanup_with<P: Provider>(
-    provider: &P,
-    block: &P::Spec,
-    obj: &CallbackRegistration,
-    ctx: &Context,
-) -> Result<(), Error> {
-    let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
-    let registration = obj.status.as_ref().and_then(|s| s.registration.as_ref());
-    let secrets = NamespaceSecrets::new(ctx.client.clone(), &namespace, ctx.settings.secret_selector.as_ref());
-    let secret_name = &obj.spec.credentials_ref.name;
-    let credentials = secrets.read(secret_name).await?;
-    let account = credentials.as_ref().and_then(|(values, _)| {
-        Account::<P::Credentials>::from_secret::<P>(secret_name, values, &ctx.settings.endpoints).ok()
-    });
-    let account_id = account
-        .as_ref()
-        .map(Account::id)
-        .or_else(|| registration.and_then(|r| r.account.clone()))
-        .unwrap_or_default();
-
-    // Contenders are computed before anything else so the identity is handed over however cleanup ends.
-    let me = Claimant::of(obj, P::claims(block), Some(&account_id));
-    let others = ctx.indexes.claims.sharing(&me.claims);
-    let owner = conflicting_owner(&me, &account_id, others.iter().map(Arc::as_ref));
-
-    if obj.spec.deletion_policy() == DeletionPolicy::Orphan {
-        let note = format!("deletionPolicy Orphan: left {} at {}", target_of(obj), P::LABEL);
-        publish(
-            &ctx.recorder,
-            obj,
-            vec![event(EventType::Normal, EventReason::Orphaned, note)],
-        )
-        .await;
-    } else if let Some((owner, claim)) = &owner {
-        // What this object once registered may be exactly what the owner holds now: removing it would break the
-        // owner's registration. Leaving it is the lesser harm, and the Event says so.
-        let note = format!(
-            "{claim} belongs to {owner}: nothing removed at {} for this object ({} stays if it was registered)",
-            P::LABEL,
-            target_of(obj)
-        );
-        publish(
-            &ctx.recorder,
-            obj,
-            vec![event(EventType::Normal, EventReason::CleanupSkipped, note)],
-        )
-        .await;
-    } else {
-        remove_at_provider(provider, block, obj, ctx, &secrets, account).await?;
-    }
-
-    for (ns, name) in contenders(&me, &account_id, others.iter().map(Arc::as_ref)) {
-        let _ = ctx
-            .retrigger
-            .unbounded_send(kube::runtime::reflector::ObjectRef::new(&name).within(&ns));
-    }
-    Ok(())
-}
-
-async fn remove_at_provider<P: Provider>(
-    provider: &P,
-    block: &P::Spec,
-    obj: &CallbackRegistration,
-    ctx: &Context,
-    secrets: &NamespaceSecrets,
-    account: Option<Account<P::Credentials>>,
-) -> Result<(), Error> {
-    let registration = obj.status.as_ref().and_then(|s| s.registration.as_deref());
-    let Some(account) = account else {
-        // Without usable credentials nothing can be removed; blocking deletion forever (a namespace being deleted
-        // takes the Secret with it) helps nobody. Say loudly what stays behind.
-        let note = format!(
-            "cannot remove {} at {}: the credentials Secret {} is missing, incomplete or its endpoint is not allowed",
-            target_of(obj),
-            P::LABEL,
-            obj.spec.credentials_ref.name
-        );
-        publish(
-            &ctx.recorder,
-            obj,
-            vec![event(EventType::Warning, EventReason::CleanupAbandoned, note)],
-        )
-        .await;
-        return Ok(());
-    };
-    // The desired state names the registration when a status write was lost after the provider call (only owners
-    // get here, so it is theirs to remove). A desired state that cannot be built names nothing more.
-    let desired = provider.desired(block, secrets).await.ok();
-    match provider.remove(&account, registration, desired.as_ref()).await {
-        Ok(Removal::Removed(changes)) => {
-            let events = changes
-                .into_iter()
-                .map(|c| event(EventType::Normal, c.reason, c.message))
-                .collect();
-            publish(&ctx.recorder, obj, events).await;
-            Ok(())
-        }
-        Ok(Removal::Unsupported(note)) => {
-            publish(
-                &ctx.recorder,
-                obj,
-                vec![event(EventType::Warning, EventReason::RemoteDeletionUnsupported, note)],
-            )
-            .await;
-            Ok(())
-        }
-        Err(err) if err.class() == ErrorClass::Transient => {
-            let message = redact(&err.to_string(), &account.secrets());
-            Err(Error::CleanupRetry(message, err.retry_after()))
-        }
-        Err(err) => {
-            let message = redact(&err.to_string(), &account.secrets());
-            let note = format!("cannot remove {} at {}: {message}", target_of(obj), P::LABEL);
-            publish(
-                &ctx.recorder,
-                obj,
-                vec![event(EventType::Warning, EventReason::CleanupAbandoned, note)],
-            )
-            .await;
-            Ok(())
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------------------------
 
-fn target_of(obj: &CallbackRegistration) -> String {
+pub(super) fn target_of(obj: &CallbackRegistration) -> String {
     obj.status
         .as_ref()
         .and_then(|s| s.registration.as_ref())
@@ -535,7 +389,7 @@ fn target_of(obj: &CallbackRegistration) -> String {
         .unwrap_or_else(|| "the registration".into())
 }
 
-fn object_key(obj: &CallbackRegistration) -> String {
+pub(super) fn object_key(obj: &CallbackRegistration) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 

@@ -1,60 +1,191 @@
-//! Publishes events.k8s.io/v1 Events without a cache.
+//! Publishes events.k8s.io/v1 Events, aggregating an Event equal to the previous one about the same object into a
+//! series (the first Event is patched: `series.count` and `series.lastObservedTime`), and keeping every field within
+//! the API's limits (a name of at most 253 characters, a note of at most 1 KiB).
 //!
-//! kube-runtime's `Recorder` keeps every Event it published for six minutes to aggregate repeats, and sweeps that
-//! cache only when it publishes again. This operator publishes only on transitions and provider-side mutations, so
-//! repeats are rare; at 10,000 registrations the cache held one Event per object at rest (tens of MiB) and every
-//! publish scanned all of it. Creating Events directly costs one request each and keeps nothing.
+//! kube-runtime's `Recorder` keeps every Event it published for six minutes, and sweeps that cache only when it
+//! publishes again; at 10,000 registrations that held one Event per object at rest (tens of MiB) and every publish
+//! scanned all of it. Here only the *last* Event per object is remembered (its name, a hash of what makes it equal,
+//! its count), for at most `SERIES_WINDOW`, in a map capped at `MAX_REMEMBERED` entries and forgotten when the object
+//! is deleted: "two equal Events in a row" is what the operator repeats (a re-assertion, the same drift, the same
+//! failure on every retry after a restart), and that needs no more.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use k8s_openapi::api::events::v1::Event as K8sEvent;
+use k8s_openapi::api::events::v1::{Event as K8sEvent, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::Api;
-use kube::api::PostParams;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType};
+use serde_json::json;
 
-/// events.k8s.io/v1 `note` limit, in bytes.
-const NOTE_MAX: usize = 1024;
+// Cut on a character boundary, in bytes (the API's limits are in bytes), marked with `…` when cut.
+use crate::providers::cap_bytes as truncate;
+
+/// An Event equal to the previous one within this long joins its series; later it starts a new Event.
+pub const SERIES_WINDOW: Duration = Duration::from_secs(10 * 60);
+/// At most this many objects' last Events are remembered (a flood of objects restarts their series, nothing worse).
+const MAX_REMEMBERED: usize = 4096;
+/// The API's limits (events.k8s.io/v1 validation).
+const NOTE_LIMIT: usize = 1024;
+const NAME_LIMIT: usize = 253;
+const FIELD_LIMIT: usize = 128;
+
+#[derive(Clone, Debug, PartialEq)]
+struct Last {
+    /// Hash of what makes two Events equal (type, reason, action, note).
+    key: u64,
+    name: String,
+    namespace: String,
+    count: i32,
+    at: Instant,
+}
+
+/// What to do with an Event, given the last one published about the same object.
+#[derive(Debug, PartialEq)]
+pub enum Publish {
+    /// A new Event.
+    Create,
+    /// Patch the Event `name` (namespace) to this series count.
+    Repeat {
+        name: String,
+        namespace: String,
+        count: i32,
+    },
+}
+
+/// Pure: a repeat of `last` (equal and recent) joins its series.
+fn decide(last: Option<&Last>, key: u64, now: Instant) -> Publish {
+    match last {
+        Some(last) if last.key == key && now.duration_since(last.at) < SERIES_WINDOW => Publish::Repeat {
+            name: last.name.clone(),
+            namespace: last.namespace.clone(),
+            count: last.count.saturating_add(1),
+        },
+        _ => Publish::Create,
+    }
+}
 
 #[derive(Clone)]
 pub struct EventRecorder {
     client: kube::Client,
     controller: String,
     instance: String,
+    last: std::sync::Arc<Mutex<HashMap<String, Last>>>,
 }
 
 impl EventRecorder {
     pub fn new(client: kube::Client, controller: &str, instance: Option<String>) -> Self {
         Self {
             client,
-            controller: controller.to_string(),
-            instance: instance.unwrap_or_else(|| controller.to_string()),
+            controller: truncate(controller, FIELD_LIMIT),
+            instance: truncate(&instance.unwrap_or_else(|| controller.to_string()), FIELD_LIMIT),
+            last: Default::default(),
         }
     }
 
     pub async fn publish(&self, ev: &Event, regarding: &ObjectReference) -> Result<(), kube::Error> {
         let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
         let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
+        let object = regarding.uid.clone().unwrap_or_default();
+        let key = event_key(ev);
+        let now = Instant::now();
+        let decision = decide(self.lock().get(&object), key, now);
+        if let Publish::Repeat { name, namespace, count } = decision {
+            let series = json!({"series": {
+                "count": count,
+                "lastObservedTime": MicroTime(Timestamp::now()),
+            }});
+            match api.patch(&name, &PatchParams::default(), &Patch::Merge(&series)).await {
+                Ok(_) => {
+                    self.remember(
+                        object,
+                        Last {
+                            key,
+                            name,
+                            namespace,
+                            count,
+                            at: now,
+                        },
+                    );
+                    return Ok(());
+                }
+                // The Event expired (the apiserver keeps them an hour) or was deleted: start a new one.
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(err) => return Err(err),
+            }
+        }
         let event = build_event(&self.controller, &self.instance, ev, regarding, Timestamp::now());
-        api.create(&PostParams::default(), &event).await.map(|_| ())
+        let name = event.metadata.name.clone().unwrap_or_default();
+        api.create(&PostParams::default(), &event).await?;
+        self.remember(
+            object,
+            Last {
+                key,
+                name,
+                namespace,
+                count: 1,
+                at: now,
+            },
+        );
+        Ok(())
+    }
+
+    /// The object is gone: its series ends.
+    pub fn forget(&self, uid: &str) {
+        self.lock().remove(uid);
+    }
+
+    fn remember(&self, object: String, last: Last) {
+        let mut map = self.lock();
+        if map.len() >= MAX_REMEMBERED && !map.contains_key(&object) {
+            let now = Instant::now();
+            map.retain(|_, l| now.duration_since(l.at) < SERIES_WINDOW);
+            if map.len() >= MAX_REMEMBERED {
+                map.clear();
+            }
+        }
+        map.insert(object, last);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Last>> {
+        self.last.lock().expect("event recorder lock")
     }
 }
 
-/// The Event about `regarding`; pure.
+fn event_key(ev: &Event) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    matches!(ev.type_, EventType::Warning).hash(&mut hasher);
+    ev.reason.hash(&mut hasher);
+    ev.action.hash(&mut hasher);
+    ev.note.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The Event about `regarding`; pure. The name is the object's name (shortened when needed) and the time.
 fn build_event(controller: &str, instance: &str, ev: &Event, regarding: &ObjectReference, now: Timestamp) -> K8sEvent {
+    let suffix = format!(".{:x}", now.as_nanosecond());
+    let base = regarding.name.as_deref().unwrap_or(controller);
+    // Object names are DNS subdomains: cutting one keeps it valid unless the cut ends on a dot or a dash.
+    let mut base = truncate(base, NAME_LIMIT - suffix.len()).replace('…', "");
+    while base.ends_with(['.', '-']) {
+        base.pop();
+    }
     K8sEvent {
-        action: Some(ev.action.clone()),
-        reason: Some(ev.reason.clone()),
-        // The apiserver refuses a note over 1 KiB (and the whole Event with it).
-        note: ev
-            .note
-            .as_deref()
-            .map(|note| crate::providers::cap_bytes(note, NOTE_MAX)),
+        action: Some(truncate(&ev.action, FIELD_LIMIT)),
+        reason: Some(truncate(&ev.reason, FIELD_LIMIT)),
+        note: ev.note.as_deref().map(|note| truncate(note, NOTE_LIMIT)),
         event_time: Some(MicroTime(now)),
         regarding: Some(regarding.clone()),
         related: ev.secondary.clone(),
         reporting_controller: Some(controller.to_string()),
         reporting_instance: Some(instance.to_string()),
+        series: None::<EventSeries>,
         type_: Some(
             match ev.type_ {
                 EventType::Normal => "Normal",
@@ -64,11 +195,7 @@ fn build_event(controller: &str, instance: &str, ev: &Event, regarding: &ObjectR
         ),
         metadata: ObjectMeta {
             namespace: regarding.namespace.clone(),
-            name: Some(format!(
-                "{}.{:x}",
-                regarding.name.as_deref().unwrap_or(controller),
-                now.as_nanosecond()
-            )),
+            name: Some(format!("{base}{suffix}")),
             ..ObjectMeta::default()
         },
         ..K8sEvent::default()
@@ -79,6 +206,16 @@ fn build_event(controller: &str, instance: &str, ev: &Event, regarding: &ObjectR
 mod tests {
     use super::*;
 
+    fn warning(note: &str) -> Event {
+        Event {
+            type_: EventType::Warning,
+            reason: "InvalidCredentials".into(),
+            note: Some(note.into()),
+            action: "Sync".into(),
+            secondary: None,
+        }
+    }
+
     #[test]
     fn an_event_is_about_the_object_and_names_the_reporter() {
         let regarding = ObjectReference {
@@ -86,13 +223,7 @@ mod tests {
             namespace: Some("shop".into()),
             ..ObjectReference::default()
         };
-        let ev = Event {
-            type_: EventType::Warning,
-            reason: "InvalidCredentials".into(),
-            note: Some("rejected".into()),
-            action: "Sync".into(),
-            secondary: None,
-        };
+        let ev = warning("rejected");
         let now = Timestamp::from_second(1_700_000_000).unwrap();
         let built = build_event("callback-operator", "pod-1", &ev, &regarding, now);
         assert_eq!(built.type_.as_deref(), Some("Warning"));
@@ -103,5 +234,47 @@ mod tests {
         assert_eq!(built.regarding, Some(regarding));
         assert_eq!(built.reporting_controller.as_deref(), Some("callback-operator"));
         assert_eq!(built.reporting_instance.as_deref(), Some("pod-1"));
+    }
+
+    #[test]
+    fn names_and_notes_stay_within_the_api_limits() {
+        let regarding = ObjectReference {
+            name: Some(format!("{}-x", "a".repeat(251))),
+            namespace: Some("shop".into()),
+            ..ObjectReference::default()
+        };
+        let ev = warning(&"é".repeat(2000));
+        let built = build_event("c", "i", &ev, &regarding, Timestamp::now());
+        let name = built.metadata.name.unwrap();
+        assert!(name.len() <= NAME_LIMIT, "{}", name.len());
+        assert!(!name.contains("-."), "{name}");
+        let note = built.note.unwrap();
+        assert!(note.len() <= NOTE_LIMIT, "{}", note.len());
+        assert!(note.ends_with('…'));
+        assert_eq!(truncate("short", 10), "short");
+    }
+
+    #[test]
+    fn an_equal_event_in_a_row_joins_the_series_and_a_different_or_late_one_does_not() {
+        let now = Instant::now();
+        let key = event_key(&warning("rejected"));
+        let last = Last {
+            key,
+            name: "orders.1".into(),
+            namespace: "shop".into(),
+            count: 1,
+            at: now,
+        };
+        assert_eq!(decide(None, key, now), Publish::Create);
+        assert_eq!(
+            decide(Some(&last), key, now + Duration::from_secs(5)),
+            Publish::Repeat {
+                name: "orders.1".into(),
+                namespace: "shop".into(),
+                count: 2
+            }
+        );
+        assert_eq!(decide(Some(&last), event_key(&warning("other")), now), Publish::Create);
+        assert_eq!(decide(Some(&last), key, now + SERIES_WINDOW), Publish::Create);
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ApiResource, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
@@ -18,9 +19,12 @@ use tracing::{info, warn};
 use super::backoff::Backoff;
 use super::breaker::CredentialBreaker;
 use super::change_filter::ChangeFilter;
+use super::decode;
+use super::guard::BindingGuard;
 use super::indexes::Indexes;
 use super::reconcile::{error_policy, reconcile};
 use super::recorder::EventRecorder;
+use super::relist::Sweep;
 use super::resync::ResyncQueue;
 use super::{Context, Settings};
 use crate::api::CallbackRegistration;
@@ -37,64 +41,125 @@ pub struct ControllerOptions {
     pub instance: Option<String>,
     /// Namespaces to watch; empty means every namespace (cluster-scoped RBAC).
     pub namespaces: Vec<String>,
+    /// The operator's RoleBinding in each watched namespace, kept while the namespace holds registrations
+    /// (namespace-scoped installs; `guard.rs`).
+    pub guard_binding: Option<String>,
+    /// Reports the controller loop's progress (`/livez`).
+    pub progress: super::Progress,
 }
 
-/// Runs the controller until `shutdown` resolves; in-flight reconciliations finish first.
+/// Runs the controller until `shutdown` resolves; in-flight reconciliations finish first. `client` makes the
+/// requests (each bounded by its timeouts); `watch_client` holds the long-lived watches (no read timeout: the watcher
+/// has its own idle timeout).
 pub async fn run_controller(
     client: kube::Client,
+    watch_client: kube::Client,
     providers: Providers,
     metrics: Metrics,
     options: ControllerOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     on_synced: impl Fn() + Send + Sync + 'static,
 ) {
-    let (store, writer) = reflector::store();
+    let (store, mut writer) = reflector::store::<CallbackRegistration>();
+    // The store is declared synced at once: this stream never hands the reflector a relist (`relist.rs` turns them
+    // into applies and deletes), and the controller would otherwise hold every reconciliation until one arrives.
+    // What the wait was for — reconciling only once every object is known, so no claimant acts before an older one
+    // of the same identity is indexed — is kept by holding the watch's triggers until every watcher has listed, then
+    // triggering every object at once (`listed` below).
+    writer.apply_watcher_event(&WatchEvent::Init);
+    writer.apply_watcher_event(&WatchEvent::InitDone);
     let indexes = Arc::new(Indexes::new(providers.clone()));
     let (retrigger, retriggered) = futures::channel::mpsc::unbounded::<ObjectRef<CallbackRegistration>>();
     let resync = Arc::new(ResyncQueue::default());
     let wake_filter = Arc::new(ChangeFilter::default());
+    let guard = options
+        .guard_binding
+        .clone()
+        .filter(|name| !name.is_empty())
+        .map(|name| Arc::new(BindingGuard::new(client.clone(), name)));
 
-    // The watch of every CallbackRegistration: managed fields dropped (memory), indexed as objects arrive.
+    // The watch of every CallbackRegistration: decoded one by one (a malformed object is skipped, `decode.rs`),
+    // relists swept (deletions during a watch gap become Deletes, `relist.rs`), indexed as objects arrive.
     let index = indexes.clone();
-    let late_owner_retrigger = retrigger.clone();
+    let woken_retrigger = retrigger.clone();
     let (deleted_filter, deleted_resync) = (wake_filter.clone(), resync.clone());
-    let on_synced: Arc<dyn Fn() + Send + Sync> = Arc::new(on_synced);
-    let on_listed = on_synced.clone();
-    let stream = scoped_watch::<CallbackRegistration>(&client, &options.namespaces, None, on_listed)
-        .modify(|obj: &mut CallbackRegistration| {
-            // Neither is read by the operator; kubectl's last-applied annotation alone can double an object's size.
-            obj.managed_fields_mut().clear();
-            obj.annotations_mut().clear();
-        })
-        .reflect(writer)
-        .inspect(move |event| match event {
-            Ok(event) => {
-                for woken in index.observe(event) {
-                    let _ = late_owner_retrigger.unbounded_send(woken);
-                }
-                match event {
-                    WatchEvent::Delete(obj) => {
-                        deleted_filter.forget(obj);
-                        deleted_resync.cancel(obj);
-                    }
-                    WatchEvent::InitDone => on_synced(),
-                    _ => {}
-                }
-            }
-            Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
-        })
-        // Only spec, finalizer and deletion changes wake the reconciler (not our own status writes); a deleted
-        // object has nothing left to reconcile.
-        .filter(move |event| {
-            futures::future::ready(match event {
-                Ok(WatchEvent::Apply(obj) | WatchEvent::InitApply(obj)) => wake_filter.changed(obj),
-                Ok(WatchEvent::Delete(_)) => false,
-                _ => true,
-            })
-        })
-        .touched_objects();
-
+    let (deleted_guard, deleted_store) = (guard.clone(), store.clone());
     let recorder = EventRecorder::new(client.clone(), "callback-operator", options.instance.clone());
+    let deleted_recorder = recorder.clone();
+    // Whether the current Apply wakes the reconciler, decided before the annotations are stripped (the filter
+    // reads them) and read after the reflector and the indexes took the event. The stream is pulled one event at a
+    // time through every stage, so one cell carries the decision from the first stage to the last.
+    let wakes = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (decide, decided) = (wakes.clone(), wakes);
+    let listed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let secrets_listed_flag = listed.clone();
+    let on_listed = {
+        let (listed, store, retrigger) = (listed.clone(), store.clone(), retrigger.clone());
+        let (guard, namespaces) = (guard.clone(), options.namespaces.clone());
+        move || {
+            listed.store(true, std::sync::atomic::Ordering::SeqCst);
+            for obj in store.state() {
+                let _ = retrigger.unbounded_send(ObjectRef::from_obj(obj.as_ref()));
+            }
+            // A guard left behind (the operator stopped after a namespace's last registration went) is released.
+            for namespace in &namespaces {
+                release_guard(&guard, &store, namespace);
+            }
+            on_synced();
+        }
+    };
+    let stream = registration_watch(
+        &watch_client,
+        &options.namespaces,
+        &store,
+        &metrics,
+        Arc::new(on_listed),
+    )
+    .map(move |event| {
+        if let Ok(WatchEvent::Apply(obj)) = &event {
+            decide.store(wake_filter.changed(obj), std::sync::atomic::Ordering::SeqCst);
+        }
+        event
+    })
+    .modify(|obj: &mut CallbackRegistration| {
+        // Managed fields are never read; of the annotations only the operator's own are (kubectl's
+        // last-applied annotation alone can double an object's size in memory).
+        obj.managed_fields_mut().clear();
+        obj.annotations_mut()
+            .retain(|key, _| key.as_str() == crate::api::ORPHAN_ANNOTATION);
+    })
+    .reflect(writer)
+    .inspect(move |event| match event {
+        Ok(event) => {
+            for woken in index.observe(event) {
+                let _ = woken_retrigger.unbounded_send(woken);
+            }
+            if let WatchEvent::Delete(obj) = event {
+                deleted_filter.forget(obj);
+                deleted_resync.cancel(obj);
+                release_guard(&deleted_guard, &deleted_store, &obj.namespace().unwrap_or_default());
+                deleted_recorder.forget(&obj.uid().unwrap_or_default());
+            }
+        }
+        Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
+    })
+    // Only spec, finalizer, deletion and annotation changes wake the reconciler (not our own status writes); a
+    // deleted object has nothing left to reconcile.
+    .filter(move |event| {
+        futures::future::ready(match event {
+            Ok(WatchEvent::Apply(_)) => {
+                listed.load(std::sync::atomic::Ordering::SeqCst) && decided.load(std::sync::atomic::Ordering::SeqCst)
+            }
+            Ok(WatchEvent::Delete(_)) => false,
+            _ => true,
+        })
+    })
+    .touched_objects()
+    .inspect({
+        let progress = options.progress.clone();
+        move |_| progress.queued()
+    });
+
     let context = Arc::new(Context {
         client: client.clone(),
         recorder,
@@ -104,25 +169,35 @@ pub async fn run_controller(
         settings: options.settings.clone(),
         breaker: CredentialBreaker::default(),
         indexes: indexes.clone(),
-        retrigger: retrigger.clone(),
         resync: resync.clone(),
         budget: super::budget::WriteBudget::default(),
+        guard,
+        progress: options.progress.clone(),
     });
 
     let readiness = spawn_readiness_gauge(store.clone(), providers, metrics.clone());
     let resyncs = tokio::spawn(async move { resync.run(retrigger).await });
     let secret_users = indexes.clone();
+    let secrets_listed = secrets_listed_flag;
+    let (secret_progress, retrigger_progress) = (options.progress.clone(), options.progress.clone());
     // Secrets as metadata only: values are read at reconcile time and never cached. In the label opt-in mode only
     // labelled Secrets are watched (labelling one later is an Added event that wakes its users).
     let labels = options.settings.secret_selector.as_ref().map(|s| s.as_str());
-    let secrets = scoped_watch::<PartialObjectMeta<Secret>>(&client, &options.namespaces, labels, Arc::new(|| {}))
-        .touched_objects();
+    let secrets = secret_watch(&watch_client, &options.namespaces, labels).touched_objects();
     Controller::for_stream(stream, store)
         .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
+            // Before every registration is listed, the listing itself triggers them all.
+            if !secrets_listed.load(std::sync::atomic::Ordering::SeqCst) {
+                return Vec::new();
+            }
             let namespace = secret.namespace().unwrap_or_default();
-            secret_users.secrets.users_of(&namespace, &secret.name_any())
+            let users = secret_users.secrets.users_of(&namespace, &secret.name_any());
+            if !users.is_empty() {
+                secret_progress.queued();
+            }
+            users
         })
-        .reconcile_on(retriggered)
+        .reconcile_on(retriggered.inspect(move |_| retrigger_progress.queued()))
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
@@ -140,65 +215,95 @@ pub async fn run_controller(
     info!("controller stopped");
 }
 
-/// Watch events for `K` in the given namespaces (all when empty). Several namespaces are merged into one
-/// stream: their initial lists become plain applies (one reflector cannot take interleaved relists), and
-/// `on_listed` runs once every namespace has listed (a single stream reports that with `InitDone`). The price: a
-/// relist after a watch gap cannot drop objects deleted during the gap from the cache; their next reconcile finds
-/// them gone.
-fn scoped_watch<K>(
+/// The CallbackRegistration watch events of every watched namespace (all when empty), as plain applies and
+/// deletes: one watcher per namespace, each decoding its objects one by one and sweeping its own relists against the
+/// shared cache, so several namespaces keep one correct cache. `on_listed` runs once every watcher has listed.
+fn registration_watch(
+    client: &kube::Client,
+    namespaces: &[String],
+    store: &reflector::Store<CallbackRegistration>,
+    metrics: &Metrics,
+    on_listed: Arc<dyn Fn() + Send + Sync>,
+) -> BoxStream<'static, Result<WatchEvent<CallbackRegistration>, watcher::Error>> {
+    let resource = ApiResource::erase::<CallbackRegistration>(&());
+    let scopes: Vec<Option<String>> = match namespaces {
+        [] => vec![None],
+        many => many.iter().cloned().map(Some).collect(),
+    };
+    let total = scopes.len();
+    let listed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let streams = scopes.into_iter().map(|scope| {
+        let api: Api<DynamicObject> = match &scope {
+            None => Api::all_with(client.clone(), &resource),
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        };
+        let (metrics, store, listed, on_listed) = (metrics.clone(), store.clone(), listed.clone(), on_listed.clone());
+        let mut sweep = Sweep::new(scope);
+        let mut first_list = true;
+        watcher::watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .filter_map(move |event| futures::future::ready(event.map(|e| decode::event(e, &metrics)).transpose()))
+            .flat_map(move |event| {
+                let events = match event {
+                    Ok(event) => {
+                        let swept = sweep.step(event, || store.state());
+                        if swept.listed
+                            && std::mem::take(&mut first_list)
+                            && listed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == total
+                        {
+                            on_listed();
+                        }
+                        swept.events.into_iter().map(Ok).collect()
+                    }
+                    Err(err) => vec![Err(err)],
+                };
+                futures::stream::iter(events)
+            })
+            .boxed()
+    });
+    futures::stream::select_all(streams).boxed()
+}
+
+/// Secret metadata events in the watched namespaces (all when empty); they only trigger reconciliations, so relists
+/// need no sweeping.
+fn secret_watch(
     client: &kube::Client,
     namespaces: &[String],
     labels: Option<&str>,
-    on_listed: Arc<dyn Fn() + Send + Sync>,
-) -> BoxStream<'static, Result<WatchEvent<K>, watcher::Error>>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + 'static,
-    K::DynamicType: Default,
-{
+) -> BoxStream<'static, Result<WatchEvent<PartialObjectMeta<Secret>>, watcher::Error>> {
     let mut config = watcher::Config::default().any_semantic();
     if let Some(labels) = labels {
         config = config.labels(labels);
     }
-    match namespaces {
-        [] => watcher::watcher(Api::<K>::all(client.clone()), config)
-            .default_backoff()
-            .boxed(),
-        [one] => watcher::watcher(Api::<K>::namespaced(client.clone(), one), config)
-            .default_backoff()
-            .boxed(),
-        many => {
-            let total = many.len();
-            let mut listed = 0usize;
-            let streams = many.iter().map(|ns| {
-                watcher::watcher(Api::<K>::namespaced(client.clone(), ns), config.clone())
-                    .default_backoff()
-                    .boxed()
-            });
-            futures::stream::select_all(streams)
-                .filter_map(move |event| {
-                    let event = match event {
-                        Ok(WatchEvent::Init) => None,
-                        Ok(WatchEvent::InitApply(obj)) => Some(Ok(WatchEvent::Apply(obj))),
-                        Ok(WatchEvent::InitDone) => {
-                            // Passing InitDone on would make the reflector swap in an empty relist buffer.
-                            listed += 1;
-                            if listed == total {
-                                on_listed();
-                            }
-                            None
-                        }
-                        other => Some(other),
-                    };
-                    futures::future::ready(event)
-                })
-                .boxed()
+    let apis: Vec<Api<PartialObjectMeta<Secret>>> = match namespaces {
+        [] => vec![Api::all(client.clone())],
+        many => many.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect(),
+    };
+    futures::stream::select_all(
+        apis.into_iter()
+            .map(|api| watcher::watcher(api, config.clone()).default_backoff().boxed()),
+    )
+    .boxed()
+}
+
+/// Releases the RoleBinding guard of `namespace` once the cache holds no registration there (`guard.rs`).
+fn release_guard(guard: &Option<Arc<BindingGuard>>, store: &reflector::Store<CallbackRegistration>, namespace: &str) {
+    let Some(guard) = guard.clone() else { return };
+    let empty = {
+        let store = store.clone();
+        let namespace = namespace.to_string();
+        move || {
+            !store
+                .state()
+                .iter()
+                .any(|o| o.namespace().as_deref() == Some(namespace.as_str()))
         }
+    };
+    if !empty() {
+        return;
     }
+    let namespace = namespace.to_string();
+    tokio::spawn(async move { guard.release(&namespace, empty).await });
 }
 
 /// Keeps `callback_operator_registrations{provider,ready}` current from the store (cheap: a scan every 15 s).

@@ -52,6 +52,29 @@ impl Cluster {
         cluster
     }
 
+    /// Connects to another control plane (e.g. a test's own instance, see `own_cluster.rs`) and installs the CRD there.
+    pub async fn connect_to(kubeconfig: PathBuf) -> Cluster {
+        super::init_crypto();
+        let config = kube::config::Kubeconfig::read_from(&kubeconfig).expect("reading the kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(config, &kube::config::KubeConfigOptions::default())
+            .await
+            .expect("a usable kubeconfig");
+        let client = kube::Client::try_from(config).expect("a kube client");
+        let cluster = Cluster { kubeconfig, client };
+        let crd = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/crds/callbackregistrations.callback-operator.io.yaml"
+        );
+        cluster.kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", crd]);
+        cluster.kubectl_ok(&[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/callbackregistrations.callback-operator.io",
+        ]);
+        cluster
+    }
+
     /// Runs kubectl against this cluster only.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         self.kubectl_with_input(args, None)

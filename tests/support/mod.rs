@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod cluster;
+pub mod controller_manager;
 pub mod edna;
 pub mod envelope;
 pub mod install;
@@ -11,6 +12,8 @@ pub mod lease;
 pub mod mail;
 pub mod metrics;
 pub mod operator;
+pub mod own_cluster;
+pub mod proxy;
 pub mod readings;
 pub mod wait;
 

@@ -13,9 +13,6 @@ pub struct Operator {
     _dir: tempfile::TempDir,
 }
 
-/// Settings tuned for tests: fast resyncs and backoff so behaviour shows within seconds.
-pub const TEST_RESYNC: &str = "4s";
-
 impl Operator {
     /// Starts `callback-operator run` watching `namespaces`, allowing the loopback simulators as endpoints.
     pub fn start(cluster: &Cluster, namespaces: &[&str], extra: &[&str]) -> Operator {
@@ -37,17 +34,12 @@ impl Operator {
         let log_path = dir.path().join("operator.log");
         let log = std::fs::File::create(&log_path).unwrap();
         let metrics_port = free_port();
+        // The operator runs at its shipped defaults (resync, backoff, provider timeout, cleanup deadline, Lease): an
+        // event-driven path must work without a periodic resync to paper over it. Only a test about resync, drift
+        // or retries passes a shorter interval in `extra`, with a comment saying why.
         let defaults: Vec<String> = vec![
             "--allowed-endpoints".into(),
             "http://127.0.0.1".into(),
-            "--resync-interval".into(),
-            TEST_RESYNC.into(),
-            "--backoff-base".into(),
-            "500ms".into(),
-            "--backoff-max".into(),
-            "8s".into(),
-            "--provider-timeout".into(),
-            "3s".into(),
             "--metrics-addr".into(),
             format!("127.0.0.1:{metrics_port}"),
             "--log-level".into(),

@@ -65,3 +65,16 @@ fn secret_references_follow_the_spec_and_go_with_the_object() {
             .is_empty()
     );
 }
+
+#[test]
+fn the_owner_deleted_wakes_the_younger_claimant_after_leaving_the_index() {
+    let indexes = indexes();
+    let owner = webhook("owner", 1, "https://a/x");
+    indexes.observe(&WatchEvent::Apply(owner.clone()));
+    indexes.observe(&WatchEvent::Apply(webhook("young", 5, "https://a/x")));
+    let woken = indexes.observe(&WatchEvent::Delete(owner));
+    assert_eq!(woken, vec![ObjectRef::new("young").within("shop")]);
+    // What the woken claimant's gate reads: the owner is gone before it is woken.
+    let left = indexes.claims.sharing(&["mail url https://a/x".into()]);
+    assert!(left.iter().all(|c| c.name == "young"), "{left:?}");
+}

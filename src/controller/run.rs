@@ -138,10 +138,10 @@ pub async fn run_controller(
 }
 
 /// Watch events for `K` in the given namespaces (all when empty). Several namespaces are merged into one
-/// stream: their initial lists become plain applies (one reflector cannot take interleaved relists), and
-/// `on_listed` runs once every namespace has listed (a single stream reports that with `InitDone`). The price: a
-/// relist after a watch gap cannot drop objects deleted during the gap from the cache; their next reconcile finds
-/// them gone.
+/// stream: their first lists become one Init … InitDone (so the store becomes ready), later relists plain applies
+/// (one reflector cannot take interleaved relists), and `on_listed` runs once every namespace has listed. The
+/// price: a relist after a watch gap cannot drop objects deleted during the gap from the cache; their next
+/// reconcile finds them gone.
 fn scoped_watch<K>(
     client: &kube::Client,
     namespaces: &[String],
@@ -166,28 +166,42 @@ where
             .boxed(),
         many => {
             let total = many.len();
-            let mut listed = 0usize;
-            let streams = many.iter().map(|ns| {
+            let mut listed = std::collections::HashSet::new();
+            let mut started = false;
+            let streams = many.iter().enumerate().map(|(i, ns)| {
                 watcher::watcher(Api::<K>::namespaced(client.clone(), ns), config.clone())
                     .default_backoff()
+                    .map(move |event| (i, event))
                     .boxed()
             });
             futures::stream::select_all(streams)
-                .filter_map(move |event| {
-                    let event = match event {
-                        Ok(WatchEvent::Init) => None,
-                        Ok(WatchEvent::InitApply(obj)) => Some(Ok(WatchEvent::Apply(obj))),
-                        Ok(WatchEvent::InitDone) => {
-                            // Passing InitDone on would make the reflector swap in an empty relist buffer.
-                            listed += 1;
-                            if listed == total {
-                                on_listed();
-                            }
-                            None
+                .flat_map(move |(i, event)| {
+                    // The first listing of all namespaces is one Init ... InitDone sequence: the reflector's store
+                    // becomes ready only on InitDone, and the controller waits for a ready store before it
+                    // reconciles anything. Until every namespace has listed, everything is an InitApply.
+                    let initial = listed.len() < total;
+                    let mut out = Vec::with_capacity(2);
+                    if initial && !started {
+                        started = true;
+                        out.push(Ok(WatchEvent::Init));
+                    }
+                    match event {
+                        Ok(WatchEvent::Init) => {}
+                        Ok(WatchEvent::InitApply(obj) | WatchEvent::Apply(obj)) if initial => {
+                            out.push(Ok(WatchEvent::InitApply(obj)))
                         }
-                        other => Some(other),
-                    };
-                    futures::future::ready(event)
+                        // Later relists of one namespace become plain applies: one reflector cannot take
+                        // interleaved relists.
+                        Ok(WatchEvent::InitApply(obj)) => out.push(Ok(WatchEvent::Apply(obj))),
+                        Ok(WatchEvent::InitDone) => {
+                            if initial && listed.insert(i) && listed.len() == total {
+                                on_listed();
+                                out.push(Ok(WatchEvent::InitDone));
+                            }
+                        }
+                        other => out.push(other),
+                    }
+                    futures::stream::iter(out)
                 })
                 .boxed()
         }

@@ -37,14 +37,37 @@ pub struct Snapshot {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Violation {
-    Duplicate { identity: Identity, count: usize },
-    Leak { identity: Identity },
-    Missing { identity: Identity, owner: ObjKey },
-    Wrong { identity: Identity, owner: ObjKey, what: String },
-    Stuck { object: ObjKey, expected: Vec<&'static str>, got: Option<ObjState> },
-    NotDeleted { object: ObjKey },
-    HotLoop { calls: u64, bound: u64 },
-    CredentialInLog { which: String },
+    Duplicate {
+        identity: Identity,
+        count: usize,
+    },
+    Leak {
+        identity: Identity,
+    },
+    Missing {
+        identity: Identity,
+        owner: ObjKey,
+    },
+    Wrong {
+        identity: Identity,
+        owner: ObjKey,
+        what: String,
+    },
+    Stuck {
+        object: ObjKey,
+        expected: Vec<&'static str>,
+        got: Option<ObjState>,
+    },
+    NotDeleted {
+        object: ObjKey,
+    },
+    HotLoop {
+        calls: u64,
+        bound: u64,
+    },
+    CredentialInLog {
+        which: String,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -52,7 +75,9 @@ impl fmt::Display for Violation {
         match self {
             Violation::Duplicate { identity, count } => write!(f, "duplicate: {identity:?} held {count} times"),
             Violation::Leak { identity } => write!(f, "leak: {identity:?} is owned by no live object"),
-            Violation::Missing { identity, owner } => write!(f, "missing: {identity:?} (owner {}/{})", owner.0, owner.1),
+            Violation::Missing { identity, owner } => {
+                write!(f, "missing: {identity:?} (owner {}/{})", owner.0, owner.1)
+            }
             Violation::Wrong { identity, owner, what } => {
                 write!(f, "wrong: {identity:?} (owner {}/{}): {what}", owner.0, owner.1)
             }
@@ -60,7 +85,9 @@ impl fmt::Display for Violation {
                 write!(f, "stuck: {}/{} should be {expected:?}, is {got:?}", object.0, object.1)
             }
             Violation::NotDeleted { object } => write!(f, "not deleted: {}/{} still exists", object.0, object.1),
-            Violation::HotLoop { calls, bound } => write!(f, "hot loop: {calls} provider calls at rest (bound {bound})"),
+            Violation::HotLoop { calls, bound } => {
+                write!(f, "hot loop: {calls} provider calls at rest (bound {bound})")
+            }
             Violation::CredentialInLog { which } => write!(f, "a credential ({which}) appears in an operator log"),
         }
     }
@@ -128,7 +155,11 @@ pub fn check(model: &Model, snap: &Snapshot) -> Vec<Violation> {
         let obj = &model.objects[owner];
         match identity {
             Identity::Mail { key, url } => {
-                match snap.mail.get(key).and_then(|hooks| hooks.iter().find(|h| &h.url == url)) {
+                match snap
+                    .mail
+                    .get(key)
+                    .and_then(|hooks| hooks.iter().find(|h| &h.url == url))
+                {
                     None => out.push(missing(identity, owner)),
                     Some(hook) if hook.status != "active" || hook.max_parallel != obj.max_parallel => {
                         out.push(Violation::Wrong {

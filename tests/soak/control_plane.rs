@@ -101,7 +101,9 @@ impl PrivateControlPlane {
     pub async fn wait_ready(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         loop {
-            let out = self.cluster.kubectl(&["--request-timeout=3s", "get", "--raw", "/readyz"]);
+            let out = self
+                .cluster
+                .kubectl(&["--request-timeout=3s", "get", "--raw", "/readyz"]);
             if out.status.success() {
                 return;
             }

@@ -47,10 +47,18 @@ impl Provider {
 /// callbacks live in one mailbox, so the url alone names them there.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Identity {
-    Mail { key: String, url: String },
+    Mail {
+        key: String,
+        url: String,
+    },
     /// edna: (account, subjectId 1001, field).
-    Edna { key: String, field: String },
-    Envelope { url: String },
+    Edna {
+        key: String,
+        field: String,
+    },
+    Envelope {
+        url: String,
+    },
 }
 
 pub type ObjKey = (String, String);
@@ -91,8 +99,12 @@ pub enum Expected {
     Suspended,
     CredentialsNotFound,
     /// The key is rejected (a younger claimant may instead report Conflict: gate order decides).
-    InvalidCredentials { or_conflict: bool },
+    InvalidCredentials {
+        or_conflict: bool,
+    },
     Conflict,
+    /// An older claimant elsewhere whose account the operator may or may not know: either is right.
+    SyncedOrConflict,
 }
 
 impl Expected {
@@ -105,6 +117,7 @@ impl Expected {
             Expected::InvalidCredentials { or_conflict: false } => &["InvalidCredentials"],
             Expected::InvalidCredentials { or_conflict: true } => &["InvalidCredentials", "Conflict"],
             Expected::Conflict => &["Conflict"],
+            Expected::SyncedOrConflict => &["Synced", "Conflict"],
         }
     }
 }
@@ -148,21 +161,38 @@ impl Model {
         })
     }
 
-    /// The owner of `key`'s claim, if another, older object holds it.
-    pub fn owner_other_than(&self, key: &ObjKey) -> Option<&ObjKey> {
+    /// Whether `o` (an older claimant in another namespace) is known to the operator to be in account `key`: it
+    /// synced with it (its status says so), or it can sync with it now (and the operator wakes the younger then).
+    fn known_in(&self, other: &ObjKey, o: &Obj, key: &str) -> Option<bool> {
+        let current = self.key_of(&other.0, o.provider);
+        let can_sync = !o.suspend && current.is_some_and(|k| k == key && !self.revoked.contains(k));
+        if can_sync || o.synced_key.as_deref() == Some(key) {
+            return Some(true);
+        }
+        // It may or may not have synced with this account before it stopped syncing: the model cannot tell.
+        let maybe = self.account_of(&other.0, o.provider).is_some_and(|k| k == key);
+        maybe.then_some(false)
+    }
+
+    /// The owner of `key`'s claim if another, older object holds it, and whether that is certain.
+    pub fn owner_other_than(&self, key: &ObjKey) -> Option<(&ObjKey, bool)> {
         let me = self.objects.get(key)?;
         let my_account = self.account_of(&key.0, me.provider);
         self.objects
             .iter()
             .filter(|(k, o)| *k != key && o.provider == me.provider && same_claim(me, o))
-            .filter(|(k, o)| {
-                // The same Secret in the same namespace is always the same account; elsewhere only a synced
-                // account is known to the operator.
-                k.0 == key.0 || (my_account.is_some() && o.synced_key.as_ref() == my_account)
-            })
             .filter(|(_, o)| o.created < me.created)
+            .filter_map(|(k, o)| {
+                // The same Secret in the same namespace is always the same account.
+                let certain = if k.0 == key.0 {
+                    Some(true)
+                } else {
+                    my_account.and_then(|a| self.known_in(k, o, a))
+                };
+                certain.map(|c| (k, o, c))
+            })
             .min_by(|a, b| a.1.created.cmp(&b.1.created))
-            .map(|(k, _)| k)
+            .map(|(k, _, c)| (k, c))
     }
 
     /// What the object's Ready condition should say.
@@ -174,14 +204,17 @@ impl Model {
         let Some(k) = self.key_of(&key.0, obj.provider) else {
             return Expected::CredentialsNotFound;
         };
-        let conflict = self.owner_other_than(key).is_some();
+        let owner = self.owner_other_than(key);
         if self.revoked.contains(k) {
-            return Expected::InvalidCredentials { or_conflict: conflict };
+            return Expected::InvalidCredentials {
+                or_conflict: owner.is_some(),
+            };
         }
-        if conflict {
-            return Expected::Conflict;
+        match owner {
+            Some((_, true)) => Expected::Conflict,
+            Some((_, false)) => Expected::SyncedOrConflict,
+            None => Expected::Synced,
         }
-        Expected::Synced
     }
 
     /// Identities that must exist at the providers, with the owner that requires each.
@@ -215,7 +248,9 @@ impl Model {
 
     /// Applies a spec change; the old identity stays possible until verified.
     pub fn update(&mut self, key: &ObjKey, change: impl FnOnce(&mut Obj)) {
-        let Some(mut obj) = self.objects.remove(key) else { return };
+        let Some(mut obj) = self.objects.remove(key) else {
+            return;
+        };
         change(&mut obj);
         let identity = self.identity(key, &obj);
         obj.history.extend(identity.clone());
@@ -285,7 +320,9 @@ impl Model {
 
     /// After a check found `key` in sync: its history is just its current identity.
     pub fn verified(&mut self, key: &ObjKey) {
-        let Some(obj) = self.objects.get(key).cloned() else { return };
+        let Some(obj) = self.objects.get(key).cloned() else {
+            return;
+        };
         let identity = self.identity(key, &obj);
         let synced_key = self.key_of(&key.0, obj.provider).cloned();
         let o = self.objects.get_mut(key).unwrap();

@@ -65,13 +65,29 @@ fn the_older_claimant_owns_and_the_younger_is_a_conflict() {
 }
 
 #[test]
-fn another_namespace_conflicts_only_once_the_older_synced_with_that_account() {
+fn another_namespace_conflicts_when_the_operator_knows_the_older_is_in_that_account() {
     let mut m = model_with_secrets();
     m.create(key("a", "old"), obj(Provider::Mail, "https://u", 1));
     m.create(key("b", "young"), obj(Provider::Mail, "https://u", 2));
-    assert_eq!(m.expected(&key("b", "young")), Expected::Synced);
+    assert_eq!(
+        m.expected(&key("b", "young")),
+        Expected::Conflict,
+        "the older syncs, then wakes it"
+    );
+    m.update(&key("a", "old"), |o| o.suspend = true);
+    assert_eq!(
+        m.expected(&key("b", "young")),
+        Expected::SyncedOrConflict,
+        "suspended before or after syncing?"
+    );
     m.verified(&key("a", "old"));
     assert_eq!(m.expected(&key("b", "young")), Expected::Conflict);
+    m.set_secret("a", Provider::Mail, Some("K2".into()));
+    assert_eq!(
+        m.expected(&key("b", "young")),
+        Expected::Conflict,
+        "its status still names K1"
+    );
 }
 
 #[test]

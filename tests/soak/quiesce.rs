@@ -51,11 +51,14 @@ impl World {
     }
 
     fn settled(&self, objects: &BTreeMap<(String, String), Option<ObjState>>) -> bool {
-        objects.iter().all(|(key, state)| match (self.model.objects.get(key), state) {
-            (None, _) => false, // deleted, finalizer not done yet
-            (Some(_), None) => false,
-            (Some(_), Some(s)) => s.observed && !TRANSIENT.contains(&s.reason.as_str()),
-        }) && self.model.objects.keys().all(|k| objects.contains_key(k))
+        objects
+            .iter()
+            .all(|(key, state)| match (self.model.objects.get(key), state) {
+                (None, _) => false, // deleted, finalizer not done yet
+                (Some(_), None) => false,
+                (Some(_), Some(s)) => s.observed && !TRANSIENT.contains(&s.reason.as_str()),
+            })
+            && self.model.objects.keys().all(|k| objects.contains_key(k))
     }
 
     /// Waits (bounded) until the objects settled and the providers saw no call for a second; then snapshots.

@@ -34,6 +34,8 @@ impl Settings {
 pub struct Failure {
     pub at: usize,
     pub violations: Vec<Violation>,
+    /// The last lines of the running operator's log.
+    pub log_tail: String,
 }
 
 /// Runs `ops` in a fresh world; checks every `check_every` operations (0: only at the end).
@@ -49,7 +51,18 @@ async fn run_ops(cp: &PrivateControlPlane, ops: &[Op], check_every: usize) -> (F
             let violations = world.quiescent_check().await;
             if !violations.is_empty() {
                 let calls = world.provider_calls();
-                return (world.figures.clone(), calls, Some(Failure { at: i + 1, violations }));
+                let log = world.operator.log();
+                let path = format!("{}/target/soak-operator.log", env!("CARGO_MANIFEST_DIR"));
+                let _ = std::fs::write(&path, format!("{}{log}", world.logs));
+                eprintln!("the operator logs of the failed run: {path}");
+                let lines: Vec<&str> = log.lines().collect();
+                let log_tail = lines[lines.len().saturating_sub(40)..].join("\n");
+                let failure = Failure {
+                    at: i + 1,
+                    violations,
+                    log_tail,
+                };
+                return (world.figures.clone(), calls, Some(failure));
             }
         }
     }
@@ -68,6 +81,7 @@ pub async fn soak(cp: &PrivateControlPlane, settings: Settings) {
     let (figures, calls, failure) = run_ops(cp, &ops, settings.check_every).await;
     print_figures(&settings, &figures, calls, started.elapsed().as_secs());
     let Some(failure) = failure else { return };
+    eprintln!("---- operator log, last lines ----\n{}\n----", failure.log_tail);
     for v in &failure.violations {
         eprintln!("  violation after op {}: {v}", failure.at);
     }

@@ -73,7 +73,14 @@ impl World {
         let cluster = cp.cluster.clone();
         let keys: BTreeMap<Provider, Vec<String>> = Provider::ALL
             .iter()
-            .map(|p| (*p, (0..key_pool(*p)).map(|i| fresh(&format!("soak-{}-key{i}", p.label()))).collect()))
+            .map(|p| {
+                (
+                    *p,
+                    (0..key_pool(*p))
+                        .map(|i| fresh(&format!("soak-{}-key{i}", p.label())))
+                        .collect(),
+                )
+            })
             .collect();
         let valid = |p: Provider| keys[&p][..keys[&p].len() - 1].to_vec();
         let mail = MailSimulator::start(MailConfig {
@@ -151,7 +158,11 @@ impl World {
     pub fn credentials(&self) -> BTreeSet<(String, String)> {
         self.keys
             .iter()
-            .flat_map(|(p, pool)| pool.iter().enumerate().map(move |(i, k)| (format!("{} key{i}", p.label()), k.clone())))
+            .flat_map(|(p, pool)| {
+                pool.iter()
+                    .enumerate()
+                    .map(move |(i, k)| (format!("{} key{i}", p.label()), k.clone()))
+            })
             .collect()
     }
 
@@ -162,7 +173,11 @@ impl World {
 
     async fn put_secret(&mut self, ns: usize, provider: Provider, key: usize) {
         let value = self.keys[&provider][key].clone();
-        let field = if provider == Provider::Envelope { "token" } else { "apiKey" };
+        let field = if provider == Provider::Envelope {
+            "token"
+        } else {
+            "apiKey"
+        };
         let name = provider.secret_name();
         let secret = json!({
             "apiVersion": "v1", "kind": "Secret",
@@ -184,7 +199,9 @@ impl World {
     /// The full object for `obj` (server-side apply by the field manager `soak`: what it leaves out is removed).
     fn manifest(&self, ns: usize, name: &str, obj: &Obj) -> Value {
         let block = match obj.provider {
-            Provider::Mail => json!({"url": obj.url, "events": {"emailStatus": ["delivered"]}, "maxParallel": obj.max_parallel}),
+            Provider::Mail => {
+                json!({"url": obj.url, "events": {"emailStatus": ["delivered"]}, "maxParallel": obj.max_parallel})
+            }
             Provider::Edna => json!({"subjectId": SUBJECT_ID, obj.field.clone(): obj.url}),
             Provider::Envelope => json!({"mailbox": MAILBOX, "url": obj.url, "retries": 3, "timeoutMs": 5000}),
         };
@@ -255,7 +272,9 @@ impl World {
                 max_parallel,
             } => {
                 let key = self.key(*ns, name);
-                let Some(mut obj) = self.model.objects.get(&key).cloned() else { return };
+                let Some(mut obj) = self.model.objects.get(&key).cloned() else {
+                    return;
+                };
                 obj.url = self.url(obj.provider, *url);
                 if obj.provider == Provider::Mail {
                     obj.max_parallel = *max_parallel;
@@ -268,14 +287,18 @@ impl World {
             }
             Op::Suspend { ns, name, on } => {
                 let key = self.key(*ns, name);
-                let Some(mut obj) = self.model.objects.get(&key).cloned() else { return };
+                let Some(mut obj) = self.model.objects.get(&key).cloned() else {
+                    return;
+                };
                 obj.suspend = *on;
                 self.write(*ns, name, &obj).await;
                 self.model.update(&key, |o| o.suspend = *on);
             }
             Op::Delete { ns, name } | Op::Orphan { ns, name } => {
                 let key = self.key(*ns, name);
-                let Some(mut obj) = self.model.objects.get(&key).cloned() else { return };
+                let Some(mut obj) = self.model.objects.get(&key).cloned() else {
+                    return;
+                };
                 if matches!(op, Op::Orphan { .. }) && !obj.orphan {
                     obj.orphan = true;
                     self.write(*ns, name, &obj).await;
@@ -362,7 +385,8 @@ impl World {
                     "statusCallbackUrl" => urls.status_callback_url = foreign,
                     _ => urls.in_message_callback_url = foreign,
                 }
-                self.edna.put_callback_urls(&k, Some(SUBJECT_ID), CallbackUrls { ..urls });
+                self.edna
+                    .put_callback_urls(&k, Some(SUBJECT_ID), CallbackUrls { ..urls });
                 Identity::Edna {
                     key: k,
                     field: field.to_string(),
@@ -389,7 +413,9 @@ impl World {
 
     /// Sleeps until the wall clock is past the creation second of the last object of `provider`.
     async fn wait_for_next_second(&self, provider: Provider) {
-        let Some(&last) = self.last_created.get(&provider) else { return };
+        let Some(&last) = self.last_created.get(&provider) else {
+            return;
+        };
         loop {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
             if now.as_secs() as i64 > last && now.subsec_millis() > 20 {

@@ -8,6 +8,7 @@
 
 pub mod checker;
 pub mod control_plane;
+pub mod defaults;
 pub mod model;
 #[cfg(test)]
 mod model_tests;

@@ -8,7 +8,8 @@ use callback_operator::api::CallbackRegistration;
 
 use super::checker::{MailHook, ObjState, Snapshot, Violation, check, credentials_in, hot_loop};
 use super::model::{Expected, Provider};
-use super::world::{MAILBOX, RESYNC, SUBJECT_ID, World};
+use super::defaults::RESYNC;
+use super::world::{MAILBOX, SUBJECT_ID, World};
 
 /// Ready reasons of work still under way (retried with backoff): not settled.
 const TRANSIENT: &[&str] = &[

@@ -14,6 +14,7 @@ use provider_simulators::mail::{MailConfig, MailSim, MailSimulator};
 use serde_json::{Value, json};
 
 use super::control_plane::PrivateControlPlane;
+use super::defaults::OPERATOR_DEFAULTS;
 use super::model::{Identity, Model, Obj, Provider};
 use super::ops::{EDNA_FIELDS, FaultKind, NAMESPACES, Op, OutOfBand, URLS, key_pool};
 use crate::support::{Cluster, Operator};
@@ -21,18 +22,6 @@ use crate::support::{Cluster, Operator};
 pub const MAILBOX: &str = "6f1c1e1e-0000-4000-8000-00000000504b";
 pub const SUBJECT_ID: i64 = 1001;
 
-/// The operator's shipped defaults, spelled out so the soak holds whatever the test harness defaults become.
-pub const OPERATOR_DEFAULTS: &[&str] = &[
-    "--resync-interval",
-    "10m",
-    "--backoff-base",
-    "2s",
-    "--backoff-max",
-    "5m",
-    "--provider-timeout",
-    "30s",
-];
-pub const RESYNC: Duration = Duration::from_secs(600);
 
 #[derive(Clone, Debug, Default)]
 pub struct Figures {

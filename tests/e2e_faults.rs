@@ -183,7 +183,10 @@ async fn sigkill_between_a_mail_write_and_its_status_write() {
     })
     .await;
     bench.operator.kill();
-    assert!(bench.registration_status("r").await.is_none(), "killed before the status write");
+    assert!(
+        bench.registration_status("r").await.is_none(),
+        "killed before the status write"
+    );
     bench.sim.clear_faults();
     bench.restart_operator();
     bench.wait_ready("r");
@@ -305,7 +308,10 @@ async fn secret_deleted_then_rotated_mid_flight() {
         .put_secret("creds", &[("apiKey", &rotated), ("endpoint", bench.sim.base_url())])
         .await;
     bench.wait_ready("r");
-    assert!(bench.sim.webhook(&rotated, &url).is_some(), "registered under the new key");
+    assert!(
+        bench.sim.webhook(&rotated, &url).is_some(),
+        "registered under the new key"
+    );
 }
 
 /// Fault: the provider revokes the key. End state: InvalidCredentials (Stalled), no further call with it, until
@@ -392,11 +398,9 @@ async fn webhook_stopped_by_the_provider_is_reactivated() {
 async fn out_of_band_delete_at_the_provider_is_recreated() {
     let bench = EnvelopeBench::start_with("fault-oob-del", DEFAULTS).await;
     let url = bench.receiver.url("/oob");
-    bench.cluster.apply_ok(&bench.registration(
-        "r",
-        &envelope_bench::block(&url, PLAIN_FIELDS),
-        OWN_RESYNC,
-    ));
+    bench
+        .cluster
+        .apply_ok(&bench.registration("r", &envelope_bench::block(&url, PLAIN_FIELDS), OWN_RESYNC));
     bench.wait_ready("r");
     let old = bench.callbacks()[0].id;
     assert!(bench.sim.remove_callback(MAILBOX, old));
@@ -414,11 +418,9 @@ async fn out_of_band_delete_at_the_provider_is_recreated() {
 async fn out_of_band_edit_at_the_provider_is_corrected() {
     let bench = MailBench::start_with("fault-oob-edit", DEFAULTS).await;
     let url = bench.receiver.url("/edit");
-    bench.cluster.apply_ok(&bench.registration(
-        "r",
-        &mail::block(&url, "    maxParallel: 20\n"),
-        OWN_RESYNC,
-    ));
+    bench
+        .cluster
+        .apply_ok(&bench.registration("r", &mail::block(&url, "    maxParallel: 20\n"), OWN_RESYNC));
     bench.wait_ready("r");
     let mut edited = serde_json::to_value(bench.sim.webhook(&bench.creds.key, &url).unwrap()).unwrap();
     edited["max_parallel"] = serde_json::json!(77);

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use callback_operator::api::CallbackRegistration;
 
 use super::checker::{MailHook, ObjState, Snapshot, Violation, check, credentials_in, hot_loop};
-use super::model::{Expected, Provider};
 use super::defaults::RESYNC;
+use super::model::{Expected, Provider};
 use super::world::{MAILBOX, SUBJECT_ID, World};
 
 /// Ready reasons of work still under way (retried with backoff): not settled.
@@ -94,7 +94,7 @@ impl World {
                     .map(|w| MailHook {
                         url: w.url,
                         status: w.status,
-                        max_parallel: w.max_parallel as u32,
+                        max_parallel: w.max_parallel,
                     })
                     .collect();
                 (k, hooks)

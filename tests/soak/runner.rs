@@ -16,17 +16,21 @@ pub struct Settings {
     pub check_every: usize,
     /// Look for the shortest failing prefix on a failure.
     pub shrink: bool,
+    /// Whether the generator may restart the apiserver (SOAK_APISERVER_RESTARTS=0: not).
+    pub apiserver_restarts: bool,
 }
 
 impl Settings {
-    /// From the environment (`SOAK_SEED`, `SOAK_OPS`, `SOAK_CHECK_EVERY`, `SOAK_SHRINK=0`), with defaults.
-    pub fn from_env(seed: u64, ops: usize) -> Settings {
+    /// From the environment (`SOAK_SEED`, `SOAK_OPS`, `SOAK_CHECK_EVERY`, `SOAK_SHRINK=0`,
+    /// `SOAK_APISERVER_RESTARTS=0|1`), with defaults.
+    pub fn from_env(seed: u64, ops: usize, default_restarts: bool) -> Settings {
         let var = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
         Settings {
             seed: var("SOAK_SEED").unwrap_or(seed),
             ops: var("SOAK_OPS").map(|v| v as usize).unwrap_or(ops),
             check_every: var("SOAK_CHECK_EVERY").map(|v| v as usize).unwrap_or(25),
             shrink: var("SOAK_SHRINK") != Some(0),
+            apiserver_restarts: var("SOAK_APISERVER_RESTARTS").map_or(default_restarts, |v| v != 0),
         }
     }
 }
@@ -72,11 +76,14 @@ async fn run_ops(cp: &PrivateControlPlane, ops: &[Op], check_every: usize) -> (F
 
 /// The soak: panics (after printing the seed, the shortest failing prefix and the violations) on any violation.
 pub async fn soak(cp: &PrivateControlPlane, settings: Settings) {
-    let ops = generate(settings.seed, settings.ops, true);
+    let ops = generate(settings.seed, settings.ops, settings.apiserver_restarts);
     let started = Instant::now();
     eprintln!(
-        "soak: seed {}, {} operations, a quiescent check every {}",
-        settings.seed, settings.ops, settings.check_every
+        "soak: seed {}, {} operations, a quiescent check every {}, apiserver restarts {}",
+        settings.seed,
+        settings.ops,
+        settings.check_every,
+        if settings.apiserver_restarts { "on" } else { "off" }
     );
     let (figures, calls, failure) = run_ops(cp, &ops, settings.check_every).await;
     print_figures(&settings, &figures, calls, started.elapsed().as_secs());

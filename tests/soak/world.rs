@@ -22,7 +22,6 @@ use crate::support::{Cluster, Operator};
 pub const MAILBOX: &str = "6f1c1e1e-0000-4000-8000-00000000504b";
 pub const SUBJECT_ID: i64 = 1001;
 
-
 #[derive(Clone, Debug, Default)]
 pub struct Figures {
     pub ops: usize,
@@ -107,8 +106,10 @@ impl World {
         }
         let refs: Vec<&str> = namespaces.iter().map(String::as_str).collect();
         let operator = Operator::start(&cluster, &refs, OPERATOR_DEFAULTS);
-        let mut model = Model::default();
-        model.revoked = keys.values().map(|pool| pool.last().unwrap().clone()).collect();
+        let model = Model {
+            revoked: keys.values().map(|pool| pool.last().unwrap().clone()).collect(),
+            ..Model::default()
+        };
         let mut world = World {
             cluster,
             namespaces,

@@ -26,3 +26,16 @@ async fn long_soak() {
     let cp = PrivateControlPlane::start("soak-long").await;
     soak(&cp, Settings::from_env(1, 1000, true)).await;
 }
+
+/// Prints the operations of SOAK_SEED / SOAK_OPS without running them (to read a failing prefix).
+#[test]
+#[ignore = "a tool: cargo test --test soak print_ops -- --ignored --nocapture"]
+fn print_ops() {
+    let settings = Settings::from_env(1, 1000, true);
+    for (i, op) in harness::ops::generate(settings.seed, settings.ops, settings.apiserver_restarts)
+        .iter()
+        .enumerate()
+    {
+        println!("{:>4}  {op}", i + 1);
+    }
+}

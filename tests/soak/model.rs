@@ -287,6 +287,10 @@ impl Model {
     pub fn set_secret(&mut self, ns: &str, provider: Provider, key: Option<String>) {
         let entry = self.secrets.entry((ns.to_string(), provider)).or_default();
         let old = entry.key.clone().or(entry.last_key.clone());
+        // Writing the value it already holds changes nothing: no watch event, no reconcile.
+        if entry.key.is_some() && entry.key == key {
+            return;
+        }
         if let Some(k) = &key {
             entry.last_key = Some(k.clone());
         }

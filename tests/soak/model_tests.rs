@@ -240,3 +240,19 @@ fn the_generator_is_deterministic_and_covers_every_kind() {
     assert!(has(|o| matches!(o, Op::OutOfBand { .. })));
     assert!(!generate(42, 1000, false).contains(&Op::RestartApiserver));
 }
+
+#[test]
+fn writing_the_key_a_secret_already_holds_repairs_nothing() {
+    let mut m = model_with_secrets();
+    m.create(key("a", "m"), obj(Provider::Mail, "https://m", 1));
+    let id = Identity::Mail {
+        key: "K1".into(),
+        url: "https://m".into(),
+    };
+    m.drifted.insert(id.clone());
+    m.set_secret("a", Provider::Mail, Some("K1".into()));
+    assert!(m.drifted.contains(&id), "no change, no watch event, no reconcile");
+    m.set_secret("a", Provider::Mail, Some("K2".into()));
+    m.set_secret("a", Provider::Mail, Some("K1".into()));
+    assert!(!m.drifted.contains(&id), "a real change wakes the owner");
+}

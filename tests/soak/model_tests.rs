@@ -178,27 +178,23 @@ fn missing_wrong_duplicate_and_stuck_are_reported() {
 }
 
 #[test]
-fn drifted_identities_wait_for_a_reconcile_and_edna_drift_survives_a_restart() {
+fn drifted_identities_wait_for_the_owner_to_be_reconciled() {
     let mut m = model_with_secrets();
     m.create(key("a", "m"), obj(Provider::Mail, "https://m", 1));
     let mail = Identity::Mail {
         key: "K1".into(),
         url: "https://m".into(),
     };
-    let edna = Identity::Edna {
-        key: "E1".into(),
-        field: "statusCallbackUrl".into(),
-    };
     m.drifted.insert(mail.clone());
-    m.drifted.insert(edna.clone());
     let snap = Snapshot {
         objects: BTreeMap::from([(key("a", "m"), ready("Synced"))]),
         ..Snapshot::default()
     };
     assert!(check(&m, &snap).is_empty(), "a drifted identity may be missing");
-    m.reconcile_all();
-    assert!(!m.drifted.contains(&mail));
-    assert!(m.drifted.contains(&edna));
+    m.operator_restarted();
+    assert!(m.drifted.contains(&mail), "objects at rest wait for their resync");
+    m.update(&key("a", "m"), |o| o.max_parallel = 20);
+    assert!(!m.drifted.contains(&mail), "a spec change makes the owner write");
 }
 
 #[test]

@@ -23,8 +23,9 @@ const TRANSIENT: &[&str] = &[
 ];
 /// How long a quiet window at rest lasts (the hot-loop check).
 pub const IDLE_WINDOW: Duration = Duration::from_secs(3);
-/// The longest a quiescent point may take to arrive (faults back off: 2 s, 4 s, ... plus a 30 s timeout).
-pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(150);
+/// The longest a quiescent point may take to arrive: an object that ate several injected faults in a row waits
+/// out the shipped backoff (2 s doubling, at most 5 min) plus a 30 s provider timeout.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(360);
 
 fn state_of(obj: &CallbackRegistration) -> Option<ObjState> {
     let status = obj.status.as_ref()?;

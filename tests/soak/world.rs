@@ -269,6 +269,10 @@ impl World {
                 if obj.provider == Provider::Mail {
                     obj.max_parallel = *max_parallel;
                 }
+                if self.model.objects.get(&key) == Some(&obj) {
+                    // The same spec again: no new generation, no reconcile, nothing repaired.
+                    return;
+                }
                 self.write(*ns, name, &obj).await;
                 self.model.update(&key, |o| {
                     o.url = obj.url.clone();
@@ -330,7 +334,7 @@ impl World {
                 let refs: Vec<&str> = self.namespaces.iter().map(String::as_str).collect();
                 self.operator = Operator::start(&self.cluster, &refs, OPERATOR_DEFAULTS);
                 self.figures.operator_restarts += 1;
-                self.model.reconcile_all();
+                self.model.operator_restarted();
             }
             Op::RestartApiserver => {
                 // Only worlds on a private control plane get here (the generator is told).

@@ -1,7 +1,7 @@
 # callback-operator — the two commands of the quick start, and a few helpers.
 # Everything runs against a real kube-apiserver + etcd built from Go modules (scripts/cluster), never a mock.
 
-.PHONY: demo demo-down test test-readings lint crd bench cluster-up cluster-down
+.PHONY: demo demo-down test test-readings lint crd bench soak cluster-up cluster-down
 
 ## demo: control plane + provider simulators + operator + examples/, then print their status
 demo:
@@ -32,6 +32,11 @@ crd:
 ## bench: time to Ready, provider calls, status writes, RSS and CPU at 100 / 1,000 / 10,000 registrations
 bench:
 	scripts/bench
+
+## soak: control-plane faults, then the randomized soak, 1,000 operations on seeds 1 and 2 (docs/reliability.md)
+## (SOAK_SEEDS, SOAK_OPS override; `scripts/soak --seed N --ops M` replays one run)
+soak:
+	scripts/soak
 
 cluster-up:
 	scripts/cluster up

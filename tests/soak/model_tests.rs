@@ -1,0 +1,254 @@
+//! The model and the checker without IO.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::checker::{MailHook, ObjState, Snapshot, Violation, check, hot_loop};
+use super::model::{Expected, Identity, Model, Obj, Provider};
+use super::ops::{Op, generate};
+
+fn obj(provider: Provider, url: &str, created: i64) -> Obj {
+    Obj {
+        provider,
+        url: url.into(),
+        field: "statusCallbackUrl".into(),
+        max_parallel: 10,
+        orphan: false,
+        suspend: false,
+        created: (created, format!("uid-{created}")),
+        history: BTreeSet::new(),
+        synced_key: None,
+    }
+}
+
+fn key(ns: &str, name: &str) -> (String, String) {
+    (ns.into(), name.into())
+}
+
+fn model_with_secrets() -> Model {
+    let mut m = Model::default();
+    for ns in ["a", "b"] {
+        m.set_secret(ns, Provider::Mail, Some("K1".into()));
+        m.set_secret(ns, Provider::Envelope, Some("T1".into()));
+        m.set_secret(ns, Provider::Edna, Some("E1".into()));
+    }
+    m.revoked.insert("BAD".into());
+    m
+}
+
+fn ready(reason: &str) -> Option<ObjState> {
+    Some(ObjState {
+        reason: reason.into(),
+        message: String::new(),
+        observed: true,
+    })
+}
+
+fn hook(url: &str) -> MailHook {
+    MailHook {
+        url: url.into(),
+        status: "active".into(),
+        max_parallel: 10,
+    }
+}
+
+#[test]
+fn the_older_claimant_owns_and_the_younger_is_a_conflict() {
+    let mut m = model_with_secrets();
+    m.create(key("a", "old"), obj(Provider::Mail, "https://u", 1));
+    m.create(key("a", "young"), obj(Provider::Mail, "https://u", 2));
+    assert_eq!(m.expected(&key("a", "old")), Expected::Synced);
+    assert_eq!(m.expected(&key("a", "young")), Expected::Conflict);
+    let required = m.required();
+    assert_eq!(required.len(), 1);
+    assert_eq!(required.values().next(), Some(&key("a", "old")));
+}
+
+#[test]
+fn another_namespace_conflicts_when_the_operator_knows_the_older_is_in_that_account() {
+    let mut m = model_with_secrets();
+    m.create(key("a", "old"), obj(Provider::Mail, "https://u", 1));
+    m.create(key("b", "young"), obj(Provider::Mail, "https://u", 2));
+    assert_eq!(
+        m.expected(&key("b", "young")),
+        Expected::Conflict,
+        "the older syncs, then wakes it"
+    );
+    m.update(&key("a", "old"), |o| o.suspend = true);
+    assert_eq!(
+        m.expected(&key("b", "young")),
+        Expected::SyncedOrConflict,
+        "suspended before or after syncing?"
+    );
+    m.verified(&key("a", "old"));
+    assert_eq!(m.expected(&key("b", "young")), Expected::Conflict);
+    m.set_secret("a", Provider::Mail, Some("K2".into()));
+    assert_eq!(
+        m.expected(&key("b", "young")),
+        Expected::Conflict,
+        "its status still names K1"
+    );
+}
+
+#[test]
+fn edna_claims_the_field_whatever_the_url() {
+    let mut m = model_with_secrets();
+    m.create(key("a", "e1"), obj(Provider::Edna, "https://x", 1));
+    m.create(key("a", "e2"), obj(Provider::Edna, "https://y", 2));
+    assert_eq!(m.expected(&key("a", "e2")), Expected::Conflict);
+}
+
+#[test]
+fn suspended_missing_secret_and_revoked_key_have_their_reasons() {
+    let mut m = model_with_secrets();
+    let mut s = obj(Provider::Mail, "https://s", 1);
+    s.suspend = true;
+    m.create(key("a", "s"), s);
+    assert_eq!(m.expected(&key("a", "s")), Expected::Suspended);
+    m.create(key("b", "r"), obj(Provider::Mail, "https://r", 2));
+    m.set_secret("b", Provider::Mail, Some("BAD".into()));
+    assert_eq!(
+        m.expected(&key("b", "r")),
+        Expected::InvalidCredentials { or_conflict: false }
+    );
+    m.set_secret("b", Provider::Mail, None);
+    assert_eq!(m.expected(&key("b", "r")), Expected::CredentialsNotFound);
+}
+
+#[test]
+fn a_registration_nobody_owns_is_a_leak_unless_orphaned() {
+    let mut m = model_with_secrets();
+    m.create(key("a", "o"), obj(Provider::Mail, "https://o", 1));
+    m.create(key("a", "d"), obj(Provider::Mail, "https://d", 2));
+    m.verified(&key("a", "o"));
+    m.verified(&key("a", "d"));
+    m.update(&key("a", "o"), |o| o.orphan = true);
+    m.delete(&key("a", "o"));
+    m.delete(&key("a", "d"));
+    let snap = Snapshot {
+        mail: BTreeMap::from([("K1".into(), vec![hook("https://o"), hook("https://d")])]),
+        ..Snapshot::default()
+    };
+    let violations = check(&m, &snap);
+    assert_eq!(
+        violations,
+        vec![Violation::Leak {
+            identity: Identity::Mail {
+                key: "K1".into(),
+                url: "https://d".into()
+            }
+        }]
+    );
+}
+
+#[test]
+fn missing_wrong_duplicate_and_stuck_are_reported() {
+    let mut m = model_with_secrets();
+    m.create(key("a", "m"), obj(Provider::Mail, "https://m", 1));
+    m.create(key("a", "w"), obj(Provider::Mail, "https://w", 2));
+    m.create(key("a", "v"), obj(Provider::Envelope, "https://v", 3));
+    let snap = Snapshot {
+        mail: BTreeMap::from([(
+            "K1".into(),
+            vec![MailHook {
+                max_parallel: 20,
+                ..hook("https://w")
+            }],
+        )]),
+        envelope: vec!["https://v".into(), "https://v".into()],
+        objects: BTreeMap::from([
+            (key("a", "m"), ready("Synced")),
+            (key("a", "w"), ready("Synced")),
+            (key("a", "v"), ready("ProviderUnavailable")),
+        ]),
+        ..Snapshot::default()
+    };
+    let violations = check(&m, &snap);
+    let kinds: Vec<&str> = violations
+        .iter()
+        .map(|v| match v {
+            Violation::Duplicate { .. } => "duplicate",
+            Violation::Missing { .. } => "missing",
+            Violation::Wrong { .. } => "wrong",
+            Violation::Stuck { .. } => "stuck",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, vec!["stuck", "duplicate", "missing", "wrong"], "{violations:?}");
+}
+
+#[test]
+fn drifted_identities_wait_for_the_owner_to_be_reconciled() {
+    let mut m = model_with_secrets();
+    m.create(key("a", "m"), obj(Provider::Mail, "https://m", 1));
+    let mail = Identity::Mail {
+        key: "K1".into(),
+        url: "https://m".into(),
+    };
+    m.drifted.insert(mail.clone());
+    let snap = Snapshot {
+        objects: BTreeMap::from([(key("a", "m"), ready("Synced"))]),
+        ..Snapshot::default()
+    };
+    assert!(check(&m, &snap).is_empty(), "a drifted identity may be missing");
+    m.operator_restarted();
+    assert!(m.drifted.contains(&mail), "objects at rest wait for their resync");
+    m.update(&key("a", "m"), |o| o.max_parallel = 20);
+    assert!(!m.drifted.contains(&mail), "a spec change makes the owner write");
+}
+
+#[test]
+fn rotating_to_another_account_strands_the_old_registration_on_purpose() {
+    let mut m = model_with_secrets();
+    m.create(key("a", "m"), obj(Provider::Mail, "https://m", 1));
+    m.verified(&key("a", "m"));
+    m.set_secret("a", Provider::Mail, Some("K2".into()));
+    assert!(m.tolerated.contains(&Identity::Mail {
+        key: "K1".into(),
+        url: "https://m".into()
+    }));
+}
+
+#[test]
+fn the_hot_loop_bound_allows_one_drift_check_per_resync() {
+    let resync = Duration::from_secs(600);
+    assert_eq!(hot_loop(4, 100, Duration::from_secs(3), resync), None);
+    assert!(hot_loop(60, 100, Duration::from_secs(3), resync).is_some());
+}
+
+#[test]
+fn the_generator_is_deterministic_and_covers_every_kind() {
+    let a = generate(42, 1000, true);
+    assert_eq!(a, generate(42, 1000, true));
+    assert_ne!(a, generate(43, 1000, true));
+    let has = |f: fn(&Op) -> bool| a.iter().any(f);
+    assert!(has(|o| matches!(o, Op::Create { .. })));
+    assert!(has(|o| matches!(o, Op::Update { .. })));
+    assert!(has(|o| matches!(o, Op::Delete { .. })));
+    assert!(has(|o| matches!(o, Op::Orphan { .. })));
+    assert!(has(|o| matches!(o, Op::Suspend { on: true, .. })));
+    assert!(has(|o| matches!(o, Op::Suspend { on: false, .. })));
+    assert!(has(|o| matches!(o, Op::Rotate { .. })));
+    assert!(has(|o| matches!(o, Op::DeleteSecret { .. })));
+    assert!(has(|o| matches!(o, Op::Fault { .. })));
+    assert!(has(|o| matches!(o, Op::KillOperator)));
+    assert!(has(|o| matches!(o, Op::RestartApiserver)));
+    assert!(has(|o| matches!(o, Op::OutOfBand { .. })));
+    assert!(!generate(42, 1000, false).contains(&Op::RestartApiserver));
+}
+
+#[test]
+fn writing_the_key_a_secret_already_holds_repairs_nothing() {
+    let mut m = model_with_secrets();
+    m.create(key("a", "m"), obj(Provider::Mail, "https://m", 1));
+    let id = Identity::Mail {
+        key: "K1".into(),
+        url: "https://m".into(),
+    };
+    m.drifted.insert(id.clone());
+    m.set_secret("a", Provider::Mail, Some("K1".into()));
+    assert!(m.drifted.contains(&id), "no change, no watch event, no reconcile");
+    m.set_secret("a", Provider::Mail, Some("K2".into()));
+    m.set_secret("a", Provider::Mail, Some("K1".into()));
+    assert!(!m.drifted.contains(&id), "a real change wakes the owner");
+}

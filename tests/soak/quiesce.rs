@@ -1,0 +1,153 @@
+//! Quiescent points: wait until the operator is idle and every object settled, snapshot the simulators and the
+//! objects, check them against the model, then watch a quiet window for a hot loop.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use callback_operator::api::CallbackRegistration;
+
+use super::checker::{MailHook, ObjState, Snapshot, Violation, check, credentials_in, hot_loop};
+use super::defaults::RESYNC;
+use super::model::{Expected, Provider};
+use super::world::{MAILBOX, SUBJECT_ID, World};
+
+/// Ready reasons of work still under way (retried with backoff): not settled.
+const TRANSIENT: &[&str] = &[
+    "ProviderUnavailable",
+    "ProviderTimeout",
+    "ProviderUnreachable",
+    "ProviderProtocolError",
+    "RateLimited",
+    "EndpointUnavailable",
+    "ProviderBusy",
+];
+/// How long a quiet window at rest lasts (the hot-loop check).
+pub const IDLE_WINDOW: Duration = Duration::from_secs(3);
+/// The longest a quiescent point may take to arrive: an object that ate several injected faults in a row waits
+/// out the shipped backoff (2 s doubling, at most 5 min) plus a 30 s provider timeout.
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(360);
+
+fn state_of(obj: &CallbackRegistration) -> Option<ObjState> {
+    let status = obj.status.as_ref()?;
+    let ready = status.conditions.iter().find(|c| c.type_ == "Ready")?;
+    Some(ObjState {
+        reason: ready.reason.clone(),
+        message: ready.message.clone(),
+        observed: status.observed_generation == obj.metadata.generation,
+    })
+}
+
+impl World {
+    /// Every object in the soak's namespaces, by (namespace, name).
+    async fn objects(&self) -> BTreeMap<(String, String), Option<ObjState>> {
+        let mut out = BTreeMap::new();
+        for ns in &self.namespaces {
+            let Ok(list) = self.cluster.registrations(ns).list(&Default::default()).await else {
+                continue;
+            };
+            for obj in list.items {
+                out.insert((ns.clone(), obj.metadata.name.clone().unwrap()), state_of(&obj));
+            }
+        }
+        out
+    }
+
+    fn settled(&self, objects: &BTreeMap<(String, String), Option<ObjState>>) -> bool {
+        objects
+            .iter()
+            .all(|(key, state)| match (self.model.objects.get(key), state) {
+                (None, _) => false, // deleted, finalizer not done yet
+                (Some(_), None) => false,
+                (Some(_), Some(s)) => s.observed && !TRANSIENT.contains(&s.reason.as_str()),
+            })
+            && self.model.objects.keys().all(|k| objects.contains_key(k))
+    }
+
+    /// Waits (bounded) until the objects settled and the providers saw no call for a second; then snapshots.
+    async fn settle_and_snapshot(&self) -> Snapshot {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        let mut last_calls = u64::MAX;
+        let mut quiet_polls = 0;
+        loop {
+            let objects = self.objects().await;
+            let calls = self.provider_calls();
+            quiet_polls = if calls == last_calls { quiet_polls + 1 } else { 0 };
+            last_calls = calls;
+            if (self.settled(&objects) && quiet_polls >= 2) || Instant::now() > deadline {
+                return self.snapshot(objects);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    fn snapshot(&self, objects: BTreeMap<(String, String), Option<ObjState>>) -> Snapshot {
+        let valid = |p: Provider| {
+            let pool = &self.keys[&p];
+            pool[..pool.len() - 1].to_vec()
+        };
+        let mail = valid(Provider::Mail)
+            .into_iter()
+            .map(|k| {
+                let hooks = self
+                    .mail
+                    .webhooks(&k)
+                    .into_iter()
+                    .map(|w| MailHook {
+                        url: w.url,
+                        status: w.status,
+                        max_parallel: w.max_parallel,
+                    })
+                    .collect();
+                (k, hooks)
+            })
+            .collect();
+        let edna = valid(Provider::Edna)
+            .into_iter()
+            .map(|k| {
+                let urls = self.edna.effective_callbacks(&k, SUBJECT_ID);
+                let mut fields = BTreeMap::new();
+                if let Some(u) = urls.status_callback_url {
+                    fields.insert("statusCallbackUrl".to_string(), u);
+                }
+                if let Some(u) = urls.in_message_callback_url {
+                    fields.insert("inMessageCallbackUrl".to_string(), u);
+                }
+                (k, fields)
+            })
+            .collect();
+        let envelope = self.envelope.callbacks(MAILBOX).into_iter().map(|c| c.url).collect();
+        Snapshot {
+            mail,
+            edna,
+            envelope,
+            objects,
+        }
+    }
+
+    /// One quiescent check: settle, compare with the model, watch a quiet window. Returns the violations.
+    pub async fn quiescent_check(&mut self) -> Vec<Violation> {
+        self.figures.checks += 1;
+        let snap = self.settle_and_snapshot().await;
+        let mut violations = check(&self.model, &snap);
+        let before = self.provider_calls();
+        tokio::time::sleep(IDLE_WINDOW).await;
+        let at_rest = self.provider_calls() - before;
+        violations.extend(hot_loop(at_rest, self.model.objects.len(), IDLE_WINDOW, RESYNC));
+        let log = format!("{}{}", self.logs, self.operator.log());
+        violations.extend(credentials_in(&log, &self.credentials()));
+        if violations.is_empty() {
+            let synced: Vec<_> = self
+                .model
+                .objects
+                .keys()
+                .filter(|k| self.model.expected(k) == Expected::Synced)
+                .cloned()
+                .collect();
+            for key in synced {
+                self.model.verified(&key);
+            }
+        }
+        self.figures.violations += violations.len();
+        violations
+    }
+}

@@ -99,8 +99,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         run_bounded(parts, stop_rx, args.shutdown_timeout, Duration::ZERO).await;
         Ok(())
     };
-    // Give the metrics server a moment to answer a last scrape, then leave.
-    let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    // Give the metrics server a moment to answer a last scrape, then leave — at once after a lost Lease, whose
+    // exit is part of the step-down arithmetic (docs/install.md, "Leader election").
+    if result.is_ok() {
+        let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+    }
     info!("stopped");
     result
 }

@@ -60,7 +60,8 @@ async fn an_owner_deleted_during_a_watch_gap_is_swept_from_the_relist_and_the_wa
     own.start_apiserver();
     assert!(bench.api().get_opt("owner").await.unwrap().is_none());
 
-    eventually("the waiting claimant Ready", Duration::from_secs(60), || async {
+    // Watchers retry every ≤ 5 s, and the relist after the 410 follows at once.
+    eventually("the waiting claimant Ready", Duration::from_secs(30), || async {
         bench.condition_true("young", "Ready").await.then_some(())
     })
     .await;

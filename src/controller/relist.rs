@@ -12,7 +12,9 @@
 //! handles a gap deletion exactly like a watched one.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::runtime::watcher::Event as WatchEvent;
@@ -74,6 +76,69 @@ impl Sweep {
 impl<K> Swept<K> {
     fn pass(events: Vec<WatchEvent<K>>) -> Self {
         Self { events, listed: false }
+    }
+}
+
+/// The watchers' retry delays: 500 ms doubling to at most 5 s, ±20 % jitter, reset by the first event that gets
+/// through. kube's default (client-go's 800 ms to 30 s) grows so far during an apiserver outage of a few seconds that
+/// a watcher comes back up to 30 s after the apiserver — and waits as long again after the 410 Gone that makes it
+/// relist — leaving every event-driven path (handover, deletions, Secret rotation) blind for up to a minute. One
+/// leader with a couple of watchers per namespace is no load an apiserver needs protecting from.
+#[derive(Debug, Clone)]
+pub struct WatchBackoff {
+    next: Duration,
+}
+
+impl WatchBackoff {
+    const MIN: Duration = Duration::from_millis(500);
+    const MAX: Duration = Duration::from_secs(5);
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        Self { next: Self::MIN }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        Some(delay.mul_f64(rand::random_range(0.8..1.2)))
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::MIN;
+    }
+}
+
+/// Which watchers have completed their first list. Until a namespace is listed its objects are not reconciled (the
+/// claim index would not yet know every claimant there); a namespace that cannot be listed (its RoleBinding gone)
+/// holds back only itself.
+#[derive(Debug, Default)]
+pub struct Listed {
+    all: AtomicBool,
+    namespaces: Mutex<HashSet<String>>,
+}
+
+impl Listed {
+    /// The watcher of `scope` (`None`: the whole cluster) has listed.
+    pub fn mark(&self, scope: Option<&str>) {
+        match scope {
+            None => self.all.store(true, Ordering::SeqCst),
+            Some(ns) => {
+                self.namespaces.lock().expect("listed lock").insert(ns.to_string());
+            }
+        }
+    }
+
+    /// Whether objects in `namespace` may be reconciled.
+    pub fn covers(&self, namespace: &str) -> bool {
+        self.all.load(Ordering::SeqCst) || self.namespaces.lock().expect("listed lock").contains(namespace)
     }
 }
 
@@ -147,6 +212,28 @@ mod tests {
         // The cache already holds the new object under the name (the apply replaced the old one).
         let cache = vec![Arc::new(obj("shop", "a", "new"))];
         assert!(sweep.step(WatchEvent::InitDone, || cache.clone()).events.is_empty());
+    }
+
+    #[test]
+    fn a_listed_namespace_is_covered_and_an_unlisted_one_is_not() {
+        let listed = Listed::default();
+        assert!(!listed.covers("shop"));
+        listed.mark(Some("shop"));
+        assert!(listed.covers("shop") && !listed.covers("billing"));
+        listed.mark(None);
+        assert!(listed.covers("billing"), "a cluster-wide list covers every namespace");
+    }
+
+    #[test]
+    fn watch_retries_double_to_five_seconds_and_reset() {
+        use kube::runtime::utils::Backoff;
+        let mut backoff = WatchBackoff::default();
+        let delays: Vec<Duration> = backoff.by_ref().take(8).collect();
+        assert!(delays[0] <= Duration::from_millis(600), "{delays:?}");
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(6)), "{delays:?}");
+        assert!(delays[7] >= Duration::from_secs(4), "{delays:?}");
+        backoff.reset();
+        assert!(backoff.next().unwrap() <= Duration::from_millis(600));
     }
 
     #[test]

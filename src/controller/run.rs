@@ -24,7 +24,7 @@ use super::guard::BindingGuard;
 use super::indexes::Indexes;
 use super::reconcile::{error_policy, reconcile};
 use super::recorder::EventRecorder;
-use super::relist::Sweep;
+use super::relist::{Listed, Sweep, WatchBackoff};
 use super::resync::ResyncQueue;
 use super::{Context, Settings};
 use crate::api::CallbackRegistration;
@@ -64,8 +64,8 @@ pub async fn run_controller(
     // The store is declared synced at once: this stream never hands the reflector a relist (`relist.rs` turns them
     // into applies and deletes), and the controller would otherwise hold every reconciliation until one arrives.
     // What the wait was for — reconciling only once every object is known, so no claimant acts before an older one
-    // of the same identity is indexed — is kept by holding the watch's triggers until every watcher has listed, then
-    // triggering every object at once (`listed` below).
+    // of the same identity is indexed — is kept by holding the triggers of a namespace until its watcher has listed,
+    // then triggering its objects at once (`listed` below).
     writer.apply_watcher_event(&WatchEvent::Init);
     writer.apply_watcher_event(&WatchEvent::InitDone);
     let indexes = Arc::new(Indexes::new(providers.clone()));
@@ -91,21 +91,24 @@ pub async fn run_controller(
     // time through every stage, so one cell carries the decision from the first stage to the last.
     let wakes = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let (decide, decided) = (wakes.clone(), wakes);
-    let listed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let listed = Arc::new(Listed::default());
     let secrets_listed_flag = listed.clone();
     let on_listed = {
-        let (listed, store, retrigger) = (listed.clone(), store.clone(), retrigger.clone());
-        let (guard, namespaces) = (guard.clone(), options.namespaces.clone());
-        move || {
-            listed.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (listed, store, retrigger, guard) = (listed.clone(), store.clone(), retrigger.clone(), guard.clone());
+        move |scope: Option<&str>, all: bool| {
+            listed.mark(scope);
             for obj in store.state() {
-                let _ = retrigger.unbounded_send(ObjectRef::from_obj(obj.as_ref()));
+                if scope.is_none_or(|ns| obj.namespace().as_deref() == Some(ns)) {
+                    let _ = retrigger.unbounded_send(ObjectRef::from_obj(obj.as_ref()));
+                }
             }
             // A guard left behind (the operator stopped after a namespace's last registration went) is released.
-            for namespace in &namespaces {
+            if let Some(namespace) = scope {
                 release_guard(&guard, &store, namespace);
             }
-            on_synced();
+            if all {
+                on_synced();
+            }
         }
     };
     let stream = registration_watch(
@@ -144,14 +147,17 @@ pub async fn run_controller(
         Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
     })
     // Only spec, finalizer, deletion and annotation changes wake the reconciler (not our own status writes); a
-    // deleted object has nothing left to reconcile.
+    // deleted object has nothing left to reconcile. Watch errors stop here (logged above; each watcher retries on
+    // its own backoff): passed on, they would make the controller back off its whole trigger stream — every
+    // watch, retrigger and resync — for up to 30 s.
     .filter(move |event| {
         futures::future::ready(match event {
-            Ok(WatchEvent::Apply(_)) => {
-                listed.load(std::sync::atomic::Ordering::SeqCst) && decided.load(std::sync::atomic::Ordering::SeqCst)
+            Ok(WatchEvent::Apply(obj)) => {
+                listed.covers(&obj.namespace().unwrap_or_default()) && decided.load(std::sync::atomic::Ordering::SeqCst)
             }
             Ok(WatchEvent::Delete(_)) => false,
-            _ => true,
+            Ok(_) => true,
+            Err(_) => false,
         })
     })
     .touched_objects()
@@ -186,11 +192,11 @@ pub async fn run_controller(
     let secrets = secret_watch(&watch_client, &options.namespaces, labels).touched_objects();
     Controller::for_stream(stream, store)
         .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
-            // Before every registration is listed, the listing itself triggers them all.
-            if !secrets_listed.load(std::sync::atomic::Ordering::SeqCst) {
+            // Before a namespace is listed, the listing itself triggers its registrations.
+            let namespace = secret.namespace().unwrap_or_default();
+            if !secrets_listed.covers(&namespace) {
                 return Vec::new();
             }
-            let namespace = secret.namespace().unwrap_or_default();
             let users = secret_users.secrets.users_of(&namespace, &secret.name_any());
             if !users.is_empty() {
                 secret_progress.queued();
@@ -215,15 +221,19 @@ pub async fn run_controller(
     info!("controller stopped");
 }
 
+/// Called when a watcher has listed for the first time: its scope (`None`: the cluster), and whether it was the last.
+type OnListed = Arc<dyn Fn(Option<&str>, bool) + Send + Sync>;
+
 /// The CallbackRegistration watch events of every watched namespace (all when empty), as plain applies and
 /// deletes: one watcher per namespace, each decoding its objects one by one and sweeping its own relists against the
-/// shared cache, so several namespaces keep one correct cache. `on_listed` runs once every watcher has listed.
+/// shared cache, so several namespaces keep one correct cache. `on_listed(scope, all)` runs when a watcher has listed
+/// for the first time (`all`: it was the last one to).
 fn registration_watch(
     client: &kube::Client,
     namespaces: &[String],
     store: &reflector::Store<CallbackRegistration>,
     metrics: &Metrics,
-    on_listed: Arc<dyn Fn() + Send + Sync>,
+    on_listed: OnListed,
 ) -> BoxStream<'static, Result<WatchEvent<CallbackRegistration>, watcher::Error>> {
     let resource = ApiResource::erase::<CallbackRegistration>(&());
     let scopes: Vec<Option<String>> = match namespaces {
@@ -238,20 +248,18 @@ fn registration_watch(
             Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         };
         let (metrics, store, listed, on_listed) = (metrics.clone(), store.clone(), listed.clone(), on_listed.clone());
-        let mut sweep = Sweep::new(scope);
+        let mut sweep = Sweep::new(scope.clone());
         let mut first_list = true;
         watcher::watcher(api, watcher::Config::default().any_semantic())
-            .default_backoff()
+            .backoff(WatchBackoff::default())
             .filter_map(move |event| futures::future::ready(event.map(|e| decode::event(e, &metrics)).transpose()))
             .flat_map(move |event| {
                 let events = match event {
                     Ok(event) => {
                         let swept = sweep.step(event, || store.state());
-                        if swept.listed
-                            && std::mem::take(&mut first_list)
-                            && listed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == total
-                        {
-                            on_listed();
+                        if swept.listed && std::mem::take(&mut first_list) {
+                            let all = listed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == total;
+                            on_listed(scope.as_deref(), all);
                         }
                         swept.events.into_iter().map(Ok).collect()
                     }
@@ -279,10 +287,18 @@ fn secret_watch(
         [] => vec![Api::all(client.clone())],
         many => many.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect(),
     };
-    futures::stream::select_all(
-        apis.into_iter()
-            .map(|api| watcher::watcher(api, config.clone()).default_backoff().boxed()),
-    )
+    futures::stream::select_all(apis.into_iter().map(|api| {
+        watcher::watcher(api, config.clone())
+            .backoff(WatchBackoff::default())
+            .boxed()
+    }))
+    // Errors stop here, as for the registrations' watch (see there).
+    .filter(|event| {
+        if let Err(err) = event {
+            warn!(error = %err, "Secret watch error");
+        }
+        futures::future::ready(event.is_ok())
+    })
     .boxed()
 }
 

@@ -234,7 +234,9 @@ pub async fn mail_lifecycle(bench: &super::mail::MailBench) {
         bench.sim.webhook(&bench.creds.key, &now).is_some(),
         "the webhook is at the provider"
     );
-    let events = super::events_about(&bench.cluster.client, &bench.ns.name, "now").await;
+    // Events follow the provider call and the status write: wait for it (a cluster-wide operator may be busy with
+    // other tests' leftovers when Ready is seen).
+    let events = super::wait_for_event(&bench.cluster.client, &bench.ns.name, "now", "Created").await;
     assert!(
         events.iter().any(|(_, reason, _)| reason == "Created"),
         "the Created Event was recorded: {events:?}"

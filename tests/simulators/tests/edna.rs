@@ -6,30 +6,14 @@ use std::time::Duration;
 
 use provider_simulators::Fault;
 use provider_simulators::common::Receiver;
-use provider_simulators::edna::{
-    CallbackUrls, Channel, EdnaConfig, EdnaErrorStyle, EdnaSetOmitted, EdnaSim, EdnaSimulator, EdnaSwitches,
-};
+use provider_simulators::edna::{CallbackUrls, EdnaErrorStyle, EdnaSetOmitted, EdnaSim};
 use serde_json::{Value, json};
 use support::{client, client_with_timeout, parts};
 
 const KEY: &str = "edna-key";
 
 async fn start(url_check: bool) -> EdnaSim {
-    EdnaSimulator::start(EdnaConfig {
-        keys: vec![KEY.into()],
-        channels: vec![
-            (KEY.into(), Channel::active(1, "Shop", "shop_wa", 1001, "WHATSAPP")),
-            (KEY.into(), Channel::pending(2, "New", "new_wa", "WHATSAPP")),
-            (KEY.into(), Channel::active(3, "Viber", "shop_vb", 1003, "VIBER")),
-        ],
-        switches: EdnaSwitches {
-            url_check,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+    support::edna_sim(KEY, url_check).await
 }
 
 async fn set(sim: &EdnaSim, key: &str, body: Value) -> (u16, Value) {

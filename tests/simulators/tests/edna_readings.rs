@@ -3,10 +3,7 @@
 
 mod support;
 
-use provider_simulators::edna::{
-    CallbackUrls, Channel, EdnaConfig, EdnaSetOmitted, EdnaSim, EdnaSimulator, EdnaSwitches, SuccessShape,
-    TenantWideScope,
-};
+use provider_simulators::edna::{CallbackUrls, EdnaSetOmitted, EdnaSim, SuccessShape, TenantWideScope};
 use serde_json::{Value, json};
 use support::{admin_post, admin_state, client};
 
@@ -15,21 +12,7 @@ const SHOP: i64 = 1001;
 const VIBER: i64 = 1003;
 
 async fn start() -> EdnaSim {
-    EdnaSimulator::start(EdnaConfig {
-        keys: vec![KEY.into()],
-        channels: vec![
-            (KEY.into(), Channel::active(1, "Shop", "shop_wa", SHOP, "WHATSAPP")),
-            (KEY.into(), Channel::pending(2, "New", "new_wa", "WHATSAPP")),
-            (KEY.into(), Channel::active(3, "Viber", "shop_vb", VIBER, "VIBER")),
-        ],
-        switches: EdnaSwitches {
-            url_check: false,
-            ..Default::default()
-        },
-        ..Default::default()
-    })
-    .await
-    .unwrap()
+    support::edna_sim(KEY, false).await
 }
 
 /// Status, content type and raw body of a `set`.

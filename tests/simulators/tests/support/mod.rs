@@ -90,3 +90,24 @@ pub fn edna_urls(
         message_matcher_callback_url: matcher.map(str::to_owned),
     }
 }
+
+/// An edna simulator with one key and three channels: `shop_wa` (1001, active), `new_wa` (pending) and `shop_vb`
+/// (1003, Viber); edna's HEAD check of the URLs on or off.
+pub async fn edna_sim(key: &str, url_check: bool) -> provider_simulators::edna::EdnaSim {
+    use provider_simulators::edna::{Channel, EdnaConfig, EdnaSimulator, EdnaSwitches};
+    EdnaSimulator::start(EdnaConfig {
+        keys: vec![key.into()],
+        channels: vec![
+            (key.into(), Channel::active(1, "Shop", "shop_wa", 1001, "WHATSAPP")),
+            (key.into(), Channel::pending(2, "New", "new_wa", "WHATSAPP")),
+            (key.into(), Channel::active(3, "Viber", "shop_vb", 1003, "VIBER")),
+        ],
+        switches: EdnaSwitches {
+            url_check,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}

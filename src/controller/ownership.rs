@@ -219,6 +219,7 @@ impl ClaimIndex {
         .map(|o: Arc<Claimant>| (o.namespace.clone(), o.name.clone()))
         .collect::<Vec<_>>();
         let claimant = Arc::new(claimant);
+        let mut behind_an_older = false;
         for claim in &claimant.claims {
             let entry = inner.by_claim.entry(claim.clone()).or_default();
             if !unchanged {
@@ -228,8 +229,19 @@ impl ClaimIndex {
                         .filter(|o| o.is_older(&claimant) && o.maybe_same_account(&claimant))
                         .map(|o| (o.namespace.clone(), o.name.clone())),
                 );
+                behind_an_older |= entry
+                    .iter()
+                    .any(|o| claimant.is_older(o) && claimant.maybe_same_account(o));
             }
             entry.push(Arc::clone(&claimant));
+        }
+        // The claimant itself re-checks when what it now records (its account, above all) shows it shares an account
+        // with an older claimant: it may have taken the identity while that claimant's account was not yet known
+        // to the index (at start-up the per-namespace watches fill the index in any order, and reconciling starts at
+        // once), and nothing else would wake it — the older one's status write came first (soak seed 7: two
+        // envelope objects in two namespaces both Synced on one callback).
+        if behind_an_older {
+            woken.push((claimant.namespace.clone(), claimant.name.clone()));
         }
         inner.claimants.insert(key, claimant);
         woken.sort();
@@ -403,6 +415,35 @@ mod retrigger_tests {
         assert_eq!(index.len(), 1);
         index.remove("a", "owner", "new-uid");
         assert_eq!(index.len(), 0);
+    }
+
+    #[test]
+    fn a_younger_claimant_that_learns_it_shares_an_account_with_an_older_one_rechecks_itself() {
+        // Start-up order of soak seed 7: the older object's status (account A) reached the index while the younger's
+        // recorded no account yet, so nobody was woken; then the younger synced and recorded A as well.
+        let index = ClaimIndex::default();
+        let young = claimant("b", "young", 5);
+        index.upsert(young.clone());
+        let old = Claimant {
+            account: Some("A".into()),
+            synced: true,
+            ..claimant("a", "old", 1)
+        };
+        assert!(index.upsert(old).is_empty(), "the young one's account is not known yet");
+        let young_synced = Claimant {
+            account: Some("A".into()),
+            synced: true,
+            ..young
+        };
+        assert_eq!(
+            index.upsert(young_synced.clone()),
+            vec![("b".to_string(), "young".to_string())],
+            "it now shares account A with an older claimant: it re-checks its ownership"
+        );
+        assert!(
+            index.upsert(young_synced).is_empty(),
+            "once: an unchanged status wakes nobody"
+        );
     }
 
     #[test]

@@ -300,3 +300,57 @@ fn the_argocd_cm_snippet_embeds_the_health_script() {
         script
     );
 }
+
+/// The GitOps examples parse, and every Flux health check and Argo CD source they hold names what this repository
+/// ships (the CRD's group, version and kind; the chart's path).
+#[test]
+fn the_gitops_examples_name_what_the_repository_ships() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let documents = |file: &str| -> Vec<Value> {
+        let text = std::fs::read_to_string(root.join("examples/gitops").join(file)).unwrap();
+        serde_yaml::Deserializer::from_str(&text)
+            .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
+            .collect()
+    };
+    let kustomizations = documents("flux-kustomizations.yaml");
+    let checks: Vec<&Value> = kustomizations
+        .iter()
+        .filter_map(|k| k["spec"]["healthChecks"].as_array())
+        .flatten()
+        .collect();
+    assert!(!checks.is_empty());
+    for check in checks {
+        assert_eq!(check["apiVersion"], "callback-operator.io/v1alpha1");
+        assert_eq!(check["kind"], "CallbackRegistration");
+    }
+    let last = kustomizations.last().unwrap();
+    let depends: Vec<&str> = last["spec"]["dependsOn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    let earlier: Vec<&str> = kustomizations[..kustomizations.len() - 1]
+        .iter()
+        .map(|k| k["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        depends, earlier,
+        "the registrations come after the operator and the Secrets"
+    );
+
+    let applications = documents("argocd-applications.yaml");
+    assert_eq!(applications[0]["spec"]["source"]["path"], "charts/callback-operator");
+    assert!(root.join("charts/callback-operator/Chart.yaml").exists());
+    let wave = |a: &Value| {
+        a["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+            .as_str()
+            .unwrap()
+            .parse::<i32>()
+            .unwrap()
+    };
+    assert!(
+        wave(&applications[0]) < wave(&applications[1]),
+        "the operator's wave first"
+    );
+}

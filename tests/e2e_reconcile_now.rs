@@ -1,19 +1,23 @@
 //! "Reconcile now" (`reconcile.fluxcd.io/requestedAt`) end to end, at the shipped 10-minute resync: a new value wakes
 //! the registration at once for a provider read and drift repair, and `status.lastHandledReconcileAt` echoes it; the
-//! same value again (or an unrelated annotation) writes nothing; a credential breaker still holds.
+//! same value again (or an unrelated annotation) writes nothing; a credential breaker still holds; edna, which cannot
+//! be read back, re-asserts its URLs.
 
 mod support;
 
 use std::time::{Duration, Instant};
 
+use provider_simulators::edna::CallbackUrls;
 use serde_json::json;
+use support::bench::{Bench, SimulatedProvider};
+use support::edna::{EdnaBench, SHOP_SUBJECT_ID, on_shop};
 use support::mail::{self, MailBench};
 use support::{eventually, wait_for_event};
 
 const ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
 
 /// `kubectl annotate --overwrite`, the way a user or a script asks for a reconcile.
-fn annotate(bench: &MailBench, name: &str, key: &str, value: &str) {
+fn annotate<S: SimulatedProvider>(bench: &Bench<S>, name: &str, key: &str, value: &str) {
     bench.cluster.kubectl_ok(&[
         "annotate",
         "--overwrite",
@@ -24,7 +28,7 @@ fn annotate(bench: &MailBench, name: &str, key: &str, value: &str) {
     ]);
 }
 
-async fn last_handled(bench: &MailBench, name: &str) -> Option<String> {
+async fn last_handled<S: SimulatedProvider>(bench: &Bench<S>, name: &str) -> Option<String> {
     bench.api().get(name).await.ok()?.status?.last_handled_reconcile_at
 }
 
@@ -157,4 +161,56 @@ async fn a_request_does_not_bypass_the_credential_breaker() {
         )
         .await;
     bench.wait_reason("bad", "Synced").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_makes_edna_reassert_long_before_its_interval() {
+    let bench = EdnaBench::start("reconcile-edna").await; // shipped defaults: edna re-asserts every 6 h
+    let url = bench.receiver.url("/mine");
+    bench.apply("mine", &on_shop(&format!("    statusCallbackUrl: {url}\n")));
+    bench.wait_ready("mine");
+    let ours = CallbackUrls {
+        status_callback_url: Some(url.clone()),
+        in_message_callback_url: None,
+        message_matcher_callback_url: None,
+    };
+    let intruder = CallbackUrls {
+        status_callback_url: Some(bench.receiver.url("/someone-else")),
+        ..ours.clone()
+    };
+    bench
+        .sim
+        .put_callback_urls(&bench.creds.key, Some(SHOP_SUBJECT_ID), intruder.clone());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(bench.shop_urls(), Some(intruder), "edna is not read: nothing notices");
+
+    let asked = Instant::now();
+    annotate(&bench, "mine", ANNOTATION, "edna-1");
+    eventually(
+        "the URLs re-asserted after the request",
+        Duration::from_secs(5),
+        || async { (bench.shop_urls() == Some(ours.clone())).then_some(()) },
+    )
+    .await;
+    println!(
+        "reconcile-now (edna): re-asserted {:?} after the annotation",
+        asked.elapsed()
+    );
+    eventually(
+        "lastHandledReconcileAt echoes the request",
+        Duration::from_secs(5),
+        || async { (last_handled(&bench, "mine").await.as_deref() == Some("edna-1")).then_some(()) },
+    )
+    .await;
+    bench.wait_event("mine", "Reasserted").await;
+
+    // Handled once: the unchanged value makes no further write.
+    let sets = bench.sim.count("callback/set");
+    annotate(&bench, "mine", "example.com/note", "unrelated");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        bench.sim.count("callback/set"),
+        sets,
+        "no re-assert without a new request"
+    );
 }

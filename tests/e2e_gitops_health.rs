@@ -244,6 +244,8 @@ async fn argo_cd_and_kstatus_judge_every_state_of_real_objects() {
     apply(&bench, "unseen", "creds", "/unseen", "");
     let (argo, kstatus) = judge(&mut rows, "created, no status yet", &live(&bench, "unseen"));
     assert_eq!(argo.status, "Progressing", "{argo:?}");
+    // kstatus' known limit (docs/gitops.md): without conditions there is nothing to wait for.
+    assert_eq!(kstatus.status, "Current", "{kstatus:?}");
     let unseen_kstatus = kstatus.status.clone();
 
     // The operator back: the spec change is acted on, and both tools call it healthy again.

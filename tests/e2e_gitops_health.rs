@@ -217,7 +217,10 @@ async fn argo_cd_and_kstatus_judge_every_state_of_real_objects() {
         (argo.status.as_str(), kstatus.status.as_str()),
         ("Progressing", "Terminating")
     );
-    assert!(argo.message.starts_with("Being deleted"), "{argo:?}");
+    assert_eq!(
+        argo.message,
+        "Being deleted (deletionPolicy Delete): the operator removes the registration at the provider first"
+    );
 
     // Right after a spec change, before the operator has looked at it: stop the operator first, so the object is
     // read with observedGeneration behind, deterministically.
@@ -354,5 +357,35 @@ fn the_gitops_examples_name_what_the_repository_ships() {
     assert!(
         wave(&applications[0]) < wave(&applications[1]),
         "the operator's wave first"
+    );
+}
+
+/// The branches no state above reaches, on hand-written objects: an orphaning deletion, a Ready=False without
+/// Reconciling or Stalled (not written by this operator, but a script must not call it healthy).
+#[test]
+fn the_health_script_covers_orphaning_deletion_and_a_bare_ready_false() {
+    let orphaning = json!({
+        "apiVersion": "callback-operator.io/v1alpha1", "kind": "CallbackRegistration",
+        "metadata": {"name": "o", "generation": 1, "deletionTimestamp": "2026-01-01T00:00:00Z"},
+        "spec": {"deletionPolicy": "Orphan"},
+    });
+    let judged = gitops::argo_health(&orphaning);
+    assert_eq!(
+        (judged.status.as_str(), judged.message.as_str()),
+        (
+            "Progressing",
+            "Being deleted (deletionPolicy Orphan): the registration stays at the provider"
+        )
+    );
+    let bare = json!({
+        "apiVersion": "callback-operator.io/v1alpha1", "kind": "CallbackRegistration",
+        "metadata": {"name": "b", "generation": 1},
+        "status": {"observedGeneration": 1, "conditions": [
+            {"type": "Ready", "status": "False", "reason": "Something", "message": "went wrong"}]},
+    });
+    let judged = gitops::argo_health(&bare);
+    assert_eq!(
+        (judged.status.as_str(), judged.message.as_str()),
+        ("Degraded", "Something: went wrong")
     );
 }

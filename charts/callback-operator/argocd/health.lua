@@ -38,7 +38,11 @@ local ready = find(status.conditions, "Ready")
 
 if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
   hs.status = "Progressing"
-  hs.message = "Being deleted: the operator removes the registration at the provider (deletionPolicy) before it lets the object go"
+  if obj.spec ~= nil and obj.spec.deletionPolicy == "Orphan" then
+    hs.message = "Being deleted (deletionPolicy Orphan): the registration stays at the provider"
+  else
+    hs.message = "Being deleted (deletionPolicy Delete): the operator removes the registration at the provider first"
+  end
   return hs
 end
 

@@ -137,6 +137,12 @@ pub struct CallbackRegistrationStatus {
     /// read back (edna).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_hash: Option<String>,
+
+    /// The last value of the `reconcile.fluxcd.io/requestedAt` annotation that a full pass handled (as Flux's own
+    /// objects report it): a script or tool that set the annotation waits for this to show its value. Not moved while
+    /// `spec.suspend` is true (no provider calls are made then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// The provider-side identity and state of a registration.

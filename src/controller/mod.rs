@@ -15,6 +15,7 @@ mod indexes;
 mod ownership;
 mod progress;
 mod reconcile;
+mod reconcile_request;
 mod recorder;
 mod relist;
 mod resync;

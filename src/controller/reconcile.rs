@@ -147,6 +147,7 @@ async fn apply_with<P: Provider>(
         applied_hash: status.and_then(|s| s.applied_hash.as_deref()),
         observed_hash: status.and_then(|s| s.observed_hash.as_deref()),
         corrections_spent: spent.as_deref(),
+        reconcile_requested: super::reconcile_request::is_new(obj),
     };
     match provider.sync(&account, &desired, &desired_hash, recorded).await {
         Ok(outcome) => {
@@ -327,7 +328,12 @@ async fn finish(
 ) -> Result<Action, Error> {
     let now = Time(Timestamp::from_second(Timestamp::now().as_second()).expect("now is in range"));
     let previous = obj.status.as_ref();
-    let next = next_status(previous, &pass, obj.meta().generation, &now);
+    let mut next = next_status(previous, &pass, obj.meta().generation, &now);
+    next.last_handled_reconcile_at = super::reconcile_request::handled(
+        previous.and_then(|s| s.last_handled_reconcile_at.as_deref()),
+        super::reconcile_request::requested_at(obj),
+        &pass.verdict,
+    );
     if previous != Some(&next) {
         write_status(obj, ctx, &next).await?;
         if !pass.verdict.is_ready() {

@@ -70,6 +70,8 @@ pub fn next_status(
         registration,
         applied_hash,
         observed_hash,
+        // Set by the caller, which knows the object's annotations (`reconcile_request.rs`).
+        last_handled_reconcile_at: previous.last_handled_reconcile_at,
     }
 }
 

@@ -83,6 +83,9 @@ pub struct Recorded<'a> {
     /// Set when the write budget is spent (`controller/budget.rs`): a write without a spec or Secret change must
     /// not be made; the provider answers [`drift_loop`] instead. The text says how much was spent.
     pub corrections_spent: Option<&'a str>,
+    /// The user asked for a reconcile now (a new `reconcile.fluxcd.io/requestedAt` value): a provider that cannot be
+    /// read back re-asserts instead of waiting for its interval. Readable providers read on every pass anyway.
+    pub reconcile_requested: bool,
 }
 
 impl Recorded<'_> {

@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod controller_manager;
 pub mod edna;
 pub mod envelope;
+pub mod gitops;
 pub mod install;
 pub mod lease;
 pub mod mail;

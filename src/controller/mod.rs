@@ -12,6 +12,7 @@ mod events;
 mod gates;
 mod guard;
 mod indexes;
+mod observe;
 mod ownership;
 mod progress;
 mod reconcile;

@@ -10,7 +10,9 @@ use crate::api::{CallbackRegistrationStatus, Reason, Registration};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Synced {
     pub registration: Registration,
-    pub applied_hash: String,
+    /// `None` under `managementPolicy: Observe`: nothing was applied, so switching to full management compares with
+    /// the spec instead of trusting a record.
+    pub applied_hash: Option<String>,
     /// The fingerprint of the provider's answer (`status.observedHash`), where it can be read back.
     pub observed_hash: Option<String>,
     /// The sync wrote to the provider: `lastSyncedTime` moves.
@@ -48,7 +50,7 @@ pub fn next_status(
                     last_synced_time,
                     ..synced.registration.clone()
                 })),
-                Some(synced.applied_hash.clone()),
+                synced.applied_hash.clone(),
                 synced.observed_hash.clone(),
             )
         }
@@ -92,7 +94,7 @@ mod tests {
                     urls: vec!["https://a".into()],
                     ..Registration::default()
                 },
-                applied_hash: "h1".into(),
+                applied_hash: Some("h1".into()),
                 observed_hash: Some("o1".into()),
                 wrote,
             }),

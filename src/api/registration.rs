@@ -98,7 +98,10 @@ pub enum DeletionPolicy {
     Orphan,
 }
 
-/// How far the operator manages the provider-side object.
+/// How far the operator manages the provider-side object. `Observe`: only read the provider — adopt the matching
+/// object into status, report whether it matches this spec (Ready, reason Observed; or Stalled, reason Drifted,
+/// naming the differing fields) — and never write or delete there, also when this object is deleted. `Full` (the
+/// meaning when absent): create, repair and remove. edna cannot be read back: Observe reports ObserveUnsupported.
 #[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ManagementPolicy {
     /// Read, compare and report; never write or delete at the provider.

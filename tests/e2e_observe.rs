@@ -180,6 +180,41 @@ async fn switching_to_full_management_repairs_the_observed_webhook_with_one_writ
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_managed_webhook_changed_by_hand_while_observed_is_repaired_with_one_write_back_under_full() {
+    let bench = MailBench::start("observe-roundtrip").await;
+    let url = bench.receiver.url("/managed");
+    bench.apply("managed", &mail::block(&url, "    maxParallel: 20
+"));
+    bench.wait_ready("managed");
+    set_policy(&bench.api(), "managed", "Observe").await;
+    bench.wait_reason("managed", "Observed").await;
+    let writes = mail_writes(&bench);
+
+    let mut changed = serde_json::to_value(bench.sim.webhook(&bench.creds.key, &url).unwrap()).unwrap();
+    changed["max_parallel"] = json!(77);
+    bench.sim.put_webhook(&bench.creds.key, changed).unwrap();
+    // A spec edit that changes nothing at the provider wakes the object (the shipped resync is 10 minutes).
+    bench
+        .api()
+        .patch(
+            "managed",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"resyncInterval": "1h"}})),
+        )
+        .await
+        .unwrap();
+    let (_, message) = bench.wait_reason("managed", "Drifted").await;
+    assert!(message.contains("max_parallel (77 → 20)"), "{message}");
+    assert_eq!(mail_writes(&bench), writes, "observing writes nothing");
+
+    // The read made while observing is never taken for the record of a write: Full repairs it.
+    set_policy(&bench.api(), "managed", "Full").await;
+    bench.wait_reason("managed", "Synced").await;
+    assert_eq!(bench.sim.webhook(&bench.creds.key, &url).unwrap().max_parallel, 20);
+    assert_eq!(mail_writes(&bench), writes + 1, "one write");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_observed_docstudio_callback_is_replaced_with_one_add_and_one_remove_once_managed() {
     let bench = EnvelopeBench::start("observe-envelope").await;
     let url = bench.receiver.url("/cb");

@@ -7,13 +7,15 @@
 //! - nothing found → Stalled, reason `NotFoundAtProvider`;
 //! - the provider cannot be read (edna) → Stalled, reason `ObserveUnsupported`.
 //!
-//! `appliedHash` stays empty (nothing was applied): on the switch to full management the provider is compared with
-//! the spec, never trusted from a record.
+//! `appliedHash` and `observedHash` keep what the last write recorded (empty when the operator never wrote): an
+//! observation applies nothing. So on the switch to full management the provider is compared with the spec (never
+//! trusted from a read made while observing), while a provider's own spelling of what the operator last wrote, or a
+//! write-only password it last set, still counts as matching.
 
 use super::conditions::Verdict;
 use super::status::Synced;
 use crate::api::{EventReason, Reason};
-use crate::providers::{Change, Observation};
+use crate::providers::{Change, Observation, Recorded};
 
 /// What an observe pass contributes: the verdict, what to record, and the Events.
 #[derive(Debug, PartialEq)]
@@ -23,9 +25,9 @@ pub struct Observed {
     pub changes: Vec<Change>,
 }
 
-/// The verdict of an observation of `target` at provider `label`. `known` says whether status recorded the
-/// registration before (an `Adopted` Event only on the first sighting).
-pub fn observed(label: &str, target: &str, observation: Observation, known: bool) -> Observed {
+/// The verdict of an observation of `target` at provider `label`. `recorded` is what status holds (an `Adopted`
+/// Event only when it records no registration yet; the hashes of the last write are kept).
+pub fn observed(label: &str, target: &str, observation: Observation, recorded: Recorded<'_>) -> Observed {
     if let Some(why) = observation.unreadable {
         return stalled(
             Reason::ObserveUnsupported,
@@ -41,7 +43,7 @@ pub fn observed(label: &str, target: &str, observation: Observation, known: bool
             ),
         );
     };
-    let changes = if known {
+    let changes = if recorded.registration.is_some() {
         Vec::new()
     } else {
         vec![Change {
@@ -68,8 +70,8 @@ pub fn observed(label: &str, target: &str, observation: Observation, known: bool
         verdict,
         synced: Some(Synced {
             registration: found,
-            applied_hash: None,
-            observed_hash: observation.observed_hash,
+            applied_hash: recorded.applied_hash.map(str::to_string),
+            observed_hash: recorded.observed_hash.map(str::to_string),
             wrote: false,
         }),
         changes,
@@ -103,15 +105,29 @@ mod tests {
     }
 
     #[test]
-    fn a_matching_object_is_ready_observed_and_recorded_without_an_applied_hash() {
-        let o = observed("Acme", "https://a", found(), false);
+    fn a_matching_object_is_ready_observed_and_recorded_keeping_the_last_writes_hashes() {
+        let o = observed("Acme", "https://a", found(), Recorded::default());
         assert_eq!(o.verdict.reason(), Reason::Observed);
         assert!(o.verdict.is_ready());
         let synced = o.synced.unwrap();
-        assert_eq!(synced.applied_hash, None);
+        assert_eq!((synced.applied_hash, synced.observed_hash), (None, None), "nothing applied, nothing read back");
         assert!(!synced.wrote);
         assert_eq!(o.changes.len(), 1, "adopted once");
-        assert!(observed("Acme", "https://a", found(), true).changes.is_empty());
+        let registration = Registration::default();
+        let before = Recorded {
+            registration: Some(&registration),
+            applied_hash: Some("h1"),
+            observed_hash: Some("o0"),
+            corrections_spent: None,
+        };
+        let again = observed("Acme", "https://a", found(), before);
+        assert!(again.changes.is_empty());
+        let synced = again.synced.unwrap();
+        assert_eq!(
+            (synced.applied_hash.as_deref(), synced.observed_hash.as_deref()),
+            (Some("h1"), Some("o0")),
+            "a read while observing never becomes the record of a write"
+        );
     }
 
     #[test]
@@ -124,7 +140,7 @@ mod tests {
             writes: vec!["set webhook https://a".into()],
             ..found()
         };
-        let o = observed("Acme", "https://a", drifted, true);
+        let o = observed("Acme", "https://a", drifted, Recorded::default());
         assert_eq!(o.verdict.reason(), Reason::Drifted);
         assert!(matches!(o.verdict, Verdict::Stalled { .. }));
         let message = o.verdict.message();
@@ -134,14 +150,14 @@ mod tests {
 
     #[test]
     fn nothing_found_and_an_unreadable_provider_stall_with_their_own_reasons() {
-        let absent = observed("Acme", "https://a", Observation::default(), false);
+        let absent = observed("Acme", "https://a", Observation::default(), Recorded::default());
         assert_eq!(absent.verdict.reason(), Reason::NotFoundAtProvider);
         assert!(absent.synced.is_none());
         let unreadable = Observation {
             unreadable: Some("cannot be read".into()),
             ..Observation::default()
         };
-        let o = observed("Acme", "https://a", unreadable, false);
+        let o = observed("Acme", "https://a", unreadable, Recorded::default());
         assert_eq!(o.verdict.reason(), Reason::ObserveUnsupported);
         assert!(o.verdict.message().contains("nothing is written"));
     }

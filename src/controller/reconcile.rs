@@ -158,8 +158,7 @@ async fn apply_with<P: Provider>(
     match result {
         Ok(Read::Observed(observation)) => {
             ctx.backoff.reset(&object_key(obj));
-            let known = recorded.registration.is_some();
-            let observed = super::observe::observed(P::LABEL, &target, observation, known);
+            let observed = super::observe::observed(P::LABEL, &target, observation, recorded);
             let pass = PassResult {
                 verdict: observed.verdict,
                 provider: Some(P::NAME),

@@ -10,8 +10,7 @@ use crate::api::{CallbackRegistrationStatus, Reason, Registration};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Synced {
     pub registration: Registration,
-    /// `None` under `managementPolicy: Observe`: nothing was applied, so switching to full management compares with
-    /// the spec instead of trusting a record.
+    /// `None` when nothing was ever applied (an object only observed so far: `observe.rs`).
     pub applied_hash: Option<String>,
     /// The fingerprint of the provider's answer (`status.observedHash`), where it can be read back.
     pub observed_hash: Option<String>,

@@ -270,7 +270,9 @@ mod tests {
             argv.extend_from_slice(args);
             Cli::try_parse_from(argv)
         };
-        assert!(matches!(parse(&["shop/orders"]).unwrap().command, Command::Plan(p) if p.object.as_deref() == Some("shop/orders")));
+        assert!(
+            matches!(parse(&["shop/orders"]).unwrap().command, Command::Plan(p) if p.object.as_deref() == Some("shop/orders"))
+        );
         assert!(matches!(parse(&["-f", "x.yaml"]).unwrap().command, Command::Plan(p) if p.file.is_some()));
         assert!(parse(&[]).is_err());
         assert!(parse(&["shop/orders", "-f", "x.yaml"]).is_err());
@@ -279,13 +281,19 @@ mod tests {
     #[test]
     fn import_is_observe_only_unless_full_is_asked_for() {
         let parse = |args: &[&str]| match Cli::try_parse_from([&["callback-operator", "import"], args].concat()) {
-            Ok(Cli { command: Command::Import(args) }) => Ok(*args),
+            Ok(Cli {
+                command: Command::Import(args),
+            }) => Ok(*args),
             Ok(_) => unreachable!(),
             Err(err) => Err(err),
         };
         let args = parse(&["--secret", "shop/creds", "--provider", "mail"]).unwrap();
         assert!(!args.full);
-        assert!(parse(&["--secret", "shop/creds", "--provider", "mail", "--full"]).unwrap().full);
+        assert!(
+            parse(&["--secret", "shop/creds", "--provider", "mail", "--full"])
+                .unwrap()
+                .full
+        );
         assert!(parse(&["--secret", "shop/creds", "--provider", "fax"]).is_err());
     }
 

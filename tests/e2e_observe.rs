@@ -53,11 +53,9 @@ async fn a_pre_existing_webhook_is_adopted_and_reported_drifted_with_the_exact_f
     let bench = MailBench::start("observe-mail").await;
     let url = bench.receiver.url("/pre");
     let id = pre_existing_mail_webhook(&bench, &url);
-    bench.cluster.apply_ok(&bench.registration(
-        "pre",
-        &mail::block(&url, "    maxParallel: 20\n"),
-        OBSERVE,
-    ));
+    bench
+        .cluster
+        .apply_ok(&bench.registration("pre", &mail::block(&url, "    maxParallel: 20\n"), OBSERVE));
 
     let (status, message) = bench.wait_reason("pre", "Drifted").await;
     println!("Drifted message: {message}");
@@ -71,7 +69,11 @@ async fn a_pre_existing_webhook_is_adopted_and_reported_drifted_with_the_exact_f
     let obj = bench.api().get("pre").await.unwrap();
     let recorded = obj.status.as_ref().unwrap();
     let registration = recorded.registration.as_ref().expect("the found webhook is recorded");
-    assert_eq!(registration.id.as_deref(), Some(id.to_string().as_str()), "adopted: its provider id");
+    assert_eq!(
+        registration.id.as_deref(),
+        Some(id.to_string().as_str()),
+        "adopted: its provider id"
+    );
     assert_eq!(registration.urls, vec![url.clone()]);
     assert_eq!(recorded.applied_hash, None, "nothing was applied");
     bench.wait_event("pre", "Adopted").await;
@@ -124,11 +126,9 @@ async fn resyncs_of_an_observed_webhook_only_read() {
     let bench = MailBench::start_with("observe-resync", &["--resync-interval", "4s"]).await;
     let url = bench.receiver.url("/resync");
     pre_existing_mail_webhook(&bench, &url);
-    bench.cluster.apply_ok(&bench.registration(
-        "watched",
-        &mail::block(&url, "    maxParallel: 20\n"),
-        OBSERVE,
-    ));
+    bench
+        .cluster
+        .apply_ok(&bench.registration("watched", &mail::block(&url, "    maxParallel: 20\n"), OBSERVE));
     bench.wait_reason("watched", "Drifted").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let version = bench.api().get("watched").await.unwrap().metadata.resource_version;
@@ -151,11 +151,9 @@ async fn switching_to_full_management_repairs_the_observed_webhook_with_one_writ
     let bench = MailBench::start("observe-full").await;
     let url = bench.receiver.url("/switch");
     let id = pre_existing_mail_webhook(&bench, &url);
-    bench.cluster.apply_ok(&bench.registration(
-        "switch",
-        &mail::block(&url, "    maxParallel: 20\n"),
-        OBSERVE,
-    ));
+    bench
+        .cluster
+        .apply_ok(&bench.registration("switch", &mail::block(&url, "    maxParallel: 20\n"), OBSERVE));
     bench.wait_reason("switch", "Drifted").await;
     assert_eq!(mail_writes(&bench), 0);
 
@@ -183,8 +181,14 @@ async fn switching_to_full_management_repairs_the_observed_webhook_with_one_writ
 async fn a_managed_webhook_changed_by_hand_while_observed_is_repaired_with_one_write_back_under_full() {
     let bench = MailBench::start("observe-roundtrip").await;
     let url = bench.receiver.url("/managed");
-    bench.apply("managed", &mail::block(&url, "    maxParallel: 20
-"));
+    bench.apply(
+        "managed",
+        &mail::block(
+            &url,
+            "    maxParallel: 20
+",
+        ),
+    );
     bench.wait_ready("managed");
     set_policy(&bench.api(), "managed", "Observe").await;
     bench.wait_reason("managed", "Observed").await;
@@ -225,11 +229,9 @@ async fn an_observed_docstudio_callback_is_replaced_with_one_add_and_one_remove_
             json!({"url": url, "retries": 7, "timeout": 5000, "filter": {}}),
         )
         .unwrap();
-    bench.cluster.apply_ok(&bench.registration(
-        "cb",
-        &envelope::block(&url, envelope::PLAIN_FIELDS),
-        OBSERVE,
-    ));
+    bench
+        .cluster
+        .apply_ok(&bench.registration("cb", &envelope::block(&url, envelope::PLAIN_FIELDS), OBSERVE));
     let (_, message) = bench.wait_reason("cb", "Drifted").await;
     println!("Drifted message: {message}");
     assert!(message.contains("retries (7 → 3)"), "{message}");
@@ -266,5 +268,9 @@ async fn observing_edna_says_it_cannot_be_read_and_calls_nothing() {
     assert_eq!(status, "False");
     assert!(message.contains("cannot be read back"), "{message}");
     bench.delete_and_wait_gone("unreadable").await;
-    assert!(bench.sim.requests().is_empty(), "no edna call at all: {:?}", bench.sim.requests());
+    assert!(
+        bench.sim.requests().is_empty(),
+        "no edna call at all: {:?}",
+        bench.sim.requests()
+    );
 }

@@ -20,7 +20,10 @@ fn envelope_writes(bench: &EnvelopeBench) -> u64 {
 
 fn plan_file(bench: &MailBench, manifest: &str) -> CliRun {
     let run = cli::run(&bench.cluster, &["plan", "-f", "-"], Some(manifest));
-    println!("$ callback-operator plan -f -   (exit {})\n{}{}", run.code, run.stdout, run.stderr);
+    println!(
+        "$ callback-operator plan -f -   (exit {})\n{}{}",
+        run.code, run.stdout, run.stderr
+    );
     run
 }
 
@@ -43,29 +46,60 @@ async fn plan_says_create_nothing_update_adopt_or_conflict_and_writes_nothing() 
     let fresh = bench.receiver.url("/fresh");
     let run = plan_file(&bench, &bench.registration("fresh", &mail::block(&fresh, ""), ""));
     assert_eq!(run.code, 2, "changes pending");
-    assert!(run.stdout.starts_with(&format!("{}/fresh (mail, Unisender Go): create\n", bench.ns.name)));
-    assert!(run.stdout.contains(&format!("set webhook {fresh} (create)")), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with(&format!("{}/fresh (mail, Unisender Go): create\n", bench.ns.name))
+    );
+    assert!(
+        run.stdout.contains(&format!("set webhook {fresh} (create)")),
+        "{}",
+        run.stdout
+    );
 
     // The live object, unchanged.
     let live = format!("{}/owner", bench.ns.name);
     let run = cli::run(&bench.cluster, &["plan", &live], None);
-    println!("$ callback-operator plan {live}   (exit {})\n{}{}", run.code, run.stdout, run.stderr);
+    println!(
+        "$ callback-operator plan {live}   (exit {})\n{}{}",
+        run.code, run.stdout, run.stderr
+    );
     assert_eq!(run.code, 0, "nothing pending: {}", run.stdout);
-    assert!(run.stdout.starts_with(&format!("{live} (mail, Unisender Go): nothing\n")), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with(&format!("{live} (mail, Unisender Go): nothing\n")),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("no provider write"));
 
     // The same object with a changed spec: a field-level diff.
-    let changed = bench.registration("owner", &mail::block(&url, "    maxParallel: 30\n    singleEvent: true\n"), "");
+    let changed = bench.registration(
+        "owner",
+        &mail::block(&url, "    maxParallel: 30\n    singleEvent: true\n"),
+        "",
+    );
     let run = plan_file(&bench, &changed);
     assert_eq!(run.code, 2);
-    assert!(run.stdout.starts_with(&format!("{live} (mail, Unisender Go): update\n")), "{}", run.stdout);
-    assert!(run.stdout.contains("    ~ single_event: false → true\n"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .starts_with(&format!("{live} (mail, Unisender Go): update\n")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("    ~ single_event: false → true\n"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("    ~ max_parallel: 20 → 30\n"), "{}", run.stdout);
 
     // Another object claiming the owner's URL: the controller's ownership rule, over the cluster's registrations.
     let run = plan_file(&bench, &bench.registration("intruder", &mail::block(&url, ""), ""));
     assert_eq!(run.code, 1, "not applicable");
-    assert!(run.stdout.starts_with(&format!("{}/intruder: conflict (Conflict)\n", bench.ns.name)));
+    assert!(
+        run.stdout
+            .starts_with(&format!("{}/intruder: conflict (Conflict)\n", bench.ns.name))
+    );
     assert!(run.stdout.contains(&format!("owned by {live}")), "{}", run.stdout);
 
     // A webhook set by hand that matches a new manifest: adopted, nothing written.
@@ -79,7 +113,11 @@ async fn plan_says_create_nothing_update_adopt_or_conflict_and_writes_nothing() 
         .unwrap();
     let run = plan_file(&bench, &bench.registration("by-hand", &mail::block(&by_hand, ""), ""));
     assert_eq!(run.code, 0);
-    assert!(run.stdout.contains(": adopt\n") && run.stdout.contains("writing nothing"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(": adopt\n") && run.stdout.contains("writing nothing"),
+        "{}",
+        run.stdout
+    );
 
     let after = mail_writes(&bench);
     println!(
@@ -88,7 +126,10 @@ async fn plan_says_create_nothing_update_adopt_or_conflict_and_writes_nothing() 
         bench.sim.count("webhook/list")
     );
     assert_eq!(after, before, "plan never writes to the provider");
-    assert!(bench.api().get_opt("fresh").await.unwrap().is_none(), "nor to the cluster");
+    assert!(
+        bench.api().get_opt("fresh").await.unwrap().is_none(),
+        "nor to the cluster"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -99,7 +140,11 @@ async fn plan_never_prints_secret_values() {
     bench.sim.remove_key(&bench.creds.key);
     let run = plan_file(&bench, &bench.registration("s", &mail::block(&url, ""), ""));
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("could not be read (InvalidCredentials)"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("could not be read (InvalidCredentials)"),
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains(&bench.creds.key) && !run.stderr.contains(&bench.creds.key));
 }
 
@@ -119,13 +164,24 @@ async fn imported_mail_webhooks_applied_as_printed_are_ready_with_no_provider_wr
     let secret = format!("{}/creds", bench.ns.name);
     let args = ["import", "--secret", secret.as_str(), "--provider", "mail"];
     let run = cli::run(&bench.cluster, &args, None);
-    println!("$ callback-operator import --secret {secret} --provider mail   (exit {})\n{}{}", run.code, run.stdout, run.stderr);
+    println!(
+        "$ callback-operator import --secret {secret} --provider mail   (exit {})\n{}{}",
+        run.code, run.stdout, run.stderr
+    );
     assert_eq!(run.code, 0);
     assert!(!run.stdout.contains(&bench.creds.key));
-    assert_eq!(cli::run(&bench.cluster, &args, None).stdout, run.stdout, "names and order are stable");
+    assert_eq!(
+        cli::run(&bench.cluster, &args, None).stdout,
+        run.stdout,
+        "names and order are stable"
+    );
     let objects = documents(&run.stdout);
     assert_eq!(objects.len(), 3);
-    assert!(objects.iter().all(|o| o.spec.management_policy == Some(ManagementPolicy::Observe)));
+    assert!(
+        objects
+            .iter()
+            .all(|o| o.spec.management_policy == Some(ManagementPolicy::Observe))
+    );
 
     bench.cluster.apply_ok(&run.stdout);
     for obj in &objects {
@@ -134,7 +190,10 @@ async fn imported_mail_webhooks_applied_as_printed_are_ready_with_no_provider_wr
         let (_, reason, message) = ready_condition(&bench.api().get(name).await.unwrap()).unwrap();
         assert_eq!(reason, "Observed", "{name}: {message}");
     }
-    println!("mail provider writes after applying the import: {}", mail_writes(&bench));
+    println!(
+        "mail provider writes after applying the import: {}",
+        mail_writes(&bench)
+    );
     assert_eq!(mail_writes(&bench), 0, "applied as printed: no provider write");
 
     // `--full` leaves the policy out: the objects are then fully managed once applied.
@@ -162,7 +221,15 @@ async fn imported_docstudio_callbacks_applied_as_printed_are_ready_with_no_provi
         )
         .unwrap();
     let secret = format!("{}/creds", bench.ns.name);
-    let args = ["import", "--secret", secret.as_str(), "--provider", "envelope", "--mailbox", MAILBOX];
+    let args = [
+        "import",
+        "--secret",
+        secret.as_str(),
+        "--provider",
+        "envelope",
+        "--mailbox",
+        MAILBOX,
+    ];
     let run = cli::run(&bench.cluster, &args, None);
     println!(
         "$ callback-operator import --secret {secret} --provider envelope --mailbox {MAILBOX}   (exit {})\n{}{}",
@@ -180,7 +247,10 @@ async fn imported_docstudio_callbacks_applied_as_printed_are_ready_with_no_provi
         let (_, reason, message) = ready_condition(&bench.api().get(name).await.unwrap()).unwrap();
         assert_eq!(reason, "Observed", "{name}: {message}");
     }
-    println!("envelope provider writes after applying the import: {}", envelope_writes(&bench));
+    println!(
+        "envelope provider writes after applying the import: {}",
+        envelope_writes(&bench)
+    );
     assert_eq!(envelope_writes(&bench), 0, "applied as printed: no provider write");
     assert_eq!(bench.callbacks().len(), 2);
 
@@ -194,7 +264,11 @@ async fn imported_docstudio_callbacks_applied_as_printed_are_ready_with_no_provi
 async fn importing_edna_explains_it_cannot_be_read_and_prints_a_template() {
     let bench = support::edna::EdnaBench::start("import-edna").await;
     let secret = format!("{}/creds", bench.ns.name);
-    let run = cli::run(&bench.cluster, &["import", "--secret", &secret, "--provider", "edna"], None);
+    let run = cli::run(
+        &bench.cluster,
+        &["import", "--secret", &secret, "--provider", "edna"],
+        None,
+    );
     assert_eq!(run.code, 0);
     assert!(run.stderr.contains("cannot be read back"), "{}", run.stderr);
     let objects = documents(&run.stdout);

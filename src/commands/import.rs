@@ -14,7 +14,8 @@ use crate::api::{CallbackRegistration, ManagementPolicy};
 use crate::cli::ImportArgs;
 use crate::controller::NamespaceSecrets;
 use crate::providers::{
-    Account, AccountError, EndpointPolicy, Import, ImportScope, Imported, NamedTask, Provider, Providers, SecretValues, redact,
+    Account, AccountError, EndpointPolicy, Import, ImportScope, Imported, NamedTask, Provider, Providers, SecretValues,
+    redact,
 };
 
 pub async fn import(args: ImportArgs) -> anyhow::Result<()> {
@@ -137,8 +138,12 @@ mod tests {
 
     #[test]
     fn each_object_is_one_document_observe_only_with_its_notes_and_no_status() {
-        let yaml = manifests("shop", &[imported("mail-a", "https://a"), imported("mail-b", "https://b")], Some(ManagementPolicy::Observe))
-            .unwrap();
+        let yaml = manifests(
+            "shop",
+            &[imported("mail-a", "https://a"), imported("mail-b", "https://b")],
+            Some(ManagementPolicy::Observe),
+        )
+        .unwrap();
         let docs: Vec<CallbackRegistration> = serde_yaml::Deserializer::from_str(&yaml)
             .map(|d| serde::Deserialize::deserialize(d).unwrap())
             .collect();
@@ -153,7 +158,12 @@ mod tests {
 
     #[test]
     fn a_name_derived_twice_is_printed_once() {
-        let yaml = manifests("shop", &[imported("mail-a", "https://a"), imported("mail-a", "https://a")], None).unwrap();
+        let yaml = manifests(
+            "shop",
+            &[imported("mail-a", "https://a"), imported("mail-a", "https://a")],
+            None,
+        )
+        .unwrap();
         assert_eq!(yaml.matches("kind: CallbackRegistration").count(), 1);
     }
 }

@@ -95,10 +95,17 @@ pub fn render(key: &str, preview: &Preview) -> (String, i32) {
     let mut out = String::new();
     let code = match preview {
         Preview::Blocked { reason, message } => {
-            let word = if *reason == Reason::Conflict { "conflict" } else { "blocked" };
+            let word = if *reason == Reason::Conflict {
+                "conflict"
+            } else {
+                "blocked"
+            };
             let _ = writeln!(out, "{key}: {word} ({reason})");
             let _ = writeln!(out, "  {message}");
-            let _ = writeln!(out, "  the operator would write nothing at the provider for this object");
+            let _ = writeln!(
+                out,
+                "  the operator would write nothing at the provider for this object"
+            );
             NOT_APPLICABLE
         }
         Preview::Failed { reason, message } => {
@@ -114,7 +121,11 @@ pub fn render(key: &str, preview: &Preview) -> (String, i32) {
             observe_only,
         } => {
             let intent = observation.intent();
-            let policy = if *observe_only { ", managementPolicy Observe" } else { "" };
+            let policy = if *observe_only {
+                ", managementPolicy Observe"
+            } else {
+                ""
+            };
             let _ = writeln!(out, "{key} ({provider}, {label}{policy}): {}", intent.as_str());
             if let Some(why) = &observation.unreadable {
                 let _ = writeln!(out, "  {why}");
@@ -129,7 +140,10 @@ pub fn render(key: &str, preview: &Preview) -> (String, i32) {
                     }
                     (Some(found), false) => {
                         let id = found.id.as_deref().map(|id| format!(" (id {id})")).unwrap_or_default();
-                        let _ = writeln!(out, "  {label} holds {target}{id}, differing from the spec (provider → spec):");
+                        let _ = writeln!(
+                            out,
+                            "  {label} holds {target}{id}, differing from the spec (provider → spec):"
+                        );
                         for d in &observation.diff {
                             let _ = writeln!(out, "    ~ {}: {} → {}", d.field, d.provider, d.spec);
                         }
@@ -137,13 +151,19 @@ pub fn render(key: &str, preview: &Preview) -> (String, i32) {
                 }
             }
             if intent == Intent::Adopt {
-                let _ = writeln!(out, "  status does not record it yet: the operator would adopt it, writing nothing");
+                let _ = writeln!(
+                    out,
+                    "  status does not record it yet: the operator would adopt it, writing nothing"
+                );
             }
             if observation.writes.is_empty() {
                 let _ = writeln!(out, "  no provider write");
                 NOTHING_PENDING
             } else if *observe_only {
-                let _ = writeln!(out, "  no provider write under managementPolicy Observe; with Full the operator would:");
+                let _ = writeln!(
+                    out,
+                    "  no provider write under managementPolicy Observe; with Full the operator would:"
+                );
                 for write in &observation.writes {
                     let _ = writeln!(out, "    - {write}");
                 }
@@ -171,7 +191,7 @@ mod tests {
             provider: "mail",
             label: "Unisender Go",
             target: "https://h/u".into(),
-            observation,
+            observation: Box::new(observation),
             observe_only,
         }
     }
@@ -205,7 +225,10 @@ mod tests {
             ..Observation::default()
         };
         let (text, code) = render("shop/a", &observed(same.clone(), false));
-        assert_eq!((code, text.lines().next().unwrap()), (NOTHING_PENDING, "shop/a (mail, Unisender Go): nothing"));
+        assert_eq!(
+            (code, text.lines().next().unwrap()),
+            (NOTHING_PENDING, "shop/a (mail, Unisender Go): nothing")
+        );
         let adopt = Observation { adopt: true, ..same };
         let (text, code) = render("shop/a", &observed(adopt, false));
         assert_eq!(code, NOTHING_PENDING);
@@ -229,7 +252,10 @@ mod tests {
         };
         let (text, code) = render("shop/a", &observed(o, true));
         assert_eq!(code, NOTHING_PENDING);
-        assert!(text.contains("managementPolicy Observe") && text.contains("with Full"), "{text}");
+        assert!(
+            text.contains("managementPolicy Observe") && text.contains("with Full"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -240,6 +266,9 @@ mod tests {
         };
         let (text, code) = render("shop/b", &p);
         assert_eq!(code, NOT_APPLICABLE);
-        assert!(text.starts_with("shop/b: conflict (Conflict)\n") && text.contains("shop/owner"), "{text}");
+        assert!(
+            text.starts_with("shop/b: conflict (Conflict)\n") && text.contains("shop/owner"),
+            "{text}"
+        );
     }
 }

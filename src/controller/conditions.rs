@@ -34,9 +34,7 @@ impl Verdict {
             Verdict::Ready { message }
             | Verdict::Observed { message }
             | Verdict::Progressing { message, .. }
-            | Verdict::Stalled { message, .. } => {
-                message
-            }
+            | Verdict::Stalled { message, .. } => message,
             Verdict::Suspended => SUSPENDED_MESSAGE,
         }
     }

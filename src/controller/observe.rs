@@ -110,7 +110,11 @@ mod tests {
         assert_eq!(o.verdict.reason(), Reason::Observed);
         assert!(o.verdict.is_ready());
         let synced = o.synced.unwrap();
-        assert_eq!((synced.applied_hash, synced.observed_hash), (None, None), "nothing applied, nothing read back");
+        assert_eq!(
+            (synced.applied_hash, synced.observed_hash),
+            (None, None),
+            "nothing applied, nothing read back"
+        );
         assert!(!synced.wrote);
         assert_eq!(o.changes.len(), 1, "adopted once");
         let registration = Registration::default();
@@ -144,7 +148,10 @@ mod tests {
         assert_eq!(o.verdict.reason(), Reason::Drifted);
         assert!(matches!(o.verdict, Verdict::Stalled { .. }));
         let message = o.verdict.message();
-        assert!(message.contains("max_parallel (50 → 10), status (disabled → active)"), "{message}");
+        assert!(
+            message.contains("max_parallel (50 → 10), status (disabled → active)"),
+            "{message}"
+        );
         assert!(o.synced.is_some(), "the drifted object is still recorded");
     }
 

@@ -5,11 +5,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use super::Error;
 use super::gates::{Admitted, Gatekeeper, admit};
 use super::ownership::{Claimant, conflicting_owner};
 use super::reconcile::desired_hash;
 use super::secrets::NamespaceSecrets;
-use super::Error;
 use crate::api::{CallbackRegistration, ManagementPolicy, Reason};
 use crate::providers::{
     EndpointPolicy, Observation, Provider, ProviderTask, Providers, Recorded, SecretSource, SecretValues, redact,
@@ -27,7 +27,7 @@ pub enum Preview {
         provider: &'static str,
         label: &'static str,
         target: String,
-        observation: Observation,
+        observation: Box<Observation>,
         /// `managementPolicy: Observe`: the operator writes nothing whatever the observation says.
         observe_only: bool,
     },
@@ -56,7 +56,10 @@ pub async fn preview(
         Some(pass) => pass.await,
         None => Ok(Preview::Blocked {
             reason: Reason::InvalidSpec,
-            message: format!("exactly one provider block must be set: {}", Providers::NAMES.join(", ")),
+            message: format!(
+                "exactly one provider block must be set: {}",
+                Providers::NAMES.join(", ")
+            ),
         }),
     }
 }
@@ -108,7 +111,7 @@ async fn preview_with<P: Provider>(
             provider: P::NAME,
             label: P::LABEL,
             target,
-            observation,
+            observation: Box::new(observation),
             observe_only: obj.spec.management_policy() == ManagementPolicy::Observe,
         },
         Err(err) => Preview::Failed {

@@ -151,9 +151,15 @@ async fn apply_with<P: Provider>(
     let observe_only = obj.spec.management_policy() == ManagementPolicy::Observe;
     let result = if observe_only {
         // No provider write: read, compare, report (`observe.rs`).
-        provider.observe(&account, &desired, &desired_hash, recorded).await.map(Read::Observed)
+        provider
+            .observe(&account, &desired, &desired_hash, recorded)
+            .await
+            .map(Read::Observed)
     } else {
-        provider.sync(&account, &desired, &desired_hash, recorded).await.map(Read::Synced)
+        provider
+            .sync(&account, &desired, &desired_hash, recorded)
+            .await
+            .map(Read::Synced)
     };
     match result {
         Ok(Read::Observed(observation)) => {

@@ -27,7 +27,10 @@ pub struct Imported {
 pub enum Import {
     Found(Vec<Imported>),
     /// The provider cannot be listed (edna): why, and a template to fill in.
-    Unreadable { why: String, template: Imported },
+    Unreadable {
+        why: String,
+        template: Imported,
+    },
 }
 
 /// The longest name produced: a label (63) so it also fits where names become labels.
@@ -67,18 +70,41 @@ mod tests {
 
     #[test]
     fn names_are_readable_stable_and_valid() {
-        let a = derived_name("mail", "https://Hooks.Example:8443/unisender/orders?x=1", "acct mail https://...");
+        let a = derived_name(
+            "mail",
+            "https://Hooks.Example:8443/unisender/orders?x=1",
+            "acct mail https://...",
+        );
         assert!(a.starts_with("mail-hooks-example-8443-unisender-orders-"), "{a}");
-        assert_eq!(a, derived_name("mail", "https://Hooks.Example:8443/unisender/orders?x=1", "acct mail https://..."));
-        assert_ne!(a, derived_name("mail", "https://Hooks.Example:8443/unisender/orders?x=1", "another identity"));
+        assert_eq!(
+            a,
+            derived_name(
+                "mail",
+                "https://Hooks.Example:8443/unisender/orders?x=1",
+                "acct mail https://..."
+            )
+        );
+        assert_ne!(
+            a,
+            derived_name(
+                "mail",
+                "https://Hooks.Example:8443/unisender/orders?x=1",
+                "another identity"
+            )
+        );
         let valid = |n: &str| {
             n.len() <= 63
-                && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !n.starts_with('-')
                 && !n.ends_with('-')
         };
         assert!(valid(&a));
-        let long = derived_name("envelope", &format!("https://h.example/{}", "segment/".repeat(30)), "id");
+        let long = derived_name(
+            "envelope",
+            &format!("https://h.example/{}", "segment/".repeat(30)),
+            "id",
+        );
         assert!(valid(&long) && long.len() <= 63, "{long}");
         assert!(valid(&derived_name("mail", "https://-/", "id")));
     }

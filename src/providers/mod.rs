@@ -26,8 +26,8 @@ pub use http::HttpClient;
 pub use import::{Import, ImportScope, Imported, derived_name};
 pub use observation::{FieldDiff, Intent, Observation};
 pub use redact::cap_bytes;
-pub use registry::{NamedTask, ProviderTask};
 use registry::register_providers;
+pub use registry::{NamedTask, ProviderTask};
 pub use secret::{MIN_KEY_LEN, SecretValue, redact, set_fingerprint_key};
 pub use url_form::same_url;
 

@@ -112,7 +112,10 @@ mod tests {
         };
         assert_eq!(nothing.intent(), Intent::Nothing);
         assert!(nothing.matches());
-        let adopt = Observation { adopt: true, ..nothing.clone() };
+        let adopt = Observation {
+            adopt: true,
+            ..nothing.clone()
+        };
         assert_eq!(adopt.intent(), Intent::Adopt);
         assert!(adopt.matches());
         let create = Observation {

@@ -5,7 +5,7 @@
 //! - found and differing → Stalled, reason `Drifted`, the message naming each field (provider → spec); the object is
 //!   recorded too, so switching to full management repairs that very object with the fewest writes;
 //! - nothing found → Stalled, reason `NotFoundAtProvider`;
-//! - the provider cannot be read (edna) → Stalled, reason `ObserveUnsupported`.
+//! - the provider cannot be read back at all → Stalled, reason `ObserveUnsupported`.
 //!
 //! `appliedHash` and `observedHash` keep what the last write recorded (empty when the operator never wrote): an
 //! observation applies nothing. So on the switch to full management the provider is compared with the spec (never

@@ -22,7 +22,7 @@ pub enum Preview {
     Blocked { reason: Reason, message: String },
     /// Reading the provider failed.
     Failed { reason: Reason, message: String },
-    /// The provider was read (or, for edna, could not be: the observation says so).
+    /// The provider was read (or could not be, for a provider without reads: the observation says so).
     Observed {
         provider: &'static str,
         label: &'static str,

@@ -182,7 +182,6 @@ impl Provider for EnvelopeProvider {
                 "DocStudio lists callbacks one mailbox at a time: name it with --mailbox UUID",
             ));
         };
-        let account_id = account.id();
         let imported = self
             .client
             .list(account, mailbox)
@@ -190,7 +189,8 @@ impl Provider for EnvelopeProvider {
             .iter()
             .map(|remote| {
                 let (envelope, notes) = import::spec_of(remote, mailbox);
-                let identity = format!("{account_id} {} {}", mailbox.to_ascii_lowercase(), remote.url);
+                // Named from the Secret, mailbox and url, never from keyed fingerprints: stable across runs.
+                let identity = format!("{credentials} {} {}", mailbox.to_ascii_lowercase(), remote.url);
                 Imported {
                     name: derived_name(Self::NAME, &remote.url, &identity),
                     spec: CallbackRegistrationSpec {

@@ -162,7 +162,6 @@ impl Provider for MailProvider {
         credentials: &str,
         _scope: &ImportScope,
     ) -> Result<Import, ProviderError> {
-        let account_id = account.id();
         let imported = self
             .client
             .list(account)
@@ -171,7 +170,8 @@ impl Provider for MailProvider {
             .map(|remote| {
                 let (mail, notes) = import::spec_of(remote);
                 Imported {
-                    name: derived_name(Self::NAME, &remote.url, &format!("{account_id} {}", remote.url)),
+                    // Named from the Secret and the url, never from keyed fingerprints: stable across runs.
+                    name: derived_name(Self::NAME, &remote.url, &format!("{credentials} {}", remote.url)),
                     spec: CallbackRegistrationSpec {
                         credentials_ref: CredentialsRef {
                             name: credentials.to_string(),

@@ -18,7 +18,7 @@ pub use mail::{EmailStatus, MailEventFormat, MailEvents, MailSpec, MailWebhookSt
 pub use reason::{EventReason, Reason};
 pub use registration::{
     CallbackRegistration, CallbackRegistrationSpec, CallbackRegistrationStatus, CredentialsRef, DeletionPolicy,
-    Registration,
+    ManagementPolicy, Registration,
 };
 
 /// The API group, version and the finalizer that guards provider-side cleanup.

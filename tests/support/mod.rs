@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod bench;
+pub mod cli;
 pub mod cluster;
 pub mod controller_manager;
 pub mod edna;

@@ -123,6 +123,7 @@ mod tests {
             applied_hash: Some("h1"),
             observed_hash: Some("o0"),
             corrections_spent: None,
+            reconcile_requested: false,
         };
         let again = observed("Acme", "https://a", found(), before);
         assert!(again.changes.is_empty());

@@ -105,6 +105,8 @@ async fn preview_with<P: Provider>(
         applied_hash: status.and_then(|s| s.applied_hash.as_deref()),
         observed_hash: status.and_then(|s| s.observed_hash.as_deref()),
         corrections_spent: None,
+        // A plan shows what a pass would do now; a pending reconcile request changes nothing a plan can show.
+        reconcile_requested: false,
     };
     Ok(match provider.observe(&account, &desired, &hash, recorded).await {
         Ok(observation) => Preview::Observed {

@@ -11,4 +11,5 @@ mod leader;
 pub mod operator;
 mod providers;
 mod server;
+mod startup;
 mod telemetry;

@@ -43,7 +43,7 @@ pub struct Failure {
 }
 
 /// Runs `ops` in a fresh world; checks every `check_every` operations (0: only at the end).
-async fn run_ops(cp: &PrivateControlPlane, ops: &[Op], check_every: usize) -> (Figures, u64, Option<Failure>) {
+async fn run_ops(cp: &PrivateControlPlane, seed: u64, ops: &[Op], check_every: usize) -> (Figures, u64, Option<Failure>) {
     let mut world = World::start(cp).await;
     for (i, op) in ops.iter().enumerate() {
         if *op == Op::RestartApiserver {
@@ -56,7 +56,8 @@ async fn run_ops(cp: &PrivateControlPlane, ops: &[Op], check_every: usize) -> (F
             if !violations.is_empty() {
                 let calls = world.provider_calls();
                 let log = world.operator.log();
-                let path = format!("{}/target/soak-operator.log", env!("CARGO_MANIFEST_DIR"));
+                // One file per seed: `make soak` may run seeds side by side.
+                let path = format!("{}/target/soak-operator-seed{seed}.log", env!("CARGO_MANIFEST_DIR"));
                 let _ = std::fs::write(&path, format!("{}{log}", world.logs));
                 eprintln!("the operator logs of the failed run: {path}");
                 let lines: Vec<&str> = log.lines().collect();
@@ -85,7 +86,7 @@ pub async fn soak(cp: &PrivateControlPlane, settings: Settings) {
         settings.check_every,
         if settings.apiserver_restarts { "on" } else { "off" }
     );
-    let (figures, calls, failure) = run_ops(cp, &ops, settings.check_every).await;
+    let (figures, calls, failure) = run_ops(cp, settings.seed, &ops, settings.check_every).await;
     print_figures(&settings, &figures, calls, started.elapsed().as_secs());
     let Some(failure) = failure else { return };
     eprintln!("---- operator log, last lines ----\n{}\n----", failure.log_tail);
@@ -98,7 +99,7 @@ pub async fn soak(cp: &PrivateControlPlane, settings: Settings) {
         let (mut lo, mut hi) = (0usize, failure.at);
         while hi - lo > 1 {
             let mid = lo + (hi - lo) / 2;
-            let (_, _, replay) = run_ops(cp, &ops[..mid], 0).await;
+            let (_, _, replay) = run_ops(cp, settings.seed, &ops[..mid], 0).await;
             eprintln!(
                 "  shrink: prefix {mid} {}",
                 if replay.is_some() { "fails" } else { "passes" }

@@ -1,7 +1,7 @@
 # callback-operator — the two commands of the quick start, and a few helpers.
 # Everything runs against a real kube-apiserver + etcd built from Go modules (scripts/cluster), never a mock.
 
-.PHONY: demo demo-down test test-readings lint crd bench soak cluster-up cluster-down
+.PHONY: demo demo-down image test test-pods test-readings lint crd bench soak cluster-up cluster-down
 
 ## demo: control plane + provider simulators + operator + examples/, then print their status
 demo:
@@ -10,6 +10,15 @@ demo:
 ## demo-down: stop everything `make demo` started
 demo-down:
 	scripts/demo down
+
+## image: the operator's OCI image archive from the release binary, without a registry or container engine
+## (target/image/callback-operator.oci.tar, image docker.io/library/callback-operator:$(IMAGE_TAG); same user,
+## entrypoint and files as the Dockerfile, whose final stage it reads). Load it with `ctr images import`.
+IMAGE_TAG ?= local
+image:
+	cargo build --release --locked --bin callback-operator
+	scripts/oci-image --dockerfile Dockerfile --binary target/release/callback-operator \
+		--name docker.io/library/callback-operator:$(IMAGE_TAG) --out target/image/callback-operator.oci.tar
 
 ## test: every test (unit, simulators, end to end against the local control plane), plus fmt and clippy
 test:

@@ -1,11 +1,16 @@
 # callback-operator — the two commands of the quick start, and a few helpers.
 # Everything runs against a real kube-apiserver + etcd built from Go modules (scripts/cluster), never a mock.
 
-.PHONY: demo demo-down image test test-pods test-readings lint crd bench soak cluster-up cluster-down
+.PHONY: demo demo-host demo-down image test test-pods test-readings lint crd bench soak cluster-up cluster-down
 
-## demo: control plane + provider simulators + operator + examples/, then print their status
+## demo: control plane + node, the image built here, `helm install` (2 pods), simulators, examples/, then the pods,
+## the leader and the registrations
 demo:
 	scripts/demo up
+
+## demo-host: the same with the operator as a host process (debug build, no node or image; seconds to start)
+demo-host:
+	scripts/demo up --host
 
 ## demo-down: stop everything `make demo` started
 demo-down:

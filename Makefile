@@ -29,6 +29,12 @@ image:
 test:
 	scripts/test
 
+## test-pods: only the chart-as-pods end-to-end test (tests/e2e_pods.rs, its own control plane with a node; also
+## part of `make test`)
+test-pods:
+	scripts/cluster node-tools
+	eval "$$(scripts/cluster env 2>/dev/null)" && cargo test --test e2e_pods
+
 ## test-readings: the provider e2e suites once per reading of each provider contract (issue #14), as a table
 test-readings:
 	scripts/test-readings

@@ -67,7 +67,14 @@ fn load_image(plane: &OwnControlPlane) {
         .arg("--out")
         .arg(&archive));
     run(Command::new(plane.env("E2E_NODE_CTR"))
-        .args(["--address", &plane.env("E2E_NODE_CONTAINERD_SOCKET"), "-n", "k8s.io", "images", "import"])
+        .args([
+            "--address",
+            &plane.env("E2E_NODE_CONTAINERD_SOCKET"),
+            "-n",
+            "k8s.io",
+            "images",
+            "import",
+        ])
         .arg(&archive));
 }
 
@@ -121,10 +128,14 @@ fn is_ready(pod: &Pod) -> bool {
 
 /// Waits until exactly `n` pods of the release exist, all Ready and none terminating; returns them.
 async fn wait_ready_pods(cluster: &Cluster, namespace: &str, n: usize) -> Vec<Pod> {
-    eventually(&format!("{n} Ready pods of the release"), Duration::from_secs(240), || async {
-        let pods = release_pods(cluster, namespace).await;
-        (pods.len() == n && pods.iter().all(is_ready)).then_some(pods)
-    })
+    eventually(
+        &format!("{n} Ready pods of the release"),
+        Duration::from_secs(240),
+        || async {
+            let pods = release_pods(cluster, namespace).await;
+            (pods.len() == n && pods.iter().all(is_ready)).then_some(pods)
+        },
+    )
     .await
 }
 
@@ -134,10 +145,14 @@ async fn holder(cluster: &Cluster, namespace: &str) -> String {
 }
 
 async fn wait_registration_ready(api: &Api<CallbackRegistration>, name: &str) {
-    eventually(&format!("registration {name} Ready"), Duration::from_secs(120), || async {
-        let obj = api.get(name).await.ok()?;
-        (ready_condition(&obj)?.0 == "True").then_some(())
-    })
+    eventually(
+        &format!("registration {name} Ready"),
+        Duration::from_secs(120),
+        || async {
+            let obj = api.get(name).await.ok()?;
+            (ready_condition(&obj)?.0 == "True").then_some(())
+        },
+    )
     .await
 }
 
@@ -170,7 +185,14 @@ fn container_pid(plane: &OwnControlPlane, pod: &Pod) -> u32 {
 fn container_facts(pid: u32) -> (String, String, u64, std::io::Result<()>) {
     let proc = PathBuf::from(format!("/proc/{pid}"));
     let status = std::fs::read_to_string(proc.join("status")).unwrap();
-    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:")).unwrap().split_whitespace().nth(1).unwrap().to_string();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
     // mountinfo fields: id parent major:minor root mountpoint options ...; the container's "/" as it sees it.
     let mountinfo = std::fs::read_to_string(proc.join("mountinfo")).unwrap();
     let root_opts = mountinfo
@@ -220,7 +242,8 @@ async fn the_chart_runs_as_pods_through_install_failover_upgrade_and_uninstall()
 
     let system = TestNamespace::new(&cluster, "operator").await;
     let apps = TestNamespace::new(&cluster, "apps").await;
-    apps.put_secret("creds", &[("apiKey", &key), ("endpoint", &endpoint)]).await;
+    apps.put_secret("creds", &[("apiKey", &key), ("endpoint", &endpoint)])
+        .await;
     let registrations: Api<CallbackRegistration> = Api::namespaced(cluster.client.clone(), &apps.name);
     let register = |name: &str| {
         let url = receiver.url(&format!("/{name}"));
@@ -232,11 +255,17 @@ async fn the_chart_runs_as_pods_through_install_failover_upgrade_and_uninstall()
     let args = install_args("install", &system.name, &format!("http://{alias}"), &[]);
     helm(&cluster, &args.iter().map(String::as_str).collect::<Vec<_>>());
     let pods = wait_ready_pods(&cluster, &system.name, 2).await;
-    let probe = pods[0].spec.as_ref().unwrap().containers[0].readiness_probe.clone().unwrap();
+    let probe = pods[0].spec.as_ref().unwrap().containers[0]
+        .readiness_probe
+        .clone()
+        .unwrap();
     assert_eq!(probe.http_get.unwrap().path.as_deref(), Some("/readyz?exclude=leader"));
     let leader = holder(&cluster, &system.name).await;
     let names: Vec<String> = pods.iter().map(name).collect();
-    assert!(names.contains(&leader), "the Lease holder {leader} is one of the pods {names:?}");
+    assert!(
+        names.contains(&leader),
+        "the Lease holder {leader} is one of the pods {names:?}"
+    );
     let first = register("first");
     wait_registration_ready(&registrations, "first").await;
     assert!(sim.webhook(&key, &first).is_some(), "the webhook is at the provider");
@@ -246,9 +275,21 @@ async fn the_chart_runs_as_pods_through_install_failover_upgrade_and_uninstall()
     for pod in &pods {
         let (uid, root_opts, limit, write) = container_facts(container_pid(&plane, pod));
         assert_eq!(uid, "65532", "{} runs as the image's non-root user", name(pod));
-        assert!(root_opts.split(',').any(|o| o == "ro"), "{}: root mounted {root_opts}", name(pod));
-        assert_eq!(write.unwrap_err().raw_os_error(), Some(30), "EROFS writing to the root filesystem");
-        assert_eq!(limit, 256 * 1024 * 1024, "resources.limits.memory 256Mi is the cgroup's limit");
+        assert!(
+            root_opts.split(',').any(|o| o == "ro"),
+            "{}: root mounted {root_opts}",
+            name(pod)
+        );
+        assert_eq!(
+            write.unwrap_err().raw_os_error(),
+            Some(30),
+            "EROFS writing to the root filesystem"
+        );
+        assert_eq!(
+            limit,
+            256 * 1024 * 1024,
+            "resources.limits.memory 256Mi is the cgroup's limit"
+        );
     }
 
     // 3. the leader pod deleted: the standby takes over; a registration made meanwhile becomes Ready.
@@ -272,16 +313,31 @@ async fn the_chart_runs_as_pods_through_install_failover_upgrade_and_uninstall()
         .filter(|p| p.metadata.deletion_timestamp.is_none())
         .map(name)
         .collect();
-    assert!(live.contains(&new_leader), "the new holder {new_leader} is a live pod: {live:?}");
+    assert!(
+        live.contains(&new_leader),
+        "the new holder {new_leader} is a live pod: {live:?}"
+    );
     eprintln!(
         "leader {leader} deleted; {new_leader} ({}) holds the Lease after {:?}",
-        if new_leader == standby { "the standby" } else { "the replacement pod" },
+        if new_leader == standby {
+            "the standby"
+        } else {
+            "the replacement pod"
+        },
         deleted_at.elapsed()
     );
     wait_registration_ready(&registrations, "meanwhile").await;
     wait_registration_ready(&registrations, "first").await;
-    assert_eq!(sim.webhooks(&key).len(), 2, "one webhook per registration, no duplicate");
-    assert_eq!(sim.count_for(&key, SET), 2, "the new leader wrote only the new registration");
+    assert_eq!(
+        sim.webhooks(&key).len(),
+        2,
+        "one webhook per registration, no duplicate"
+    );
+    assert_eq!(
+        sim.count_for(&key, SET),
+        2,
+        "the new leader wrote only the new registration"
+    );
     wait_ready_pods(&cluster, &system.name, 2).await;
 
     // 4. helm upgrade with a changed value: the pods roll, nothing goes un-Ready, no provider write.
@@ -292,7 +348,12 @@ async fn the_chart_runs_as_pods_through_install_failover_upgrade_and_uninstall()
         tokio::spawn(async move {
             let mut seen_unready = Vec::new();
             while watching.load(Ordering::SeqCst) {
-                for obj in api.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default() {
+                for obj in api
+                    .list(&ListParams::default())
+                    .await
+                    .map(|l| l.items)
+                    .unwrap_or_default()
+                {
                     if ready_condition(&obj).map(|c| c.0) != Some("True".into()) {
                         seen_unready.push((obj.metadata.name.clone(), ready_condition(&obj)));
                     }
@@ -302,26 +363,55 @@ async fn the_chart_runs_as_pods_through_install_failover_upgrade_and_uninstall()
             seen_unready
         })
     };
-    let before: Vec<String> = wait_ready_pods(&cluster, &system.name, 2).await.iter().map(name).collect();
+    let before: Vec<String> = wait_ready_pods(&cluster, &system.name, 2)
+        .await
+        .iter()
+        .map(name)
+        .collect();
     let args = install_args("upgrade", &system.name, &format!("http://{alias}"), &["logLevel=debug"]);
     helm(&cluster, &args.iter().map(String::as_str).collect::<Vec<_>>());
     let after = wait_ready_pods(&cluster, &system.name, 2).await;
-    assert!(after.iter().all(|p| !before.contains(&name(p))), "every pod was replaced: {before:?}");
+    assert!(
+        after.iter().all(|p| !before.contains(&name(p))),
+        "every pod was replaced: {before:?}"
+    );
     let leader_after = holder(&cluster, &system.name).await;
-    eventually("the new leader to be one of the new pods", Duration::from_secs(120), || async {
-        let h = lease_spec(&cluster, &system.name, &lease).await?.holder_identity?;
-        after.iter().any(|p| name(p) == h).then_some(())
-    })
+    eventually(
+        "the new leader to be one of the new pods",
+        Duration::from_secs(120),
+        || async {
+            let h = lease_spec(&cluster, &system.name, &lease).await?.holder_identity?;
+            after.iter().any(|p| name(p) == h).then_some(())
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(5)).await; // the new leader's first pass over both registrations
     watching.store(false, Ordering::SeqCst);
     let unready = watcher.await.unwrap();
-    assert!(unready.is_empty(), "registrations seen un-Ready during the rollout: {unready:?}");
-    assert_eq!(sim.count_for(&key, SET), writes_before, "no provider write during the rollout ({leader_after})");
+    assert!(
+        unready.is_empty(),
+        "registrations seen un-Ready during the rollout: {unready:?}"
+    );
+    assert_eq!(
+        sim.count_for(&key, SET),
+        writes_before,
+        "no provider write during the rollout ({leader_after})"
+    );
     assert_eq!(sim.webhooks(&key).len(), 2);
 
     // 5. helm uninstall: pods gone; registrations and webhooks stay; a deletion waits for an operator.
-    helm(&cluster, &["uninstall", RELEASE, "--namespace", &system.name, "--wait", "--timeout", "120s"]);
+    helm(
+        &cluster,
+        &[
+            "uninstall",
+            RELEASE,
+            "--namespace",
+            &system.name,
+            "--wait",
+            "--timeout",
+            "120s",
+        ],
+    );
     eventually("the release's pods gone", Duration::from_secs(120), || async {
         release_pods(&cluster, &system.name).await.is_empty().then_some(())
     })
@@ -329,17 +419,30 @@ async fn the_chart_runs_as_pods_through_install_failover_upgrade_and_uninstall()
     for reg in ["first", "meanwhile"] {
         let obj = registrations.get(reg).await.unwrap();
         assert_eq!(ready_condition(&obj).unwrap().0, "True", "{reg} keeps its last status");
-        assert!(!obj.metadata.finalizers.unwrap_or_default().is_empty(), "{reg} keeps its finalizer");
+        assert!(
+            !obj.metadata.finalizers.unwrap_or_default().is_empty(),
+            "{reg} keeps its finalizer"
+        );
     }
-    assert_eq!(sim.webhooks(&key).len(), 2, "uninstalling removes no webhook at the provider");
+    assert_eq!(
+        sim.webhooks(&key).len(),
+        2,
+        "uninstalling removes no webhook at the provider"
+    );
     registrations.delete("first", &DeleteParams::default()).await.unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert!(registrations.get_opt("first").await.unwrap().is_some(), "a deletion waits for an operator");
+    assert!(
+        registrations.get_opt("first").await.unwrap().is_some(),
+        "a deletion waits for an operator"
+    );
     assert!(sim.webhook(&key, &first).is_some());
     let args = install_args("install", &system.name, &format!("http://{alias}"), &[]);
     helm(&cluster, &args.iter().map(String::as_str).collect::<Vec<_>>());
     support::wait_gone(&registrations, &["first"], Duration::from_secs(120)).await;
-    assert!(sim.webhook(&key, &first).is_none(), "the reinstalled operator finished the deletion");
+    assert!(
+        sim.webhook(&key, &first).is_none(),
+        "the reinstalled operator finished the deletion"
+    );
     assert!(sim.webhook(&key, &meanwhile).is_some());
 
     // 6. down: nothing of the node is left on the machine.

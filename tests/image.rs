@@ -46,7 +46,11 @@ fn blob(layout: &Path, descriptor: &Value) -> Vec<u8> {
     let digest = descriptor["digest"].as_str().expect("descriptor digest");
     let bytes = fs::read(layout.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))).expect("blob exists");
     assert_eq!(sha256(&bytes), digest, "blob content matches its digest");
-    assert_eq!(descriptor["size"].as_u64(), Some(bytes.len() as u64), "descriptor size of {digest}");
+    assert_eq!(
+        descriptor["size"].as_u64(),
+        Some(bytes.len() as u64),
+        "descriptor size of {digest}"
+    );
     bytes
 }
 
@@ -89,7 +93,10 @@ fn unpack(archive: &Path) -> Unpacked {
 
     let manifest: Value = serde_json::from_slice(&blob(&layout, &manifests[0])).unwrap();
     assert_eq!(manifest["schemaVersion"], 2);
-    assert_eq!(manifest["config"]["mediaType"], "application/vnd.oci.image.config.v1+json");
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.oci.image.config.v1+json"
+    );
     let config: Value = serde_json::from_slice(&blob(&layout, &manifest["config"])).unwrap();
     let layers = manifest["layers"].as_array().expect("manifest layers");
     assert_eq!(layers.len(), 1, "a single layer FROM scratch");
@@ -107,7 +114,12 @@ fn unpack(archive: &Path) -> Unpacked {
     assert_eq!(config["architecture"], "amd64");
     let layer_tar = dir.path().join("layer.tar");
     fs::write(&layer_tar, tar).unwrap();
-    Unpacked { _dir: dir, layout, config, layer_tar }
+    Unpacked {
+        _dir: dir,
+        layout,
+        config,
+        layer_tar,
+    }
 }
 
 /// (mode string, owner, path) of every entry of the layer.
@@ -120,7 +132,11 @@ fn listing(layer_tar: &Path) -> Vec<(String, String, String)> {
     out.lines()
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f[0].to_string(), f[1].to_string(), f[5].trim_end_matches('/').to_string())
+            (
+                f[0].to_string(),
+                f[1].to_string(),
+                f[5].trim_end_matches('/').to_string(),
+            )
         })
         .collect()
 }
@@ -133,7 +149,9 @@ fn shared_libraries(binary: &Path) -> Vec<String> {
                 Some((_, t)) => t.split_whitespace().next()?,
                 None => l.split_whitespace().next()?,
             };
-            target.starts_with('/').then(|| target.trim_start_matches('/').to_string())
+            target
+                .starts_with('/')
+                .then(|| target.trim_start_matches('/').to_string())
         })
         .collect()
 }
@@ -149,7 +167,10 @@ fn operator_image_is_an_oci_layout_with_the_dockerfiles_user_entrypoint_and_file
 
     let index: Value = serde_json::from_slice(&fs::read(image.layout.join("index.json")).unwrap()).unwrap();
     let annotations = &index["manifests"][0]["annotations"];
-    assert_eq!(annotations["io.containerd.image.name"], name, "ctr import names the image after this");
+    assert_eq!(
+        annotations["io.containerd.image.name"], name,
+        "ctr import names the image after this"
+    );
     assert_eq!(annotations["org.opencontainers.image.ref.name"], "test");
 
     let docker = dockerfile_final_stage();
@@ -160,10 +181,23 @@ fn operator_image_is_an_oci_layout_with_the_dockerfiles_user_entrypoint_and_file
     let cmd: Value = serde_json::from_str(&docker["CMD"]).unwrap();
     assert_eq!(cfg["Entrypoint"], entrypoint, "same entrypoint as the Dockerfile");
     assert_eq!(cfg["Cmd"], cmd, "same command as the Dockerfile");
-    let env: Vec<&str> = cfg["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(env.contains(&"MIMALLOC_ARENA_EAGER_COMMIT=0"), "the Dockerfile's ENV: {env:?}");
+    let env: Vec<&str> = cfg["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        env.contains(&"MIMALLOC_ARENA_EAGER_COMMIT=0"),
+        "the Dockerfile's ENV: {env:?}"
+    );
     assert_eq!(cfg["ExposedPorts"], serde_json::json!({"8080/tcp": {}}));
-    let dest = docker["COPY"].split_whitespace().last().unwrap().trim_start_matches('/').to_string();
+    let dest = docker["COPY"]
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .trim_start_matches('/')
+        .to_string();
     assert_eq!(format!("/{dest}"), entrypoint[0], "the entrypoint is the copied binary");
 
     let entries = listing(&image.layer_tar);
@@ -173,11 +207,18 @@ fn operator_image_is_an_oci_layout_with_the_dockerfiles_user_entrypoint_and_file
             .find(|(_, _, p)| p == path)
             .unwrap_or_else(|| panic!("{path} in the layer: {entries:?}"))
     };
-    assert!(entries.iter().all(|(_, owner, _)| owner == "0/0"), "every file owned by root: {entries:?}");
+    assert!(
+        entries.iter().all(|(_, owner, _)| owner == "0/0"),
+        "every file owned by root: {entries:?}"
+    );
     assert_eq!(entry(&dest).0, "-rwxr-xr-x", "the binary is executable");
     assert_eq!(entry("tmp").0, "drwxrwxrwt", "an empty, world-writable /tmp");
     assert!(!entries.iter().any(|(_, _, p)| p.starts_with("tmp/")), "/tmp is empty");
-    assert_eq!(entry("etc/ssl/certs/ca-certificates.crt").0, "-rw-r--r--", "the CA bundle");
+    assert_eq!(
+        entry("etc/ssl/certs/ca-certificates.crt").0,
+        "-rw-r--r--",
+        "the CA bundle"
+    );
     let libs = shared_libraries(&binary);
     assert!(libs.iter().any(|l| l.contains("libc.so")), "ldd names libc: {libs:?}");
     for lib in &libs {
@@ -187,7 +228,11 @@ fn operator_image_is_an_oci_layout_with_the_dockerfiles_user_entrypoint_and_file
     // The layer alone is enough to start the binary under the image's user: no library is missing.
     let root = work.path().join("rootfs");
     fs::create_dir(&root).unwrap();
-    run(Command::new("tar").arg("-xf").arg(&image.layer_tar).arg("-C").arg(&root));
+    run(Command::new("tar")
+        .arg("-xf")
+        .arg(&image.layer_tar)
+        .arg("-C")
+        .arg(&root));
     let help = String::from_utf8(run(Command::new("chroot")
         .arg("--userspec=65532:65532")
         .arg(&root)
@@ -201,10 +246,23 @@ fn operator_image_is_an_oci_layout_with_the_dockerfiles_user_entrypoint_and_file
 fn the_same_inputs_give_the_same_archive() {
     let work = tempfile::tempdir().unwrap();
     let (a, b) = (work.path().join("a.tar"), work.path().join("b.tar"));
-    let args = ["--dest", "/bin/true", "--entrypoint", "/bin/true", "--user", "65532:65532", "--name", "x/true:1"];
+    let args = [
+        "--dest",
+        "/bin/true",
+        "--entrypoint",
+        "/bin/true",
+        "--user",
+        "65532:65532",
+        "--name",
+        "x/true:1",
+    ];
     build_image(Path::new("/bin/true"), &a, &args);
     build_image(Path::new("/bin/true"), &b, &args);
-    assert_eq!(sha256(&fs::read(&a).unwrap()), sha256(&fs::read(&b).unwrap()), "reproducible archive");
+    assert_eq!(
+        sha256(&fs::read(&a).unwrap()),
+        sha256(&fs::read(&b).unwrap()),
+        "reproducible archive"
+    );
     let image = unpack(&a);
     assert_eq!(image.config["config"]["Entrypoint"], serde_json::json!(["/bin/true"]));
     assert_eq!(image.config["config"]["User"], "65532:65532");

@@ -69,7 +69,9 @@ impl OwnControlPlane {
 
     /// Pods reach the host's 127.0.0.1:`port` at the returned address (`scripts/cluster node-expose`).
     pub fn node_expose(&self, port: u16) -> String {
-        script(&self.state, &["node-expose", &port.to_string()]).trim().to_string()
+        script(&self.state, &["node-expose", &port.to_string()])
+            .trim()
+            .to_string()
     }
 
     /// `scripts/cluster down`, then `scripts/cluster leftovers`: its report, and whether it found nothing.

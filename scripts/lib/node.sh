@@ -289,6 +289,9 @@ node_up() {
   local start; start=$(date +%s)
   local kubectl="$BIN_DIR/bin/kubectl" kc="--kubeconfig=$ADMIN_KUBECONFIG"
   node_tools
+  # A fresh node for a fresh etcd: no containers, sandboxes or IP reservations of an earlier run (its mounts went
+  # with its namespace, so this is plain files).
+  rm -rf "$NODE"
   write_node_config
 
   # RBAC only (no Node authorizer): the node's identity gets the system:node role.

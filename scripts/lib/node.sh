@@ -426,16 +426,29 @@ node_down() {
   rm -f "$STATE/node.enabled"
 }
 
-# leftovers : lists what a node of this state dir could leave behind (processes, mounts, links, cgroup dirs,
-# /var/log/containers links, /run/containerd); exit 1 when anything is found.
+# Any node of this repository's state dirs (target/cluster/*), for `leftovers --all` after a whole test run whose
+# tests made and removed their own state dirs.
+all_node_pids() {
+  local d
+  for d in /proc/[0-9]*; do
+    [[ "${d#/proc/}" == "$$" || "${d#/proc/}" == "$PPID" ]] && continue
+    tr '\0' ' ' 2>/dev/null <"$d/cmdline" | grep -qE -- "$REPO/target/cluster/[^/ ]+/(node([/ ]|\$)|users/system_kube-)" && echo "${d#/proc/}"
+  done
+  return 0
+}
+
+# leftovers [--all] : lists what a node of this state dir (--all: of any state dir of this repository) could leave
+# behind: processes, mounts, links, private addresses on the host, cgroup dirs, kubelet log paths, /run/containerd.
+# Exit 1 when anything is found.
 cmd_leftovers() {
-  local found=0 out
-  out="$(named_pids; netns_pids; cgroup_pids)"
+  local found=0 out all="" cg_glob="$CG_ROOT" scope="$STATE" h d p
+  if [[ "${1:-}" == --all ]]; then all=1; cg_glob="/callback-node-*"; scope="$REPO/target/cluster/"; fi
+  if [[ -n "$all" ]]; then out="$(all_node_pids)"; else out="$(named_pids; netns_pids; cgroup_pids)"; fi
   if [[ -n "$out" ]]; then
     found=1
     for p in $(echo "$out" | sort -u); do echo "process: $p $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-150)"; done
   fi
-  out="$(grep -F -e "$STATE" -e /run/containerd -e /var/lib/kubelet /proc/self/mountinfo || true)"
+  out="$(grep -F -e "$scope" -e /run/containerd -e /var/lib/kubelet /proc/self/mountinfo || true)"
   [[ -n "$out" ]] && { found=1; sed 's/^/mount: /' <<<"$out"; }
   out="$(ip -o link show | grep -E ': (cni0|node0|node1|veth[^:]*)[@:]' || true)"
   [[ -n "$out" ]] && { found=1; sed 's/^/link: /' <<<"$out"; }
@@ -443,11 +456,13 @@ cmd_leftovers() {
   [[ -n "$out" ]] && { found=1; sed 's/^/private address on the host: /' <<<"$out"; }
   local h
   for h in $(cgroup_hierarchies); do
-    [[ -d "$h$CG_ROOT" ]] && { found=1; echo "cgroup: $h$CG_ROOT"; }
+    for d in $h$cg_glob; do
+      [[ -d "$d" ]] && { found=1; echo "cgroup: $d"; }
+    done
   done
   out="$(find /var/log/containers /var/log/pods -mindepth 1 -maxdepth 1 2>/dev/null | head -n 20 || true)"
   [[ -n "$out" ]] && { found=1; sed 's/^/kubelet log path: /' <<<"$out"; }
   [[ -e /run/containerd ]] && { found=1; echo "path: /run/containerd"; }
   if (( found )); then return 1; fi
-  echo "no leftovers of $STATE"
+  echo "no leftovers of ${all:+any node under }$scope"
 }

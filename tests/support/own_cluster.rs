@@ -43,7 +43,15 @@ impl OwnControlPlane {
         let state = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("target/cluster")
             .join(format!("{name}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
-        script(&state, up);
+        // A failed `up` may have started part of the instance (a node's containers, say): stop it before failing,
+        // since no OwnControlPlane exists yet whose drop would.
+        if let Err(e) = std::panic::catch_unwind(|| script(&state, up)) {
+            let _ = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cluster"))
+                .arg("down")
+                .env("CLUSTER_STATE_DIR", &state)
+                .output();
+            std::panic::resume_unwind(e);
+        }
         let cluster = Cluster::connect_to(state.join("admin.kubeconfig")).await;
         OwnControlPlane { state, cluster }
     }

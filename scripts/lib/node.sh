@@ -240,13 +240,13 @@ start_holder() {
     key="${kv%=*}"; want="${kv#*=}"
     if [[ "$(cat "/proc/sys/$key")" != "$want" ]]; then
       echo "$want" >"$NODE/proc-sys/${key//\//.}"
-      sysctl_binds+="mount --bind $NODE/proc-sys/${key//\//.} /proc/sys/$key; "
+      sysctl_binds+="mount -n --bind $NODE/proc-sys/${key//\//.} /proc/sys/$key; "
     fi
   done
   rm -f "$NODE/holder.ready"
   node_start_proc node-holder unshare --net --mount --propagation private -- bash -euc "
-    mount -t tmpfs -o mode=755 tmpfs /run
-    mount --bind $NODE/var-log /var/log
+    mount -n -t tmpfs -o mode=755 tmpfs /run
+    mount -n --bind $NODE/var-log /var/log
     $sysctl_binds
     ip link set lo up
     ip addr add $NODE_SERVICE_IP/32 dev lo

@@ -4,7 +4,9 @@
 #
 #   docker build -t <registry>/callback-operator:<version> .
 #
-# Not built on the development machine of this repository (it has no container runtime); see docs/install.md.
+# The development machine has no container engine: there `make image` (scripts/oci-image) builds the same image —
+# same user, entrypoint, command, environment and binary path, read from the final stage below — as an OCI archive
+# from the release binary, and the tests run it as pods (docs/control-plane.md). See docs/install.md.
 
 ARG RUST_VERSION=1.95
 

@@ -12,7 +12,7 @@ staging="v0.${version#v1.}"
 gomod="$("$GO" mod download -json "k8s.io/kubernetes@$version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
 [[ -f "$gomod" ]] || { echo "cannot download k8s.io/kubernetes@$version" >&2; exit 1; }
 {
-  echo '// Test tooling only: builds kube-apiserver and kubectl from the k8s.io/kubernetes module.'
+  echo '// Test tooling only: builds kube-apiserver, kubectl and the node's parts from the k8s.io/kubernetes module.'
   echo "// Never part of the Rust build. The replace block is derived from the module's own go.mod"
   echo "// (go mod download -json k8s.io/kubernetes@$version, field GoMod): each staging module => its published $staging tag."
   echo '// Regenerate with tests/tools/k8s/bump.sh.'
@@ -24,7 +24,10 @@ gomod="$("$GO" mod download -json "k8s.io/kubernetes@$version" | sed -n 's/^[[:s
   echo
   echo 'tool ('
   echo '	k8s.io/kubernetes/cmd/kube-apiserver'
+  echo '	k8s.io/kubernetes/cmd/kube-controller-manager'
+  echo '	k8s.io/kubernetes/cmd/kube-scheduler'
   echo '	k8s.io/kubernetes/cmd/kubectl'
+  echo '	k8s.io/kubernetes/cmd/kubelet'
   echo ')'
   echo
   echo "require k8s.io/kubernetes $version"

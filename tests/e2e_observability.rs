@@ -35,6 +35,11 @@ const KEYWORDS: &[&str] = &[
 ];
 /// Keywords followed by a parenthesised list of label names.
 const LABEL_LISTS: &[&str] = &["by", "without", "on", "ignoring", "group_left", "group_right"];
+/// Aggregation operators, which may take their `by (...)`/`without (...)` clause before the parenthesis.
+const AGGREGATIONS: &[&str] = &[
+    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk", "quantile",
+    "limitk", "limit_ratio",
+];
 
 /// Index just past the bracket closing the one at `start` (`open`/`close`), skipping string literals inside.
 fn skip_bracketed(chars: &[char], start: usize, open: char, close: char) -> usize {
@@ -81,13 +86,26 @@ fn next_non_space(chars: &[char], mut i: usize) -> Option<(usize, char)> {
     chars.get(i).map(|c| (i, *c))
 }
 
+/// Whether the word at `at` is `by` or `without` (an aggregation's clause before its parenthesis).
+fn starts_grouping(chars: &[char], at: usize) -> bool {
+    let word: String = chars[at..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == '_')
+        .collect::<String>()
+        .to_ascii_lowercase();
+    word == "by" || word == "without"
+}
+
 /// The series names a PromQL expression selects: identifiers outside label matchers, ranges, strings and grouping
 /// lists that are neither functions (followed by `(`) nor keywords. Grafana's `label_values(EXPR, label)` and
 /// `$variables` are understood.
 fn metric_names(expr: &str) -> BTreeSet<String> {
     let expr = match expr.trim().strip_prefix("label_values(") {
-        // Grafana's variable query: the selector is everything before the last comma.
-        Some(rest) => rest.rsplit_once(',').map_or(rest, |(selector, _)| selector).to_string(),
+        // Grafana's variable query: the selector is everything before the last comma; without one, only a label.
+        Some(rest) => match rest.rsplit_once(',') {
+            Some((selector, _)) => selector.to_string(),
+            None => return BTreeSet::new(),
+        },
         None => expr.to_string(),
     };
     let chars: Vec<char> = expr.chars().collect();
@@ -127,7 +145,10 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
                 if let Some((at, '(')) = next {
                     i = skip_bracketed(&chars, at, '(', ')');
                 }
-            } else if KEYWORDS.contains(&lower.as_str()) || matches!(next, Some((_, '('))) {
+            } else if KEYWORDS.contains(&lower.as_str())
+                || matches!(next, Some((_, '(')))
+                || (AGGREGATIONS.contains(&lower.as_str()) && next.is_some_and(|(at, _)| starts_grouping(&chars, at)))
+            {
                 // syntax or a function name
             } else {
                 names.insert(word);
@@ -158,6 +179,8 @@ fn metric_names_are_read_out_of_promql() {
             &["leader"],
         ),
         ("sum(x:recorded:rate5m) or vector(0) unless ignoring (a) y", &["x:recorded:rate5m", "y"]),
+        ("max without (pod) (topk by (a) (3, z)) + count BY(b)(w)", &["w", "z"]),
+        ("sum", &["sum"]),
         ("label_values(callback_operator_leader, namespace)", &["callback_operator_leader"]),
         ("label_values(namespace)", &[]),
         ("1e3 * 0x1f - .5 + inf", &[]),

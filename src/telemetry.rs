@@ -190,11 +190,12 @@ impl Metrics {
             self.drift_corrections.get_or_create(&labels).inc_by(0);
             self.drift_loops.get_or_create(&labels).inc_by(0);
             for reason in abandon_reasons {
-                self.cleanup_abandoned.get_or_create(&AbandonedLabels {
-                    provider: (*provider).into(),
-                    reason: (*reason).into(),
-                })
-                .inc_by(0);
+                self.cleanup_abandoned
+                    .get_or_create(&AbandonedLabels {
+                        provider: (*provider).into(),
+                        reason: (*reason).into(),
+                    })
+                    .inc_by(0);
             }
         }
     }
@@ -314,7 +315,11 @@ mod tests {
             assert!(text.contains(line), "{line} in:\n{text}");
         }
         metrics.drift_loop("mail");
-        assert!(metrics.encode().contains("callback_operator_drift_loops_total{provider=\"mail\"} 1"));
+        assert!(
+            metrics
+                .encode()
+                .contains("callback_operator_drift_loops_total{provider=\"mail\"} 1")
+        );
     }
 
     #[test]
@@ -322,12 +327,24 @@ mod tests {
         let metrics = Metrics::new();
         metrics.set_credential_breakers_open([("mail", 2), ("edna", 0)]);
         let text = metrics.encode();
-        assert!(text.contains("# TYPE callback_operator_credential_breakers_open gauge"), "{text}");
-        assert!(text.contains("callback_operator_credential_breakers_open{provider=\"mail\"} 2"), "{text}");
-        assert!(text.contains("callback_operator_credential_breakers_open{provider=\"edna\"} 0"), "{text}");
+        assert!(
+            text.contains("# TYPE callback_operator_credential_breakers_open gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains("callback_operator_credential_breakers_open{provider=\"mail\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("callback_operator_credential_breakers_open{provider=\"edna\"} 0"),
+            "{text}"
+        );
 
         metrics.set_credential_breakers_open([("mail", 0), ("edna", 0)]);
         let text = metrics.encode();
-        assert!(text.contains("callback_operator_credential_breakers_open{provider=\"mail\"} 0"), "{text}");
+        assert!(
+            text.contains("callback_operator_credential_breakers_open{provider=\"mail\"} 0"),
+            "{text}"
+        );
     }
 }

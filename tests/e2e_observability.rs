@@ -30,15 +30,39 @@ fn repo() -> PathBuf {
 
 /// Words that are PromQL syntax, not series names.
 const KEYWORDS: &[&str] = &[
-    "and", "or", "unless", "bool", "offset", "atan2", "inf", "nan", "by", "without", "on", "ignoring", "group_left",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "atan2",
+    "inf",
+    "nan",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
     "group_right",
 ];
 /// Keywords followed by a parenthesised list of label names.
 const LABEL_LISTS: &[&str] = &["by", "without", "on", "ignoring", "group_left", "group_right"];
 /// Aggregation operators, which may take their `by (...)`/`without (...)` clause before the parenthesis.
 const AGGREGATIONS: &[&str] = &[
-    "sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values", "bottomk", "topk", "quantile",
-    "limitk", "limit_ratio",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
+    "limitk",
+    "limit_ratio",
 ];
 
 /// Index just past the bracket closing the one at `start` (`open`/`close`), skipping string literals inside.
@@ -163,9 +187,10 @@ fn metric_names(expr: &str) -> BTreeSet<String> {
 #[test]
 fn metric_names_are_read_out_of_promql() {
     let cases: &[(&str, &[&str])] = &[
-        (r#"sum by (provider, ready) (callback_operator_registrations{namespace=~"$namespace", ready!="True"})"#, &[
-            "callback_operator_registrations",
-        ]),
+        (
+            r#"sum by (provider, ready) (callback_operator_registrations{namespace=~"$namespace", ready!="True"})"#,
+            &["callback_operator_registrations"],
+        ),
         (
             r#"histogram_quantile(0.99, sum by (le) (rate(a_seconds_bucket{x="}[by(oops)"}[$__rate_interval])))"#,
             &["a_seconds_bucket"],
@@ -178,10 +203,16 @@ fn metric_names_are_read_out_of_promql() {
             "max by (namespace) (leader{ns=\"a\"}) < 1\n  or absent(leader{ns='a'}) # a comment naming fake_metric",
             &["leader"],
         ),
-        ("sum(x:recorded:rate5m) or vector(0) unless ignoring (a) y", &["x:recorded:rate5m", "y"]),
+        (
+            "sum(x:recorded:rate5m) or vector(0) unless ignoring (a) y",
+            &["x:recorded:rate5m", "y"],
+        ),
         ("max without (pod) (topk by (a) (3, z)) + count BY(b)(w)", &["w", "z"]),
         ("sum", &["sum"]),
-        ("label_values(callback_operator_leader, namespace)", &["callback_operator_leader"]),
+        (
+            "label_values(callback_operator_leader, namespace)",
+            &["callback_operator_leader"],
+        ),
         ("label_values(namespace)", &[]),
         ("1e3 * 0x1f - .5 + inf", &[]),
     ];
@@ -278,12 +309,19 @@ fn dashboard_text() -> String {
 /// Loads the dashboard, checks its shape, and returns every PromQL expression in it (panels and variables).
 fn dashboard_queries(text: &str) -> Vec<(String, String)> {
     let dashboard: Dashboard = serde_json::from_str(text).expect("the dashboard is valid Grafana JSON");
-    assert_eq!((dashboard.title.as_str(), dashboard.uid.as_str()), ("callback-operator", "callback-operator"));
+    assert_eq!(
+        (dashboard.title.as_str(), dashboard.uid.as_str()),
+        ("callback-operator", "callback-operator")
+    );
     let mut ids = BTreeSet::new();
     let mut queries = Vec::new();
     for panel in &dashboard.panels {
         assert!(ids.insert(panel.id), "panel id {} is unique", panel.id);
-        assert!(panel.grid_pos.x + panel.grid_pos.w <= 24, "{} fits the 24-column grid", panel.title);
+        assert!(
+            panel.grid_pos.x + panel.grid_pos.w <= 24,
+            "{} fits the 24-column grid",
+            panel.title
+        );
         if panel.kind == "row" {
             continue;
         }
@@ -291,13 +329,24 @@ fn dashboard_queries(text: &str) -> Vec<(String, String)> {
         let refs: BTreeSet<&str> = panel.targets.iter().map(|t| t.ref_id.as_str()).collect();
         assert_eq!(refs.len(), panel.targets.len(), "{}: refIds are unique", panel.title);
         for target in &panel.targets {
-            assert!(!target.expr.trim().is_empty(), "panel {:?} has an empty query", panel.title);
+            assert!(
+                !target.expr.trim().is_empty(),
+                "panel {:?} has an empty query",
+                panel.title
+            );
             queries.push((format!("panel {:?}", panel.title), target.expr.clone()));
         }
     }
-    assert!(queries.len() >= 15, "the dashboard covers the operator: {} queries", queries.len());
+    assert!(
+        queries.len() >= 15,
+        "the dashboard covers the operator: {} queries",
+        queries.len()
+    );
     for var in dashboard.templating.list.iter().filter(|v| v.kind == "query") {
-        let query = var.query["query"].as_str().or(var.query.as_str()).expect("a query variable has a query");
+        let query = var.query["query"]
+            .as_str()
+            .or(var.query.as_str())
+            .expect("a query variable has a query");
         queries.push((format!("variable ${}", var.name), query.to_string()));
     }
     queries
@@ -327,7 +376,10 @@ fn rendered(cluster: &Cluster) -> Vec<Value> {
         cluster,
         "ops",
         "ops",
-        &["metrics.prometheusRule.enabled=true", "metrics.grafanaDashboard.enabled=true"],
+        &[
+            "metrics.prometheusRule.enabled=true",
+            "metrics.grafanaDashboard.enabled=true",
+        ],
     ))
 }
 
@@ -437,10 +489,19 @@ async fn rendered_rules_pass_promtool_check_and_unit_tests_and_link_their_runboo
     for alert in alerts(&groups) {
         let name = alert["alert"].as_str().unwrap();
         assert!(fired.contains(name), "{name} has a promtool test where it fires");
-        assert!(silent.contains(name), "{name} has a promtool test where it stays silent");
+        assert!(
+            silent.contains(name),
+            "{name} has a promtool test where it stays silent"
+        );
         let runbook = alert["annotations"]["runbook_url"].as_str().unwrap();
-        let anchor = runbook.strip_prefix("docs/operations.md#").expect("runbook_url into docs/operations.md");
-        assert_eq!(anchor, name.to_lowercase(), "{name}'s runbook is the section named after it");
+        let anchor = runbook
+            .strip_prefix("docs/operations.md#")
+            .expect("runbook_url into docs/operations.md");
+        assert_eq!(
+            anchor,
+            name.to_lowercase(),
+            "{name}'s runbook is the section named after it"
+        );
         assert!(sections.contains(anchor), "docs/operations.md has a section #{anchor}");
         assert!(alert["labels"]["severity"].is_string(), "{name} has a severity");
         assert!(
@@ -461,8 +522,16 @@ async fn rendered_rules_pass_promtool_check_and_unit_tests_and_link_their_runboo
     ));
     let custom = rule_groups(&custom);
     for alert in alerts(&custom) {
-        assert!(alert["expr"].as_str().unwrap().contains(r#"{job="cb",cluster="eu""#), "{alert}");
-        assert!(alert["annotations"]["runbook_url"].as_str().unwrap().starts_with("https://git.example/ops.md#"));
+        assert!(
+            alert["expr"].as_str().unwrap().contains(r#"{job="cb",cluster="eu""#),
+            "{alert}"
+        );
+        assert!(
+            alert["annotations"]["runbook_url"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://git.example/ops.md#")
+        );
     }
 }
 
@@ -474,10 +543,17 @@ async fn dashboard_loads_from_the_chart_and_every_panel_has_a_query() {
         .iter()
         .find(|d| kind_of(d) == "ConfigMap")
         .expect("the dashboard ConfigMap when metrics.grafanaDashboard.enabled");
-    assert_eq!(configmap["metadata"]["labels"]["grafana_dashboard"], "1", "the sidecar's label");
+    assert_eq!(
+        configmap["metadata"]["labels"]["grafana_dashboard"], "1",
+        "the sidecar's label"
+    );
     let shipped = configmap["data"]["callback-operator.json"].as_str().unwrap();
     let file: Value = serde_json::from_str(&dashboard_text()).unwrap();
-    assert_eq!(serde_json::from_str::<Value>(shipped).unwrap(), file, "the ConfigMap carries the file as is");
+    assert_eq!(
+        serde_json::from_str::<Value>(shipped).unwrap(),
+        file,
+        "the ConfigMap carries the file as is"
+    );
     let queries = dashboard_queries(shipped);
     for (where_, expr) in &queries {
         assert!(
@@ -524,7 +600,13 @@ async fn every_metric_the_dashboard_and_the_rules_use_is_in_a_real_scrape() {
     // mail: a rejected key trips the credential breaker.
     bench
         .ns
-        .put_secret("bad", &[("apiKey", "obs-wrong-key-0123456789"), ("endpoint", bench.sim.base_url())])
+        .put_secret(
+            "bad",
+            &[
+                ("apiKey", "obs-wrong-key-0123456789"),
+                ("endpoint", bench.sim.base_url()),
+            ],
+        )
         .await;
     bench.cluster.apply_ok(
         &bench
@@ -568,7 +650,11 @@ async fn every_metric_the_dashboard_and_the_rules_use_is_in_a_real_scrape() {
                     &[("provider", provider), ("ready", "True")],
                 )
             };
-            let breaker = value(&text, "callback_operator_credential_breakers_open", &[("provider", "mail")]);
+            let breaker = value(
+                &text,
+                "callback_operator_credential_breakers_open",
+                &[("provider", "mail")],
+            );
             (ready("mail") == Some(1.0)
                 && ready("envelope") == Some(1.0)
                 && ready("edna") == Some(1.0)
@@ -588,7 +674,9 @@ async fn every_metric_the_dashboard_and_the_rules_use_is_in_a_real_scrape() {
     let groups = rule_groups(&rendered(&cluster));
     for alert in alerts(&groups) {
         for name in metric_names(alert["expr"].as_str().unwrap()) {
-            used.entry(name).or_default().insert(format!("rule {}", alert["alert"].as_str().unwrap()));
+            used.entry(name)
+                .or_default()
+                .insert(format!("rule {}", alert["alert"].as_str().unwrap()));
         }
     }
 
@@ -609,8 +697,14 @@ async fn every_metric_the_dashboard_and_the_rules_use_is_in_a_real_scrape() {
         }
     }
     eprintln!("metrics the dashboard and the rules use, in the operator's scrape:\n{report}");
-    assert!(used.len() >= 12, "the dashboard and rules use the operator's metrics: {used:?}");
-    assert!(missing.is_empty(), "not in the scrape: {missing:?}\n{report}\nscrape:\n{scraped}");
+    assert!(
+        used.len() >= 12,
+        "the dashboard and rules use the operator's metrics: {used:?}"
+    );
+    assert!(
+        missing.is_empty(),
+        "not in the scrape: {missing:?}\n{report}\nscrape:\n{scraped}"
+    );
     // Labelled series from the error paths, so the panels grouping by code and provider have data.
     let code = |provider: &str, code: &str| {
         samples.iter().any(|s| {
@@ -621,10 +715,12 @@ async fn every_metric_the_dashboard_and_the_rules_use_is_in_a_real_scrape() {
     };
     assert!(code("mail", "429") && code("mail", "200") && code("envelope", "200") && code("edna", "200"));
     assert!(
-        samples.iter().any(|s| s.name == "callback_operator_provider_requests_total"
-            && s.labels["provider"] == "mail"
-            && s.labels["code"].starts_with('4')
-            && s.labels["code"] != "429"),
+        samples
+            .iter()
+            .any(|s| s.name == "callback_operator_provider_requests_total"
+                && s.labels["provider"] == "mail"
+                && s.labels["code"].starts_with('4')
+                && s.labels["code"] != "429"),
         "the rejected key's answer is counted by its code"
     );
 }

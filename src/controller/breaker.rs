@@ -98,7 +98,11 @@ mod tests {
         assert!(b.rejected("ns/a", "1").is_some());
         assert_eq!(b.rejected("ns/a", "2"), None);
         assert_eq!(b.open_by_provider(&providers)["mail"], 1);
-        assert_eq!(b.rejected("ns/a", "1"), None, "closed for good, not reopened by an old version");
+        assert_eq!(
+            b.rejected("ns/a", "1"),
+            None,
+            "closed for good, not reopened by an old version"
+        );
 
         // A Secret no registration names any more is forgotten.
         b.forget_unused(|key| key != "other/c");

@@ -314,10 +314,7 @@ mod tests {
 
     #[test]
     fn abandonment_reasons_are_metric_labels() {
-        let labels: Vec<&str> = Abandoned::ALL
-            .iter()
-            .map(|r| r.as_str())
-            .collect();
+        let labels: Vec<&str> = Abandoned::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(labels, ["deadline", "annotation", "rejected"]);
     }
 }

@@ -723,4 +723,28 @@ async fn every_metric_the_dashboard_and_the_rules_use_is_in_a_real_scrape() {
                 && s.labels["code"] != "429"),
         "the rejected key's answer is counted by its code"
     );
+
+    // The breaker closes when its Secret changes: a valid key makes the registration Ready and the gauge 0 again.
+    bench
+        .ns
+        .put_secret(
+            "bad",
+            &[("apiKey", &bench.creds.key), ("endpoint", bench.sim.base_url())],
+        )
+        .await;
+    bench.wait_ready("rejected");
+    eventually(
+        "the open breaker gauge to drop back to 0 (refreshed every 15 s)",
+        Duration::from_secs(45),
+        || async {
+            let text = scrape(port).await?;
+            (value(
+                &text,
+                "callback_operator_credential_breakers_open",
+                &[("provider", "mail")],
+            ) == Some(0.0))
+            .then_some(())
+        },
+    )
+    .await;
 }

@@ -68,7 +68,7 @@ mod tests {
     fn stays_open_until_the_secret_changes() {
         let b = CredentialBreaker::default();
         assert_eq!(b.rejected("ns/key", "1"), None);
-        b.trip("mail", "ns/key", "1", "bad key");
+        b.trip("alpha", "ns/key", "1", "bad key");
         assert_eq!(b.rejected("ns/key", "1").as_deref(), Some("bad key"));
         assert_eq!(
             b.rejected("ns/key", "2"),
@@ -81,23 +81,23 @@ mod tests {
     #[test]
     fn counts_open_breakers_per_provider_until_closed() {
         let b = CredentialBreaker::default();
-        let providers = ["mail", "envelope", "edna"];
+        let providers = ["alpha", "beta", "gamma"];
         assert_eq!(
             b.open_by_provider(&providers),
-            BTreeMap::from([("mail", 0), ("envelope", 0), ("edna", 0)])
+            BTreeMap::from([("alpha", 0), ("beta", 0), ("gamma", 0)])
         );
-        b.trip("mail", "ns/a", "1", "bad key");
-        b.trip("mail", "ns/b", "7", "bad key");
-        b.trip("envelope", "other/c", "3", "bad token");
+        b.trip("alpha", "ns/a", "1", "bad key");
+        b.trip("alpha", "ns/b", "7", "bad key");
+        b.trip("beta", "other/c", "3", "bad token");
         assert_eq!(
             b.open_by_provider(&providers),
-            BTreeMap::from([("mail", 2), ("envelope", 1), ("edna", 0)])
+            BTreeMap::from([("alpha", 2), ("beta", 1), ("gamma", 0)])
         );
 
         // A pass reading a newer Secret closes that breaker; the same version keeps it open.
         assert!(b.rejected("ns/a", "1").is_some());
         assert_eq!(b.rejected("ns/a", "2"), None);
-        assert_eq!(b.open_by_provider(&providers)["mail"], 1);
+        assert_eq!(b.open_by_provider(&providers)["alpha"], 1);
         assert_eq!(
             b.rejected("ns/a", "1"),
             None,
@@ -108,7 +108,7 @@ mod tests {
         b.forget_unused(|key| key != "other/c");
         assert_eq!(
             b.open_by_provider(&providers),
-            BTreeMap::from([("mail", 1), ("envelope", 0), ("edna", 0)])
+            BTreeMap::from([("alpha", 1), ("beta", 0), ("gamma", 0)])
         );
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod commands;
 mod controller;
 mod fingerprint_key;
 mod leader;

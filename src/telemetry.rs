@@ -70,6 +70,7 @@ pub struct Metrics {
     drift_loops: Family<ProviderLabels, Counter>,
     status_writes: Counter,
     registrations: Family<ReadinessLabels, Gauge>,
+    credential_breakers_open: Family<ProviderLabels, Gauge>,
     leader: Gauge,
     malformed_objects: Counter,
     cleanup_abandoned: Family<AbandonedLabels, Counter>,
@@ -138,6 +139,13 @@ impl Metrics {
             "Registrations by provider and Ready state",
             registrations.clone(),
         );
+        let credential_breakers_open = Family::<ProviderLabels, Gauge>::default();
+        registry.register(
+            "credential_breakers_open",
+            "Credentials Secrets the provider rejected, by provider: their registrations make no provider calls until \
+             the Secret changes",
+            credential_breakers_open.clone(),
+        );
         let leader = Gauge::default();
         registry.register("leader", "1 while this replica holds the leader Lease", leader.clone());
         let malformed_objects = Counter::default();
@@ -164,9 +172,31 @@ impl Metrics {
             drift_loops,
             status_writes,
             registrations,
+            credential_breakers_open,
             leader,
             malformed_objects,
             cleanup_abandoned,
+        }
+    }
+
+    /// Creates the per-provider series of rare events at 0, so the first event is an increase a rule can see
+    /// (`increase()` over a series that appears at 1 is 0) and dashboards show a flat line instead of no data.
+    pub fn start_event_counters_at_zero(&self, providers: &[&str], abandon_reasons: &[&str]) {
+        for provider in providers {
+            let labels = ProviderLabels {
+                provider: (*provider).into(),
+            };
+            self.provider_throttled.get_or_create(&labels).inc_by(0);
+            self.drift_corrections.get_or_create(&labels).inc_by(0);
+            self.drift_loops.get_or_create(&labels).inc_by(0);
+            for reason in abandon_reasons {
+                self.cleanup_abandoned
+                    .get_or_create(&AbandonedLabels {
+                        provider: (*provider).into(),
+                        reason: (*reason).into(),
+                    })
+                    .inc_by(0);
+            }
         }
     }
 
@@ -237,6 +267,17 @@ impl Metrics {
         }
     }
 
+    /// Sets the open credential breakers per provider (every provider is given, zeros included).
+    pub fn set_credential_breakers_open<'a>(&self, open: impl IntoIterator<Item = (&'a str, i64)>) {
+        for (provider, n) in open {
+            self.credential_breakers_open
+                .get_or_create(&ProviderLabels {
+                    provider: provider.into(),
+                })
+                .set(n);
+        }
+    }
+
     pub fn malformed_object(&self) {
         self.malformed_objects.inc();
     }
@@ -252,5 +293,58 @@ impl Metrics {
 
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rare_event_counters_start_at_zero_for_every_provider_and_reason() {
+        let metrics = Metrics::new();
+        metrics.start_event_counters_at_zero(&["mail", "edna"], &["deadline", "rejected"]);
+        let text = metrics.encode();
+        for line in [
+            "callback_operator_drift_loops_total{provider=\"mail\"} 0",
+            "callback_operator_drift_corrections_total{provider=\"edna\"} 0",
+            "callback_operator_provider_throttled_requests_total{provider=\"mail\"} 0",
+            "callback_operator_cleanup_abandoned_total{provider=\"edna\",reason=\"rejected\"} 0",
+            "callback_operator_cleanup_abandoned_total{provider=\"mail\",reason=\"deadline\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} in:\n{text}");
+        }
+        metrics.drift_loop("mail");
+        assert!(
+            metrics
+                .encode()
+                .contains("callback_operator_drift_loops_total{provider=\"mail\"} 1")
+        );
+    }
+
+    #[test]
+    fn credential_breakers_open_is_a_gauge_per_provider_that_goes_back_to_zero() {
+        let metrics = Metrics::new();
+        metrics.set_credential_breakers_open([("mail", 2), ("edna", 0)]);
+        let text = metrics.encode();
+        assert!(
+            text.contains("# TYPE callback_operator_credential_breakers_open gauge"),
+            "{text}"
+        );
+        assert!(
+            text.contains("callback_operator_credential_breakers_open{provider=\"mail\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("callback_operator_credential_breakers_open{provider=\"edna\"} 0"),
+            "{text}"
+        );
+
+        metrics.set_credential_breakers_open([("mail", 0), ("edna", 0)]);
+        let text = metrics.encode();
+        assert!(
+            text.contains("callback_operator_credential_breakers_open{provider=\"mail\"} 0"),
+            "{text}"
+        );
     }
 }

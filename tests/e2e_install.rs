@@ -174,6 +174,8 @@ async fn chart_passes_helm_lint_and_a_server_side_dry_run_in_both_modes() {
         vec!["watchNamespaces={a,b}"],
         vec![
             "metrics.serviceMonitor.enabled=true",
+            "metrics.prometheusRule.enabled=true",
+            "metrics.grafanaDashboard.enabled=true",
             "replicas=1",
             "leaderElection.enabled=false",
         ],
@@ -198,6 +200,9 @@ async fn chart_passes_helm_lint_and_a_server_side_dry_run_in_both_modes() {
         vec![],
         vec![format!("watchNamespaces={{{}}}", watched.name)],
         vec!["networkPolicy.enabled=true".to_string()],
+        // The dashboard ConfigMap (the PrometheusRule needs the Prometheus Operator's CRDs, which this cluster lacks;
+        // promtool checks it in e2e_observability).
+        vec!["metrics.grafanaDashboard.enabled=true".to_string()],
     ] {
         let values: Vec<&str> = values.iter().map(String::as_str).collect();
         let manifest = render(&cluster, "dry", &release_ns.name, &values);

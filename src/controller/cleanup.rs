@@ -42,6 +42,8 @@ pub enum Abandoned {
 }
 
 impl Abandoned {
+    pub const ALL: [Abandoned; 3] = [Abandoned::Deadline, Abandoned::Annotation, Abandoned::Rejected];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Abandoned::Deadline => "deadline",
@@ -327,10 +329,7 @@ mod tests {
 
     #[test]
     fn abandonment_reasons_are_metric_labels() {
-        let labels: Vec<&str> = [Abandoned::Deadline, Abandoned::Annotation, Abandoned::Rejected]
-            .iter()
-            .map(|r| r.as_str())
-            .collect();
+        let labels: Vec<&str> = Abandoned::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(labels, ["deadline", "annotation", "rejected"]);
     }
 }

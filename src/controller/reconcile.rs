@@ -229,7 +229,9 @@ async fn apply_with<P: Provider>(
                     finish(obj, ctx, pass, Vec::new(), Next::Retry(delay)).await
                 }
                 ErrorClass::Credentials => {
-                    ctx.breaker.trip(&secret_key, &secret_version, &message);
+                    ctx.breaker.trip(P::NAME, &secret_key, &secret_version, &message);
+                    ctx.metrics
+                        .set_credential_breakers_open(ctx.breaker.open_by_provider(crate::providers::Providers::NAMES));
                     let message = format!("{message} (not retried until Secret {secret_key} changes)");
                     let verdict = Verdict::Stalled {
                         reason: err.reason(),

@@ -183,7 +183,9 @@ pub async fn run_controller(
         progress: options.progress.clone(),
     });
 
-    let readiness = spawn_readiness_gauge(store.clone(), providers, metrics.clone());
+    let abandon_reasons = super::cleanup::Abandoned::ALL.map(super::cleanup::Abandoned::as_str);
+    metrics.start_event_counters_at_zero(Providers::NAMES, &abandon_reasons);
+    let readiness = spawn_readiness_gauge(store.clone(), providers, context.clone());
     let resyncs = tokio::spawn(async move { resync.run(retrigger).await });
     let secret_users = indexes.clone();
     let secrets_listed = secrets_listed_flag;
@@ -324,16 +326,18 @@ fn release_guard(guard: &Option<Arc<BindingGuard>>, store: &reflector::Store<Cal
     tokio::spawn(async move { guard.release(&namespace, empty).await });
 }
 
-/// Keeps `callback_operator_registrations{provider,ready}` current from the store (cheap: a scan every 15 s).
+/// Keeps `callback_operator_registrations{provider,ready}` and `callback_operator_credential_breakers_open{provider}`
+/// current from the store (cheap: a scan every 15 s). A breaker whose Secret no registration names is closed here.
 fn spawn_readiness_gauge(
     store: reflector::Store<CallbackRegistration>,
     providers: Providers,
-    metrics: Metrics,
+    context: Arc<Context>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let mut counts: std::collections::HashMap<crate::telemetry::ReadinessLabels, i64> =
                 std::collections::HashMap::new();
+            let mut secrets_in_use = std::collections::HashSet::new();
             for obj in store.state() {
                 let provider = providers.name_of(&obj.spec).unwrap_or("unknown").to_string();
                 let ready = obj
@@ -345,8 +349,14 @@ fn spawn_readiness_gauge(
                 *counts
                     .entry(crate::telemetry::ReadinessLabels { provider, ready })
                     .or_default() += 1;
+                let namespace = obj.namespace().unwrap_or_default();
+                secrets_in_use.insert(format!("{namespace}/{}", obj.spec.credentials_ref.name));
             }
-            metrics.set_registrations(counts);
+            context.metrics.set_registrations(counts);
+            context.breaker.forget_unused(|key| secrets_in_use.contains(key));
+            context
+                .metrics
+                .set_credential_breakers_open(context.breaker.open_by_provider(Providers::NAMES));
             tokio::time::sleep(Duration::from_secs(15)).await;
         }
     })

@@ -53,6 +53,36 @@ async fn apiserver_restart_mid_reconcile() {
     assert_eq!(bench.sim.webhooks(&bench.creds.key).len(), 2);
 }
 
+/// Fault: the operator (re)starts while the apiserver is away — a pod rescheduled during a control-plane upgrade.
+/// End state: it waits for the apiserver instead of exiting (its start-up reads retry), then reconciles: an object
+/// applied before the outage and one applied after it are both Ready. (Soak seed 7 found the operator exiting on the
+/// first connection error at start-up and reconciling nothing.)
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "own control plane: make soak"]
+async fn operator_started_while_the_apiserver_is_away_waits_for_it() {
+    let cp = PrivateControlPlane::start("fault-startup").await;
+    let mut bench = bench_on(&cp, "fault-startup").await;
+    let url = bench.receiver.url("/a");
+    bench.apply("a", &mail::block(&url, ""));
+    bench.wait_ready("a");
+    bench.operator.kill();
+    let stopped = cp.stop("kube-apiserver");
+    let ns = bench.ns.name.clone();
+    bench.operator = Operator::start(&cp.cluster, &[&ns], DEFAULTS);
+    // Long enough for the start-up reads to fail several times (they retry from 0.5 s, doubling).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(
+        bench.operator.try_wait().is_none(),
+        "the operator exited while the apiserver was away"
+    );
+    cp.start_again(stopped).await;
+    let other = bench.receiver.url("/b");
+    bench.apply("b", &mail::block(&other, ""));
+    bench.wait_ready("b");
+    bench.wait_ready("a");
+    assert_eq!(bench.sim.webhooks(&bench.creds.key).len(), 2);
+}
+
 /// Fault: etcd restarts under the apiserver. End state: the existing object still Ready, a spec change and a new
 /// object applied afterwards both reach the provider.
 #[tokio::test(flavor = "multi_thread")]

@@ -65,6 +65,12 @@ impl PrivateControlPlane {
     /// Stops `process` (`kube-apiserver` or `etcd`) with SIGTERM and starts it again with the same command line;
     /// waits until the apiserver answers /readyz again.
     pub async fn restart(&self, process: &str) {
+        let stopped = self.stop(process);
+        self.start_again(stopped).await;
+    }
+
+    /// Stops `process` with SIGTERM; returns what [`start_again`](Self::start_again) needs to bring it back.
+    pub fn stop(&self, process: &str) -> Stopped {
         let pid_file = self.state_dir.join(format!("run/{process}.pid"));
         let pid: u32 = std::fs::read_to_string(&pid_file)
             .expect("the pid file")
@@ -79,6 +85,16 @@ impl PrivateControlPlane {
             .collect();
         let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
         wait_exit(pid, Duration::from_secs(30));
+        Stopped {
+            process: process.to_string(),
+            argv,
+        }
+    }
+
+    /// Starts a stopped process again with its old command line; waits until the apiserver answers /readyz.
+    pub async fn start_again(&self, stopped: Stopped) {
+        let Stopped { process, argv } = stopped;
+        let pid_file = self.state_dir.join(format!("run/{process}.pid"));
         let log = std::fs::OpenOptions::new()
             .append(true)
             .create(true)
@@ -152,4 +168,10 @@ fn wait_exit(pid: u32, timeout: Duration) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A control-plane process stopped by [`PrivateControlPlane::stop`].
+pub struct Stopped {
+    process: String,
+    argv: Vec<String>,
 }

@@ -43,7 +43,12 @@ pub struct Failure {
 }
 
 /// Runs `ops` in a fresh world; checks every `check_every` operations (0: only at the end).
-async fn run_ops(cp: &PrivateControlPlane, seed: u64, ops: &[Op], check_every: usize) -> (Figures, u64, Option<Failure>) {
+async fn run_ops(
+    cp: &PrivateControlPlane,
+    seed: u64,
+    ops: &[Op],
+    check_every: usize,
+) -> (Figures, u64, Option<Failure>) {
     let mut world = World::start(cp).await;
     for (i, op) in ops.iter().enumerate() {
         if *op == Op::RestartApiserver {

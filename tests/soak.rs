@@ -11,12 +11,9 @@ mod support;
 use harness::control_plane::PrivateControlPlane;
 use harness::runner::{Settings, soak};
 
-/// A few hundred operations, one seed: part of `make test`. Without apiserver restarts, which expose an open
-/// operator bug (docs/reliability.md, "Bugs found"); `make soak` keeps them.
+/// A few hundred operations, one seed: part of `make test` (about 3 minutes). Without apiserver restarts, which
+/// `make soak` adds (each costs the operator a relist).
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "red: after the hand-over and watch-recovery fixes, seed 7 still reports objects without status and \
-            missing registrations after op 50 under the seed reading of edna and a loaded machine (docs/reliability.md, \
-            Open findings); un-ignore when the soak is green"]
 async fn short_soak() {
     let cp = PrivateControlPlane::start("soak-short").await;
     soak(&cp, Settings::from_env(7, 200, false)).await;

@@ -81,6 +81,10 @@ pub struct Obj {
     pub history: BTreeSet<Identity>,
     /// The key it last synced with (what its status.registration.account names).
     pub synced_key: Option<String>,
+    /// Every key it could have synced with at some point (not suspended, its Secret holding a key the provider
+    /// accepts): its status may name any of them, even if no check saw it in sync (soak seed 2: synced with key0
+    /// between two checks, its Secret deleted before the next one — the operator still knows it by key0).
+    pub may_have_synced: BTreeSet<String>,
 }
 
 /// The state of a credentials Secret.
@@ -168,6 +172,9 @@ impl Model {
         let can_sync = !o.suspend && current.is_some_and(|k| k == key && !self.revoked.contains(k));
         if can_sync || o.synced_key.as_deref() == Some(key) {
             return Some(true);
+        }
+        if o.may_have_synced.contains(key) {
+            return Some(false);
         }
         // It may or may not have synced with this account before it stopped syncing: the model cannot tell.
         let maybe = self.account_of(&other.0, o.provider).is_some_and(|k| k == key);
@@ -320,6 +327,20 @@ impl Model {
     /// minutes, spread), not at start-up (seed 7: a manual envelope copy outlived a restart by 20 operations), so
     /// drift stays exempt until the owner's spec or Secret changes.
     pub fn operator_restarted(&mut self) {}
+
+    /// After every operation: what each object could sync with now joins the keys its status may name.
+    pub fn note_possible_syncs(&mut self) {
+        let now: Vec<(ObjKey, String)> = self
+            .objects
+            .iter()
+            .filter(|(_, o)| !o.suspend)
+            .filter_map(|(k, o)| Some((k.clone(), self.key_of(&k.0, o.provider)?.clone())))
+            .filter(|(_, key)| !self.revoked.contains(key))
+            .collect();
+        for (k, key) in now {
+            self.objects.get_mut(&k).unwrap().may_have_synced.insert(key);
+        }
+    }
 
     /// After a check found `key` in sync: its history is just its current identity.
     pub fn verified(&mut self, key: &ObjKey) {

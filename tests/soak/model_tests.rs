@@ -18,6 +18,7 @@ fn obj(provider: Provider, url: &str, created: i64) -> Obj {
         created: (created, format!("uid-{created}")),
         history: BTreeSet::new(),
         synced_key: None,
+        may_have_synced: BTreeSet::new(),
     }
 }
 
@@ -88,6 +89,22 @@ fn another_namespace_conflicts_when_the_operator_knows_the_older_is_in_that_acco
         Expected::Conflict,
         "its status still names K1"
     );
+}
+
+#[test]
+fn an_older_claimant_that_could_have_synced_between_checks_may_still_own() {
+    // Soak seed 2: the older object could sync with T1 between two checks; its Secret was deleted (then set to a
+    // revoked key) before the next check and it was suspended; its status may still name T1, so a younger object of
+    // T1 in another namespace may be Synced or wait with Conflict.
+    let mut m = model_with_secrets();
+    m.create(key("a", "old"), obj(Provider::Envelope, "https://u", 1));
+    m.note_possible_syncs();
+    m.set_secret("a", Provider::Envelope, None);
+    m.set_secret("a", Provider::Envelope, Some("BAD".into()));
+    m.update(&key("a", "old"), |o| o.suspend = true);
+    m.note_possible_syncs();
+    m.create(key("b", "young"), obj(Provider::Envelope, "https://u", 2));
+    assert_eq!(m.expected(&key("b", "young")), Expected::SyncedOrConflict);
 }
 
 #[test]

@@ -247,6 +247,7 @@ impl World {
                     created: (0, String::new()),
                     history: BTreeSet::new(),
                     synced_key: None,
+                    may_have_synced: BTreeSet::new(),
                 };
                 let made = self.write(*ns, name, &obj).await;
                 let created = made.metadata.creation_timestamp.as_ref().unwrap().0.as_second();
@@ -347,6 +348,7 @@ impl World {
                 url,
             } => self.out_of_band(*provider, *kind, *key, *url),
         }
+        self.model.note_possible_syncs();
     }
 
     /// Changes made at a provider behind the operator's back; the identity is drifted until reconciled.

@@ -21,6 +21,7 @@ mod resync;
 mod run;
 mod secret_index;
 mod secrets;
+mod shard;
 mod status;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use std::time::Duration;
 pub use progress::Progress;
 pub use run::{ControllerOptions, run_controller};
 pub use secrets::SecretSelector;
+pub use shard::shard_selector;
 
 use crate::providers::{EndpointPolicy, Providers};
 use crate::telemetry::Metrics;

@@ -41,6 +41,8 @@ pub struct ControllerOptions {
     pub instance: Option<String>,
     /// Namespaces to watch; empty means every namespace (cluster-scoped RBAC).
     pub namespaces: Vec<String>,
+    /// The shard's label selector on the registration watch (`shard.rs`); `None`: every registration.
+    pub shard_selector: Option<String>,
     /// The operator's RoleBinding in each watched namespace, kept while the namespace holds registrations
     /// (namespace-scoped installs; `guard.rs`).
     pub guard_binding: Option<String>,
@@ -114,6 +116,7 @@ pub async fn run_controller(
     let stream = registration_watch(
         &watch_client,
         &options.namespaces,
+        options.shard_selector.as_deref(),
         &store,
         &metrics,
         Arc::new(on_listed),
@@ -228,9 +231,14 @@ type OnListed = Arc<dyn Fn(Option<&str>, bool) + Send + Sync>;
 /// deletes: one watcher per namespace, each decoding its objects one by one and sweeping its own relists against the
 /// shared cache, so several namespaces keep one correct cache. `on_listed(scope, all)` runs when a watcher has listed
 /// for the first time (`all`: it was the last one to).
+///
+/// With a shard selector the apiserver sends only this shard's objects, and an object whose labels stop matching
+/// arrives as a Delete: it leaves the cache, the claim index and the resync queue, and its finalizer is left alone
+/// (a Delete event never reaches the reconciler, so no cleanup runs): the shard it moved to adopts it.
 fn registration_watch(
     client: &kube::Client,
     namespaces: &[String],
+    shard_selector: Option<&str>,
     store: &reflector::Store<CallbackRegistration>,
     metrics: &Metrics,
     on_listed: OnListed,
@@ -250,7 +258,11 @@ fn registration_watch(
         let (metrics, store, listed, on_listed) = (metrics.clone(), store.clone(), listed.clone(), on_listed.clone());
         let mut sweep = Sweep::new(scope.clone());
         let mut first_list = true;
-        watcher::watcher(api, watcher::Config::default().any_semantic())
+        let mut config = watcher::Config::default().any_semantic();
+        if let Some(selector) = shard_selector {
+            config = config.labels(selector);
+        }
+        watcher::watcher(api, config)
             .backoff(WatchBackoff::default())
             .filter_map(move |event| futures::future::ready(event.map(|e| decode::event(e, &metrics)).transpose()))
             .flat_map(move |event| {

@@ -70,7 +70,7 @@ pub async fn run_controller(
     // then triggering its objects at once (`listed` below).
     writer.apply_watcher_event(&WatchEvent::Init);
     writer.apply_watcher_event(&WatchEvent::InitDone);
-    let indexes = Arc::new(Indexes::new(providers.clone()));
+    let indexes = Arc::new(Indexes::new(providers.clone()).sharded(options.shard_selector.is_some()));
     let (retrigger, retriggered) = futures::channel::mpsc::unbounded::<ObjectRef<CallbackRegistration>>();
     let resync = Arc::new(ResyncQueue::default());
     let wake_filter = Arc::new(ChangeFilter::default());

@@ -2,9 +2,9 @@
 //! identity) and Secret references (which objects a Secret change wakes). Every object is indexed as it arrives,
 //! reconciled or not. No client: tested by feeding watch events.
 
-use kube::{Resource, ResourceExt};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Event as WatchEvent;
+use kube::{Resource, ResourceExt};
 
 use super::ownership::{ClaimIndex, Claimant};
 use super::secret_index::SecretIndex;
@@ -52,9 +52,7 @@ impl Indexes {
             WatchEvent::Delete(obj) => {
                 let (namespace, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
                 self.secrets.forget(&namespace, &name);
-                let released = self
-                    .claims
-                    .remove(&namespace, &name, &obj.uid().unwrap_or_default());
+                let released = self.claims.remove(&namespace, &name, &obj.uid().unwrap_or_default());
                 // An object that moved to another shard still holds its identity there: the claimants it kept
                 // waiting here are not woken to take over (they could not tell the two apart).
                 if self.sharded && moved_away(obj) {

@@ -9,11 +9,14 @@ pub fn shard_selector(text: &str) -> Result<Option<String>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '=' | '!' | ',' | '(' | ')' | ' ');
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '=' | '!' | ',' | '(' | ')' | ' ');
     let mut depth = 0i32;
     for c in text.chars() {
         if !allowed(c) {
-            return Err(format!("--watch-label-selector {text:?}: {c:?} is not allowed in a label selector"));
+            return Err(format!(
+                "--watch-label-selector {text:?}: {c:?} is not allowed in a label selector"
+            ));
         }
         depth += match c {
             '(' => 1,
@@ -26,7 +29,9 @@ pub fn shard_selector(text: &str) -> Result<Option<String>, String> {
     }
     let compact: String = text.chars().filter(|c| *c != ' ').collect();
     if depth != 0 || compact.starts_with(',') || compact.ends_with(',') || compact.contains(",,") {
-        return Err(format!("--watch-label-selector {text:?}: an empty term or unbalanced parentheses"));
+        return Err(format!(
+            "--watch-label-selector {text:?}: an empty term or unbalanced parentheses"
+        ));
     }
     Ok(Some(text.to_string()))
 }

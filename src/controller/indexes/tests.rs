@@ -90,11 +90,18 @@ fn in_a_shard_an_owner_moving_away_does_not_wake_the_claimant_it_kept_waiting() 
         indexes.observe(&WatchEvent::Apply(waiting.clone()));
         let woken = indexes.observe(&WatchEvent::Delete(owner.clone()));
         if sharded {
-            assert!(woken.is_empty(), "moved to another shard: it still holds the identity there");
+            assert!(
+                woken.is_empty(),
+                "moved to another shard: it still holds the identity there"
+            );
         } else {
             assert_eq!(woken, vec![ObjectRef::new("waiting").within("shop")]);
         }
-        assert_eq!(indexes.claims.len(), 1, "either way the shard forgets the object that left it");
+        assert_eq!(
+            indexes.claims.len(),
+            1,
+            "either way the shard forgets the object that left it"
+        );
     }
 }
 

@@ -7,9 +7,11 @@ mod support;
 
 use std::time::Duration;
 
+use serde_json::Value;
+use support::install::{documents, kind_of, render};
 use support::mail::{self, MailBench};
 use support::metrics::total;
-use support::{Operator, eventually, ready_condition};
+use support::{Cluster, Operator, eventually, ready_condition};
 
 const DEFAULT_SHARD: &str = "!sharding.callback-operator.io/key";
 const SHARD_B: &str = "sharding.callback-operator.io/key=b";
@@ -153,4 +155,109 @@ async fn an_owner_moved_to_another_shard_keeps_its_identity_from_the_claimant_le
     .await;
     bench.wait_reason("waiting", "Conflict").await;
     assert_eq!(provider_writes(&bench), writes, "still no write");
+}
+
+/// (Deployment name, its watch selector env, its Lease name, its pod selector's shard label).
+fn deployments(docs: &[Value]) -> Vec<(String, Option<String>, Option<String>, Option<String>)> {
+    docs.iter()
+        .filter(|d| kind_of(d) == "Deployment")
+        .map(|d| {
+            let env = d["spec"]["template"]["spec"]["containers"][0]["env"]
+                .as_array()
+                .unwrap();
+            let var = |name: &str| {
+                env.iter()
+                    .find(|e| e["name"] == name)
+                    .and_then(|e| e["value"].as_str().map(str::to_string))
+            };
+            (
+                d["metadata"]["name"].as_str().unwrap().to_string(),
+                var("CALLBACK_OPERATOR_WATCH_LABEL_SELECTOR"),
+                var("CALLBACK_OPERATOR_LEADER_ELECTION_LEASE_NAME"),
+                d["spec"]["selector"]["matchLabels"]["callback-operator.io/shard"]
+                    .as_str()
+                    .map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+fn lease_names_granted(docs: &[Value]) -> Vec<String> {
+    docs.iter()
+        .filter(|d| kind_of(d) == "Role")
+        .flat_map(|d| d["rules"].as_array().unwrap().clone())
+        .filter(|r| r["resources"][0] == "leases" && r["resourceNames"].is_array())
+        .flat_map(|r| r["resourceNames"].as_array().unwrap().clone())
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_chart_renders_one_deployment_and_lease_per_shard() {
+    let cluster = Cluster::connect().await;
+    let some = |s: &str| Some(s.to_string());
+
+    // Default: no sharding, one Deployment for every registration (no selector).
+    let docs = documents(&render(&cluster, "r", "ops", &[]));
+    assert_eq!(
+        deployments(&docs),
+        vec![(
+            "r-callback-operator".into(),
+            None,
+            some("r-callback-operator-leader"),
+            None
+        )]
+    );
+    assert_eq!(lease_names_granted(&docs), ["r-callback-operator-leader"]);
+
+    // Two shards: the release's Deployment and Lease become the default shard (unlabelled objects).
+    let docs = documents(&render(&cluster, "r", "ops", &["sharding.shards={s1,s2}"]));
+    assert_eq!(
+        deployments(&docs),
+        vec![
+            (
+                "r-callback-operator".into(),
+                some("!sharding.callback-operator.io/key"),
+                some("r-callback-operator-leader"),
+                None
+            ),
+            (
+                "r-callback-operator-s1".into(),
+                some("sharding.callback-operator.io/key=s1"),
+                some("r-callback-operator-leader-s1"),
+                some("s1")
+            ),
+            (
+                "r-callback-operator-s2".into(),
+                some("sharding.callback-operator.io/key=s2"),
+                some("r-callback-operator-leader-s2"),
+                some("s2")
+            ),
+        ]
+    );
+    assert_eq!(
+        lease_names_granted(&docs),
+        [
+            "r-callback-operator-leader",
+            "r-callback-operator-leader-s1",
+            "r-callback-operator-leader-s2"
+        ]
+    );
+
+    // Shards with watchNamespaces are refused (the RoleBinding guard is per namespace, not per shard).
+    let chart = support::install::chart_dir().display().to_string();
+    let refused = support::install::helm(
+        &cluster,
+        &[
+            "template",
+            "r",
+            &chart,
+            "--set",
+            "sharding.shards={s1}",
+            "--set",
+            "watchNamespaces={shop}",
+        ],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cluster-wide install"));
 }

@@ -7,6 +7,7 @@ use kube::runtime::watcher::Event as WatchEvent;
 use kube::{Resource, ResourceExt};
 
 use super::ownership::{ClaimIndex, Claimant};
+use super::secret_cache::SecretCache;
 use super::secret_index::SecretIndex;
 use crate::api::CallbackRegistration;
 use crate::providers::Providers;
@@ -17,6 +18,8 @@ pub struct Indexes {
     sharded: bool,
     pub claims: ClaimIndex,
     pub secrets: SecretIndex,
+    /// Secret values read by reconciliations, fed by the Secret watch (`secret_cache.rs`).
+    pub secret_values: std::sync::Arc<SecretCache>,
 }
 
 impl Indexes {
@@ -26,6 +29,7 @@ impl Indexes {
             sharded: false,
             claims: ClaimIndex::default(),
             secrets: SecretIndex::default(),
+            secret_values: Default::default(),
         }
     }
 

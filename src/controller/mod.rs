@@ -19,6 +19,7 @@ mod recorder;
 mod relist;
 mod resync;
 mod run;
+mod secret_cache;
 mod secret_index;
 mod secrets;
 mod shard;

@@ -157,8 +157,10 @@ async fn an_owner_moved_to_another_shard_keeps_its_identity_from_the_claimant_le
     assert_eq!(provider_writes(&bench), writes, "still no write");
 }
 
-/// (Deployment name, its watch selector env, its Lease name, its pod selector's shard label).
-fn deployments(docs: &[Value]) -> Vec<(String, Option<String>, Option<String>, Option<String>)> {
+/// A rendered Deployment: (its name, its watch selector env, its Lease name, its pod selector's shard label).
+type Rendered = (String, Option<String>, Option<String>, Option<String>);
+
+fn deployments(docs: &[Value]) -> Vec<Rendered> {
     docs.iter()
         .filter(|d| kind_of(d) == "Deployment")
         .map(|d| {

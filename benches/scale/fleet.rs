@@ -185,7 +185,10 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
             }
         }
         Subject::Null => {
-            null_controller = Some(crate::null_controller::start(cluster.client.clone(), options.concurrency));
+            null_controller = Some(crate::null_controller::start(
+                cluster.client.clone(),
+                options.concurrency,
+            ));
         }
     }
     let pids: Vec<u32> = operators.iter().map(Operator::pid).collect();
@@ -260,8 +263,7 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
             shard: shard_selector(k),
             objects,
             provider_writes_per_object: writes / objects as f64,
-            provider_requests_per_object: total(&metrics, "callback_operator_provider_requests_total")
-                / objects as f64,
+            provider_requests_per_object: total(&metrics, "callback_operator_provider_requests_total") / objects as f64,
             status_writes_per_object: total(&metrics, "callback_operator_status_writes_total") / objects as f64,
             peak_rss_mib: peaks[k] as f64 / 1048576.0,
             rest_rss_mib: 0.0,
@@ -283,8 +285,8 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
     let cpu_before = cpu_of(&pids);
     let cpu_started = Instant::now();
     tokio::time::sleep(cpu_window).await;
-    let cpu_at_rest = cpu_of(&pids).saturating_sub(cpu_before).as_secs_f64()
-        / cpu_started.elapsed().as_secs_f64().max(f64::EPSILON);
+    let cpu_at_rest =
+        cpu_of(&pids).saturating_sub(cpu_before).as_secs_f64() / cpu_started.elapsed().as_secs_f64().max(f64::EPSILON);
     let calls_at_rest = provider_calls(&mail, &edna, &envelope);
     let provider_writes_at_rest = provider_writes(&calls_at_rest) - writes_before;
     let versions_after_rest: u32 = observed.lock().unwrap().versions.values().map(|(_, c)| c).sum();

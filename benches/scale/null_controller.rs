@@ -32,7 +32,11 @@ pub fn start(client: kube::Client, concurrency: u16) -> tokio::task::JoinHandle<
         let api: Api<CallbackRegistration> = Api::all(client.clone());
         Controller::new(api, watcher::Config::default().any_semantic())
             .with_config(Config::default().concurrency(concurrency))
-            .run(reconcile, |_, _, _| Action::requeue(std::time::Duration::from_secs(2)), Arc::new(client))
+            .run(
+                reconcile,
+                |_, _, _| Action::requeue(std::time::Duration::from_secs(2)),
+                Arc::new(client),
+            )
             .for_each(|_| async {})
             .await;
     })

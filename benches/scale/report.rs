@@ -180,7 +180,9 @@ pub fn print_table(options: &Options, all: &[Figures], nulls: &[Figures]) {
         println!("  N={}: {}", f.n, requests.join(", "));
     }
     if !nulls.is_empty() {
-        println!("\nthe null controller (finalizer + one status write, no Secret read, no Event, no provider call), same run:");
+        println!(
+            "\nthe null controller (finalizer + one status write, no Secret read, no Event, no provider call), same run:"
+        );
         for f in nulls {
             let requests: Vec<String> = f
                 .apiserver_requests_per_registration

@@ -317,13 +317,18 @@ fn secret_watch(
             .backoff(WatchBackoff::default())
             .inspect(move |event| {
                 let Ok(event) = event else { return };
-                let identity = |meta: &PartialObjectMeta<Secret>| (meta.namespace().unwrap_or_default(), meta.name_any());
+                let identity =
+                    |meta: &PartialObjectMeta<Secret>| (meta.namespace().unwrap_or_default(), meta.name_any());
                 match event {
                     WatchEvent::Init => cache.relist_started(scope.as_deref()),
                     WatchEvent::InitDone => cache.relist_done(scope.as_deref()),
                     WatchEvent::Apply(meta) | WatchEvent::InitApply(meta) => {
                         let (namespace, name) = identity(meta);
-                        cache.observed(&namespace, &name, meta.metadata.resource_version.as_deref().unwrap_or(""));
+                        cache.observed(
+                            &namespace,
+                            &name,
+                            meta.metadata.resource_version.as_deref().unwrap_or(""),
+                        );
                     }
                     WatchEvent::Delete(meta) => {
                         let (namespace, name) = identity(meta);

@@ -66,7 +66,9 @@ impl SecretCache {
     /// A watcher of `scope` (a namespace, `None`: the cluster) starts listing again.
     pub fn relist_started(&self, scope: Option<&str>) {
         let mut inner = self.inner.lock().expect("secret cache lock");
-        inner.relisting.insert(scope.unwrap_or_default().to_string(), HashSet::new());
+        inner
+            .relisting
+            .insert(scope.unwrap_or_default().to_string(), HashSet::new());
     }
 
     /// The relist of `scope` is complete: whatever it did not list is gone.
@@ -131,7 +133,10 @@ mod tests {
     fn a_value_is_served_only_at_the_version_the_watch_reports() {
         let cache = SecretCache::default();
         cache.put("shop", "creds", &values("k1"), "1");
-        assert!(cache.get("shop", "creds").is_none(), "not kept before the watch reported it");
+        assert!(
+            cache.get("shop", "creds").is_none(),
+            "not kept before the watch reported it"
+        );
         cache.observed("shop", "creds", "1");
         cache.put("shop", "creds", &values("k1"), "1");
         assert_eq!(cache.get("shop", "creds"), Some((values("k1"), "1".into())));
@@ -139,7 +144,10 @@ mod tests {
         assert!(cache.get("shop", "creds").is_none(), "a change drops it");
         assert_eq!(cache.held(), 0);
         cache.put("shop", "creds", &values("k1"), "1");
-        assert!(cache.get("shop", "creds").is_none(), "a read older than the watch is not kept");
+        assert!(
+            cache.get("shop", "creds").is_none(),
+            "a read older than the watch is not kept"
+        );
     }
 
     #[test]

@@ -23,6 +23,86 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Print the CustomResourceDefinition YAML (what crds/ holds).
     Crd,
+    /// Say what the operator would do for one registration — create, update (a field diff), adopt, nothing, or a
+    /// conflict with another object — reading the provider and writing nothing there. Exit 0: nothing pending;
+    /// 2: provider changes pending; 1: an error, or the object would not be applied (conflict, missing Secret, ...).
+    Plan(Box<PlanArgs>),
+    /// Print CallbackRegistration YAML for every webhook a provider account holds (edna cannot be listed: a
+    /// template), observe-only by default, ready to commit.
+    Import(Box<ImportArgs>),
+}
+
+/// What `plan` and `import` need to reach the cluster and the providers the way the operator does.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ToolArgs {
+    /// Path to a kubeconfig; absent means KUBECONFIG, ~/.kube/config, or in-cluster configuration.
+    #[arg(long, env = "CALLBACK_OPERATOR_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// Extra provider base URLs credential Secrets may name under `endpoint` (as the operator's flag).
+    #[arg(long, env = "CALLBACK_OPERATOR_ALLOWED_ENDPOINTS", value_delimiter = ',')]
+    pub allowed_endpoints: Vec<String>,
+
+    /// A file holding the fingerprint key (as the operator's flag); account ids then match what status records.
+    #[arg(long, env = "CALLBACK_OPERATOR_FINGERPRINT_KEY_FILE")]
+    pub fingerprint_key_file: Option<PathBuf>,
+
+    /// The operator's fingerprint key Secret, read (never created) so account ids match status.
+    #[arg(
+        long,
+        env = "CALLBACK_OPERATOR_FINGERPRINT_KEY_SECRET",
+        default_value = "callback-operator-fingerprint-key"
+    )]
+    pub fingerprint_key_secret: String,
+
+    /// Namespace of the fingerprint key Secret (default: the kubeconfig context's).
+    #[arg(long, env = "CALLBACK_OPERATOR_FINGERPRINT_KEY_NAMESPACE")]
+    pub fingerprint_key_namespace: Option<String>,
+
+    /// Timeout of every provider HTTP request.
+    #[arg(long, env = "CALLBACK_OPERATOR_PROVIDER_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub provider_timeout: Duration,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct PlanArgs {
+    /// A live object, `NAMESPACE/NAME`.
+    #[arg(conflicts_with = "file", required_unless_present = "file")]
+    pub object: Option<String>,
+
+    /// A manifest holding one CallbackRegistration (`-` for stdin). If that object exists, its status says what
+    /// was applied before.
+    #[arg(short = 'f', long)]
+    pub file: Option<PathBuf>,
+
+    /// The namespace of a manifest that names none (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+
+    #[command(flatten)]
+    pub tools: ToolArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ImportArgs {
+    /// The credentials Secret, `NAMESPACE/NAME`; the registrations are written into that namespace and reference it.
+    #[arg(long)]
+    pub secret: String,
+
+    /// Which provider the Secret is for.
+    #[arg(long, value_parser = ["mail", "envelope", "edna"])]
+    pub provider: String,
+
+    /// envelope: the mailbox to list (DocStudio lists one mailbox at a time).
+    #[arg(long)]
+    pub mailbox: Option<String>,
+
+    /// Leave `managementPolicy: Observe` out: the operator manages the imported webhooks fully once applied.
+    #[arg(long)]
+    pub full: bool,
+
+    #[command(flatten)]
+    pub tools: ToolArgs,
 }
 
 #[derive(clap::Args, Debug, Clone)]
@@ -173,7 +253,7 @@ mod tests {
         argv.extend_from_slice(args);
         match Cli::try_parse_from(argv).expect("valid flags").command {
             Command::Run(args) => *args,
-            Command::Crd => unreachable!(),
+            _ => unreachable!(),
         }
     }
 
@@ -195,6 +275,40 @@ mod tests {
         assert!(run_args(&[]).watch_label_selector.is_empty());
         let shard = run_args(&["--watch-label-selector", "!sharding.callback-operator.io/key"]);
         assert_eq!(shard.watch_label_selector, "!sharding.callback-operator.io/key");
+    }
+
+    #[test]
+    fn plan_takes_a_file_or_a_live_object_but_not_both() {
+        let parse = |args: &[&str]| {
+            let mut argv = vec!["callback-operator", "plan"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv)
+        };
+        assert!(
+            matches!(parse(&["shop/orders"]).unwrap().command, Command::Plan(p) if p.object.as_deref() == Some("shop/orders"))
+        );
+        assert!(matches!(parse(&["-f", "x.yaml"]).unwrap().command, Command::Plan(p) if p.file.is_some()));
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["shop/orders", "-f", "x.yaml"]).is_err());
+    }
+
+    #[test]
+    fn import_is_observe_only_unless_full_is_asked_for() {
+        let parse = |args: &[&str]| match Cli::try_parse_from([&["callback-operator", "import"], args].concat()) {
+            Ok(Cli {
+                command: Command::Import(args),
+            }) => Ok(*args),
+            Ok(_) => unreachable!(),
+            Err(err) => Err(err),
+        };
+        let args = parse(&["--secret", "shop/creds", "--provider", "mail"]).unwrap();
+        assert!(!args.full);
+        assert!(
+            parse(&["--secret", "shop/creds", "--provider", "mail", "--full"])
+                .unwrap()
+                .full
+        );
+        assert!(parse(&["--secret", "shop/creds", "--provider", "fax"]).is_err());
     }
 
     #[test]

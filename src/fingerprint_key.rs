@@ -37,6 +37,20 @@ pub fn from_file(file: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(key)
 }
 
+/// The key stored in Secret `namespace/name`, or `None` when it does not exist (never creates it: the read-only
+/// commands `plan` and `import` use this).
+pub async fn load(client: &Client, namespace: &str, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    match api
+        .get_opt(name)
+        .await
+        .with_context(|| format!("reading the fingerprint key Secret {namespace}/{name}"))?
+    {
+        Some(secret) => key_of(&secret, namespace, name).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The key stored in Secret `namespace/name`, created with a fresh random key when absent.
 pub async fn load_or_create(client: &Client, namespace: &str, name: &str) -> anyhow::Result<Vec<u8>> {
     let api: Api<Secret> = Api::namespaced(client.clone(), namespace);

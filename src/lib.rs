@@ -4,10 +4,12 @@
 
 pub mod api;
 pub mod cli;
+pub mod commands;
 mod controller;
 mod fingerprint_key;
 mod leader;
 pub mod operator;
 mod providers;
 mod server;
+mod startup;
 mod telemetry;

@@ -16,5 +16,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run(args) => callback_operator::operator::run(*args).await,
+        Command::Plan(args) => {
+            let code = callback_operator::commands::plan(*args).await?;
+            std::process::exit(code)
+        }
+        Command::Import(args) => callback_operator::commands::import(*args).await,
     }
 }

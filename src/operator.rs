@@ -52,7 +52,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .clone()
                 .filter(|ns| !ns.is_empty())
                 .unwrap_or_else(|| client.default_namespace().to_string());
-            crate::fingerprint_key::load_or_create(&client, &namespace, &args.fingerprint_key_secret).await?
+            crate::startup::retrying("fingerprint key", || {
+                crate::fingerprint_key::load_or_create(&client, &namespace, &args.fingerprint_key_secret)
+            })
+            .await?
         }
     };
     crate::providers::set_fingerprint_key(key).map_err(anyhow::Error::msg)?;
@@ -118,7 +121,10 @@ async fn run_elected(
     stop_tx: watch::Sender<Option<Stop>>,
     stop_rx: watch::Receiver<Option<Stop>>,
 ) -> anyhow::Result<()> {
-    let mut leadership = Leadership::join(parts.client.clone(), lease.clone()).await?;
+    let mut leadership = crate::startup::retrying("leader election", || {
+        Leadership::join(parts.client.clone(), lease.clone())
+    })
+    .await?;
     tokio::select! {
         acquired = leadership.acquired() => acquired?,
         _ = stop_requested(stop_rx.clone()) => {

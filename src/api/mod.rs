@@ -18,7 +18,7 @@ pub use mail::{EmailStatus, MailEventFormat, MailEvents, MailSpec, MailWebhookSt
 pub use reason::{EventReason, Reason};
 pub use registration::{
     CallbackRegistration, CallbackRegistrationSpec, CallbackRegistrationStatus, CredentialsRef, DeletionPolicy,
-    Registration,
+    ManagementPolicy, Registration,
 };
 
 /// The API group, version and the finalizer that guards provider-side cleanup.
@@ -28,6 +28,10 @@ pub const FINALIZER: &str = "callback-operator.io/cleanup";
 /// (at once, even while a cleanup is being retried) and lets the object go. The way out of a cleanup that cannot
 /// succeed, short of waiting for `--cleanup-deadline`.
 pub const ORPHAN_ANNOTATION: &str = "callback-operator.io/orphan";
+/// Flux's "reconcile now" annotation: a new value wakes the registration at once for a full pass (provider read and
+/// drift check; edna, which cannot be read, re-asserts), and `status.lastHandledReconcileAt` echoes the value once
+/// handled, as Flux's own objects do. `flux reconcile` tooling, scripts and Git commits all set it the same way.
+pub const RECONCILE_REQUEST_ANNOTATION: &str = "reconcile.fluxcd.io/requestedAt";
 
 /// The CRD as YAML, exactly what `crds/` holds and `callback-operator crd` prints.
 pub fn crd_yaml() -> String {

@@ -62,6 +62,17 @@ pub enum Reason {
     DriftLoop,
     /// The provider refused a write with an undocumented code, most likely its check of the receiver URL (mail).
     ReceiverCheckFailed,
+    /// `managementPolicy: Observe`: the provider holds an object matching the spec (found and adopted into status;
+    /// full management would write nothing).
+    Observed,
+    /// `managementPolicy: Observe`: the provider's object differs from the spec; the message names the fields.
+    /// Nothing is written until the spec changes or the policy becomes `Full`.
+    Drifted,
+    /// `managementPolicy: Observe`: the provider holds nothing with this object's identity; nothing is created.
+    NotFoundAtProvider,
+    /// `managementPolicy: Observe` on a provider that cannot be read back (edna): nothing can be compared, nothing
+    /// is written.
+    ObserveUnsupported,
 }
 
 impl Reason {

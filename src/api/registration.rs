@@ -45,6 +45,14 @@ pub struct CallbackRegistrationSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
 
+    /// `Observe`: the operator only reads the provider — it adopts the matching provider-side object into status and
+    /// reports whether it matches this spec (Ready when it does, Stalled with reason `Drifted` naming the differing
+    /// fields when not) — and makes no provider write and no provider delete, also when this object is deleted.
+    /// `Full` (the meaning when absent) creates, repairs and removes. Switching to `Full` converges with the fewest
+    /// writes the provider allows. edna cannot be read back: there Observe reports `ObserveUnsupported`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<ManagementPolicy>,
+
     /// When true the operator makes no provider calls for this object until it is set back to false
     /// (deleting the object still honours `deletionPolicy`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,7 +98,24 @@ pub enum DeletionPolicy {
     Orphan,
 }
 
+/// How far the operator manages the provider-side object. `Observe`: only read the provider — adopt the matching
+/// object into status, report whether it matches this spec (Ready, reason Observed; or Stalled, reason Drifted,
+/// naming the differing fields) — and never write or delete there, also when this object is deleted. `Full` (the
+/// meaning when absent): create, repair and remove. edna cannot be read back: Observe reports ObserveUnsupported.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagementPolicy {
+    /// Read, compare and report; never write or delete at the provider.
+    Observe,
+    /// Create, repair and remove at the provider.
+    Full,
+}
+
 impl CallbackRegistrationSpec {
+    /// Absent means full management.
+    pub fn management_policy(&self) -> ManagementPolicy {
+        self.management_policy.unwrap_or(ManagementPolicy::Full)
+    }
+
     pub fn deletion_policy(&self) -> DeletionPolicy {
         self.deletion_policy.unwrap_or(DeletionPolicy::Delete)
     }
@@ -137,6 +162,12 @@ pub struct CallbackRegistrationStatus {
     /// read back (edna).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_hash: Option<String>,
+
+    /// The last value of the `reconcile.fluxcd.io/requestedAt` annotation that a full pass handled (as Flux's own
+    /// objects report it): a script or tool that set the annotation waits for this to show its value. Not moved while
+    /// `spec.suspend` is true (no provider calls are made then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_handled_reconcile_at: Option<String>,
 }
 
 /// The provider-side identity and state of a registration.

@@ -97,6 +97,20 @@ mod tests {
     }
 
     #[test]
+    fn a_new_reconcile_request_passes_and_the_same_value_again_does_not() {
+        let filter = ChangeFilter::default();
+        let mut o = obj("a", 1);
+        assert!(filter.changed(&o));
+        let request =
+            |value: &str| Some([(crate::api::RECONCILE_REQUEST_ANNOTATION.to_string(), value.to_string())].into());
+        o.metadata.annotations = request("1");
+        assert!(filter.changed(&o), "reconcile requested");
+        assert!(!filter.changed(&o), "the same value again");
+        o.metadata.annotations = request("2");
+        assert!(filter.changed(&o), "requested again");
+    }
+
+    #[test]
     fn a_forgotten_object_passes_again_and_leaves_nothing_behind() {
         let filter = ChangeFilter::default();
         filter.changed(&obj("a", 1));

@@ -25,7 +25,7 @@ use super::ownership::{Claimant, conflicting_owner};
 use super::reconcile::{object_key, target_of};
 use super::secrets::NamespaceSecrets;
 use super::{Context, Error};
-use crate::api::{CallbackRegistration, DeletionPolicy, EventReason, ORPHAN_ANNOTATION};
+use crate::api::{CallbackRegistration, DeletionPolicy, EventReason, ManagementPolicy, ORPHAN_ANNOTATION};
 use crate::providers::{Account, ErrorClass, Provider, ProviderTask, Removal, redact};
 
 type Pass<'a> = Pin<Box<dyn Future<Output = Result<Action, Error>> + Send + 'a>>;
@@ -158,6 +158,21 @@ async fn cleanup_with<P: Provider>(
     obj: &CallbackRegistration,
     ctx: &Context,
 ) -> Result<(), Failure> {
+    if obj.spec.management_policy() == ManagementPolicy::Observe {
+        // Observed, never managed: deleting the object never deletes what the provider holds.
+        let note = format!(
+            "managementPolicy Observe: nothing removed at {}; {} stays",
+            P::LABEL,
+            target_of(obj)
+        );
+        publish(
+            &ctx.recorder,
+            obj,
+            vec![event(EventType::Normal, EventReason::Orphaned, note)],
+        )
+        .await;
+        return Ok(());
+    }
     if obj.spec.deletion_policy() == DeletionPolicy::Orphan {
         let note = format!("deletionPolicy Orphan: left {} at {}", target_of(obj), P::LABEL);
         publish(

@@ -9,6 +9,8 @@ use crate::api::{ConditionStatus, ConditionType, Reason};
 pub enum Verdict {
     /// The provider holds the desired state.
     Ready { message: String },
+    /// `managementPolicy: Observe`: the provider holds an object matching the spec (Ready, reason `Observed`).
+    Observed { message: String },
     /// Work is pending or being retried; it will resolve without the user (a Secret appearing, a provider recovering).
     Progressing { reason: Reason, message: String },
     /// Nothing will change until the user changes the spec or a Secret.
@@ -21,6 +23,7 @@ impl Verdict {
     pub fn reason(&self) -> Reason {
         match self {
             Verdict::Ready { .. } => Reason::Synced,
+            Verdict::Observed { .. } => Reason::Observed,
             Verdict::Progressing { reason, .. } | Verdict::Stalled { reason, .. } => *reason,
             Verdict::Suspended => Reason::Suspended,
         }
@@ -28,15 +31,16 @@ impl Verdict {
 
     pub fn message(&self) -> &str {
         match self {
-            Verdict::Ready { message } | Verdict::Progressing { message, .. } | Verdict::Stalled { message, .. } => {
-                message
-            }
+            Verdict::Ready { message }
+            | Verdict::Observed { message }
+            | Verdict::Progressing { message, .. }
+            | Verdict::Stalled { message, .. } => message,
             Verdict::Suspended => SUSPENDED_MESSAGE,
         }
     }
 
     pub fn is_ready(&self) -> bool {
-        matches!(self, Verdict::Ready { .. })
+        matches!(self, Verdict::Ready { .. } | Verdict::Observed { .. })
     }
 }
 
@@ -50,7 +54,7 @@ pub fn conditions_for(
     now: &Time,
 ) -> Vec<Condition> {
     let (ready, reconciling, stalled) = match verdict {
-        Verdict::Ready { .. } => (ConditionStatus::True, None, None),
+        Verdict::Ready { .. } | Verdict::Observed { .. } => (ConditionStatus::True, None, None),
         Verdict::Progressing { .. } => (ConditionStatus::False, Some(ConditionStatus::True), None),
         Verdict::Stalled { .. } => (ConditionStatus::False, None, Some(ConditionStatus::True)),
         Verdict::Suspended => (ConditionStatus::Unknown, None, None),

@@ -25,13 +25,17 @@ pub fn events_for(previous_ready: Option<(&str, &str)>, verdict: &Verdict, chang
     let now = (ready_status(verdict), verdict.reason().as_str());
     if previous_ready != Some(now) {
         match verdict {
-            Verdict::Ready { message } if changes.is_empty() && previous_ready.is_some() => events.push(Event {
-                type_: EventType::Normal,
-                reason: EventReason::Synced.as_str().into(),
-                note: Some(message.clone()),
-                action: "Sync".into(),
-                secondary: None,
-            }),
+            Verdict::Ready { message } | Verdict::Observed { message }
+                if changes.is_empty() && previous_ready.is_some() =>
+            {
+                events.push(Event {
+                    type_: EventType::Normal,
+                    reason: EventReason::Synced.as_str().into(),
+                    note: Some(message.clone()),
+                    action: "Sync".into(),
+                    secondary: None,
+                })
+            }
             Verdict::Progressing { reason, message } | Verdict::Stalled { reason, message } => events.push(Event {
                 type_: EventType::Warning,
                 reason: reason.as_str().into(),
@@ -47,7 +51,7 @@ pub fn events_for(previous_ready: Option<(&str, &str)>, verdict: &Verdict, chang
 
 fn ready_status(verdict: &Verdict) -> &'static str {
     match verdict {
-        Verdict::Ready { .. } => "True",
+        Verdict::Ready { .. } | Verdict::Observed { .. } => "True",
         Verdict::Suspended => "Unknown",
         _ => "False",
     }

@@ -12,9 +12,12 @@ mod events;
 mod gates;
 mod guard;
 mod indexes;
+mod observe;
 mod ownership;
+mod preview;
 mod progress;
 mod reconcile;
+mod reconcile_request;
 mod recorder;
 mod relist;
 mod resync;
@@ -28,9 +31,10 @@ mod status;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use preview::{Preview, preview};
 pub use progress::Progress;
 pub use run::{ControllerOptions, run_controller};
-pub use secrets::SecretSelector;
+pub use secrets::{NamespaceSecrets, SecretSelector};
 pub use shard::shard_selector;
 
 use crate::providers::{EndpointPolicy, Providers};

@@ -54,11 +54,17 @@ impl Claimant {
             || other.account.as_deref() == Some(my_account)
     }
 
-    /// Whether two claimants may share an account, judged without reading Secrets: same namespace and Secret, or the
-    /// same account recorded in both statuses.
+    /// Whether two claimants may share an account, judged without reading Secrets: same namespace and Secret, the
+    /// same account recorded in both statuses, or either account not known yet. Only accounts known to differ rule
+    /// it out: a claimant that never synced (waiting with `Conflict`, or without its Secret) records no account, and
+    /// must still be woken when the owner leaves (soak seed 7: it waited behind a deleted owner until its resync).
+    /// Waking one too many costs one reconcile that re-checks and changes nothing.
     fn maybe_same_account(&self, other: &Claimant) -> bool {
         (self.namespace == other.namespace && self.secret == other.secret)
-            || (self.account.is_some() && self.account == other.account)
+            || match (&self.account, &other.account) {
+                (Some(mine), Some(theirs)) => mine == theirs,
+                _ => true,
+            }
     }
 
     /// Whether `other` is older than `self`. Creation times have one-second resolution, so on a tie the claimant
@@ -204,8 +210,13 @@ impl ClaimIndex {
                 && previous.synced == claimant.synced
                 && previous.account == claimant.account
         });
-        let mut woken = match (&previous, unchanged) {
-            (Some(previous), false) => inner
+        // Only a claimant whose identity changed (or a new object of that name) releases anything; one that merely
+        // recorded an account or synced releases nothing, so the claimants behind it need no wake from here.
+        let released = previous
+            .as_ref()
+            .is_some_and(|previous| previous.uid != claimant.uid || previous.claims != claimant.claims);
+        let mut woken = match (&previous, released) {
+            (Some(previous), true) => inner
                 .remove(&key)
                 .into_iter()
                 .filter(|o| o.uid != previous.uid)
@@ -219,6 +230,7 @@ impl ClaimIndex {
         .map(|o: Arc<Claimant>| (o.namespace.clone(), o.name.clone()))
         .collect::<Vec<_>>();
         let claimant = Arc::new(claimant);
+        let mut behind_an_older = false;
         for claim in &claimant.claims {
             let entry = inner.by_claim.entry(claim.clone()).or_default();
             if !unchanged {
@@ -228,8 +240,19 @@ impl ClaimIndex {
                         .filter(|o| o.is_older(&claimant) && o.maybe_same_account(&claimant))
                         .map(|o| (o.namespace.clone(), o.name.clone())),
                 );
+                behind_an_older |= entry
+                    .iter()
+                    .any(|o| claimant.is_older(o) && claimant.maybe_same_account(o));
             }
             entry.push(Arc::clone(&claimant));
+        }
+        // The claimant itself re-checks when what it now records (its account, above all) shows it shares an account
+        // with an older claimant: it may have taken the identity while that claimant's account was not yet known
+        // to the index (at start-up the per-namespace watches fill the index in any order, and reconciling starts at
+        // once), and nothing else would wake it — the older one's status write came first (soak seed 7: two
+        // envelope objects in two namespaces both Synced on one callback).
+        if behind_an_older {
+            woken.push((claimant.namespace.clone(), claimant.name.clone()));
         }
         inner.claimants.insert(key, claimant);
         woken.sort();
@@ -356,19 +379,47 @@ mod retrigger_tests {
     #[test]
     fn claimants_of_other_accounts_are_not_retriggered() {
         let index = ClaimIndex::default();
-        index.upsert(claimant("a", "young", 5));
+        let with_account = |ns: &str, name: &str, created: i64, account: &str| Claimant {
+            account: Some(account.into()),
+            ..claimant(ns, name, created)
+        };
+        index.upsert(with_account("a", "young", 5, "A"));
         assert!(
-            index.upsert(claimant("b", "old", 1)).is_empty(),
-            "another namespace's Secret is another account"
+            index.upsert(with_account("b", "old", 1, "B")).is_empty(),
+            "another namespace's Secret, recorded as another account"
+        );
+        assert!(index.remove("b", "old", "b/old").is_empty(), "nor when it leaves");
+    }
+
+    #[test]
+    fn a_claimant_whose_account_is_unknown_is_woken_when_the_owner_leaves() {
+        // Soak seed 7: the younger object never synced (Secret missing, then Conflict), so its status records no
+        // account; the owner in another namespace was deleted and nothing woke it until its resync.
+        let index = ClaimIndex::default();
+        index.upsert(Claimant {
+            account: Some("A".into()),
+            synced: true,
+            ..claimant("a", "owner", 1)
+        });
+        index.upsert(claimant("b", "waiting", 5));
+        assert_eq!(
+            index.remove("a", "owner", "a/owner"),
+            vec![("b".to_string(), "waiting".to_string())]
         );
     }
 
     #[test]
     fn the_owner_leaving_wakes_the_claimants_waiting_for_it() {
         let index = ClaimIndex::default();
-        index.upsert(claimant("a", "owner", 1));
+        index.upsert(Claimant {
+            account: Some("A".into()),
+            ..claimant("a", "owner", 1)
+        });
         index.upsert(claimant("a", "waiting", 5));
-        index.upsert(claimant("b", "elsewhere", 5));
+        index.upsert(Claimant {
+            account: Some("B".into()),
+            ..claimant("b", "elsewhere", 5)
+        });
         assert_eq!(
             index.remove("a", "owner", "a/owner"),
             vec![("a".to_string(), "waiting".to_string())],
@@ -403,6 +454,39 @@ mod retrigger_tests {
         assert_eq!(index.len(), 1);
         index.remove("a", "owner", "new-uid");
         assert_eq!(index.len(), 0);
+    }
+
+    #[test]
+    fn a_younger_claimant_that_learns_it_shares_an_account_with_an_older_one_rechecks_itself() {
+        // Start-up order of soak seed 7: the older object's status (account A) reached the index while the younger's
+        // recorded no account yet, so nobody was woken; then the younger synced and recorded A as well.
+        let index = ClaimIndex::default();
+        let young = claimant("b", "young", 5);
+        index.upsert(young.clone());
+        let old = Claimant {
+            account: Some("A".into()),
+            synced: true,
+            ..claimant("a", "old", 1)
+        };
+        assert_eq!(
+            index.upsert(old),
+            vec![("b".to_string(), "young".to_string())],
+            "the young one's account is not known yet: it may be the same"
+        );
+        let young_synced = Claimant {
+            account: Some("A".into()),
+            synced: true,
+            ..young
+        };
+        assert_eq!(
+            index.upsert(young_synced.clone()),
+            vec![("b".to_string(), "young".to_string())],
+            "it now shares account A with an older claimant: it re-checks its ownership"
+        );
+        assert!(
+            index.upsert(young_synced).is_empty(),
+            "once: an unchanged status wakes nobody"
+        );
     }
 
     #[test]

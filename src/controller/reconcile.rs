@@ -27,7 +27,7 @@ use super::ownership::{Claimant, conflicting_owner};
 use super::secrets::NamespaceSecrets;
 use super::status::{PassResult, Synced, next_status};
 use super::{Context, Error};
-use crate::api::{CallbackRegistration, EventReason, FINALIZER, Reason};
+use crate::api::{CallbackRegistration, EventReason, FINALIZER, ManagementPolicy, Reason};
 use crate::providers::{
     Account, Change, EndpointPolicy, ErrorClass, Provider, ProviderTask, Recorded, SecretSource, SecretValues, redact,
 };
@@ -148,9 +148,35 @@ async fn apply_with<P: Provider>(
         applied_hash: status.and_then(|s| s.applied_hash.as_deref()),
         observed_hash: status.and_then(|s| s.observed_hash.as_deref()),
         corrections_spent: spent.as_deref(),
+        reconcile_requested: super::reconcile_request::is_new(obj),
     };
-    match provider.sync(&account, &desired, &desired_hash, recorded).await {
-        Ok(outcome) => {
+    let observe_only = obj.spec.management_policy() == ManagementPolicy::Observe;
+    let result = if observe_only {
+        // No provider write: read, compare, report (`observe.rs`).
+        provider
+            .observe(&account, &desired, &desired_hash, recorded)
+            .await
+            .map(Read::Observed)
+    } else {
+        provider
+            .sync(&account, &desired, &desired_hash, recorded)
+            .await
+            .map(Read::Synced)
+    };
+    match result {
+        Ok(Read::Observed(observation)) => {
+            ctx.backoff.reset(&object_key(obj));
+            let observed = super::observe::observed(P::LABEL, &target, observation, recorded);
+            let pass = PassResult {
+                verdict: observed.verdict,
+                provider: Some(P::NAME),
+                target: Some(target),
+                synced: observed.synced,
+            };
+            let resync = resync_interval(obj, provider, ctx);
+            finish(obj, ctx, pass, observed.changes, Next::Resync(jittered(resync))).await
+        }
+        Ok(Read::Synced(outcome)) => {
             ctx.backoff.reset(&object_key(obj));
             // Write budget: a write without a spec or Secret change spends it.
             if !outcome.corrected.is_empty() {
@@ -173,7 +199,7 @@ async fn apply_with<P: Provider>(
                 target: Some(target),
                 synced: Some(Synced {
                     registration: outcome.registration,
-                    applied_hash: desired_hash,
+                    applied_hash: Some(desired_hash),
                     observed_hash: outcome.observed_hash,
                     wrote: outcome.changes.iter().any(|c| c.reason.wrote()),
                 }),
@@ -222,6 +248,12 @@ async fn apply_with<P: Provider>(
             }
         }
     }
+}
+
+/// What the provider answered: a sync's outcome, or an observation (`managementPolicy: Observe`).
+enum Read {
+    Synced(crate::providers::SyncOutcome),
+    Observed(crate::providers::Observation),
 }
 
 /// The gates' reads: this namespace's Secrets, the breaker and the claim index.
@@ -328,7 +360,12 @@ async fn finish(
 ) -> Result<Action, Error> {
     let now = Time(Timestamp::from_second(Timestamp::now().as_second()).expect("now is in range"));
     let previous = obj.status.as_ref();
-    let next = next_status(previous, &pass, obj.meta().generation, &now);
+    let mut next = next_status(previous, &pass, obj.meta().generation, &now);
+    next.last_handled_reconcile_at = super::reconcile_request::handled(
+        previous.and_then(|s| s.last_handled_reconcile_at.as_deref()),
+        super::reconcile_request::requested_at(obj),
+        &pass.verdict,
+    );
     if previous != Some(&next) {
         write_status(obj, ctx, &next).await?;
         if !pass.verdict.is_ready() {

@@ -129,11 +129,13 @@ pub async fn run_controller(
         event
     })
     .modify(|obj: &mut CallbackRegistration| {
-        // Managed fields are never read; of the annotations only the operator's own are (kubectl's
-        // last-applied annotation alone can double an object's size in memory).
+        // Managed fields are never read; of the annotations only those the operator acts on are (kubectl's
+        // last-applied annotation alone can double an object's size in memory): its own orphan switch and Flux's
+        // "reconcile now", whose value status echoes.
         obj.managed_fields_mut().clear();
-        obj.annotations_mut()
-            .retain(|key, _| key.as_str() == crate::api::ORPHAN_ANNOTATION);
+        obj.annotations_mut().retain(|key, _| {
+            key.as_str() == crate::api::ORPHAN_ANNOTATION || key.as_str() == crate::api::RECONCILE_REQUEST_ANNOTATION
+        });
     })
     .reflect(writer)
     .inspect(move |event| match event {

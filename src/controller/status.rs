@@ -10,7 +10,8 @@ use crate::api::{CallbackRegistrationStatus, Reason, Registration};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Synced {
     pub registration: Registration,
-    pub applied_hash: String,
+    /// `None` when nothing was ever applied (an object only observed so far: `observe.rs`).
+    pub applied_hash: Option<String>,
     /// The fingerprint of the provider's answer (`status.observedHash`), where it can be read back.
     pub observed_hash: Option<String>,
     /// The sync wrote to the provider: `lastSyncedTime` moves.
@@ -48,7 +49,7 @@ pub fn next_status(
                     last_synced_time,
                     ..synced.registration.clone()
                 })),
-                Some(synced.applied_hash.clone()),
+                synced.applied_hash.clone(),
                 synced.observed_hash.clone(),
             )
         }
@@ -70,6 +71,8 @@ pub fn next_status(
         registration,
         applied_hash,
         observed_hash,
+        // Set by the caller, which knows the object's annotations (`reconcile_request.rs`).
+        last_handled_reconcile_at: previous.last_handled_reconcile_at,
     }
 }
 
@@ -92,7 +95,7 @@ mod tests {
                     urls: vec!["https://a".into()],
                     ..Registration::default()
                 },
-                applied_hash: "h1".into(),
+                applied_hash: Some("h1".into()),
                 observed_hash: Some("o1".into()),
                 wrote,
             }),

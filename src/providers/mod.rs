@@ -7,6 +7,8 @@ mod account;
 mod endpoint;
 mod error;
 mod http;
+mod import;
+mod observation;
 mod redact;
 mod registry;
 mod secret;
@@ -21,9 +23,11 @@ pub use account::{Account, AccountError, ApiKey, Credentials, SecretValues};
 pub use endpoint::{EndpointPolicy, Endpoints};
 pub use error::{ErrorClass, ProviderError};
 pub use http::HttpClient;
+pub use import::{Import, ImportScope, Imported, derived_name};
+pub use observation::{FieldDiff, Intent, Observation};
 pub use redact::cap_bytes;
-pub use registry::ProviderTask;
 use registry::register_providers;
+pub use registry::{NamedTask, ProviderTask};
 pub use secret::{MIN_KEY_LEN, SecretValue, redact, set_fingerprint_key};
 pub use url_form::same_url;
 
@@ -83,6 +87,9 @@ pub struct Recorded<'a> {
     /// Set when the write budget is spent (`controller/budget.rs`): a write without a spec or Secret change must
     /// not be made; the provider answers [`drift_loop`] instead. The text says how much was spent.
     pub corrections_spent: Option<&'a str>,
+    /// The user asked for a reconcile now (a new `reconcile.fluxcd.io/requestedAt` value): a provider that cannot be
+    /// read back re-asserts instead of waiting for its interval. Readable providers read on every pass anyway.
+    pub reconcile_requested: bool,
 }
 
 impl Recorded<'_> {
@@ -220,6 +227,24 @@ pub trait Provider: Clone + Send + Sync + 'static {
         desired_hash: &str,
         recorded: Recorded<'_>,
     ) -> impl Future<Output = Result<SyncOutcome, ProviderError>> + Send;
+
+    /// Reads the provider and says what `sync` would do now, writing nothing: `managementPolicy: Observe` and
+    /// `callback-operator plan`. Built from the same planning function as `sync`.
+    fn observe(
+        &self,
+        account: &Account<Self::Credentials>,
+        desired: &Self::Desired,
+        desired_hash: &str,
+        recorded: Recorded<'_>,
+    ) -> impl Future<Output = Result<Observation, ProviderError>> + Send;
+
+    /// Lists what the account holds as registrations using Secret `credentials` (`callback-operator import`).
+    fn import(
+        &self,
+        account: &Account<Self::Credentials>,
+        credentials: &str,
+        scope: &ImportScope,
+    ) -> impl Future<Output = Result<Import, ProviderError>> + Send;
 
     /// Removes what `registration` records; when nothing was recorded (a lost status write), `desired` names it.
     fn remove(

@@ -11,6 +11,12 @@ pub trait ProviderTask<'a> {
     fn run<P: Provider>(self, provider: &'a P, block: &'a P::Spec) -> Self::Output;
 }
 
+/// Work to do with the provider of a given name (`callback-operator import --provider mail`).
+pub trait NamedTask<'a> {
+    type Output;
+    fn run<P: Provider>(self, provider: &'a P) -> Self::Output;
+}
+
 /// Declares the provider modules, `Providers` (one client each) and `Providers::dispatch`.
 macro_rules! register_providers {
     ($($field:ident: $module:ident::$provider:ident),+ $(,)?) => {
@@ -44,6 +50,16 @@ macro_rules! register_providers {
                 $(
                     if let Some(block) = <$module::$provider as Provider>::block(spec) {
                         return Some(task.run(&self.$field, block));
+                    }
+                )+
+                None
+            }
+
+            /// Runs `task` with the provider called `name` (`Provider::NAME`); `None` for an unknown name.
+            pub fn dispatch_named<'a, T: NamedTask<'a>>(&'a self, name: &str, task: T) -> Option<T::Output> {
+                $(
+                    if name == <$module::$provider as Provider>::NAME {
+                        return Some(task.run(&self.$field));
                     }
                 )+
                 None

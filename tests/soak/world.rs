@@ -14,7 +14,7 @@ use provider_simulators::mail::{MailConfig, MailSim, MailSimulator};
 use serde_json::{Value, json};
 
 use super::control_plane::PrivateControlPlane;
-use super::defaults::OPERATOR_DEFAULTS;
+use super::defaults::{OPERATOR_DEFAULTS, SOAK_SETTINGS};
 use super::model::{Identity, Model, Obj, Provider};
 use super::ops::{EDNA_FIELDS, FaultKind, NAMESPACES, Op, OutOfBand, URLS, key_pool};
 use crate::support::{Cluster, Operator};
@@ -105,7 +105,7 @@ impl World {
             ns_api.create(&Default::default(), &obj).await.unwrap();
         }
         let refs: Vec<&str> = namespaces.iter().map(String::as_str).collect();
-        let operator = Operator::start(&cluster, &refs, OPERATOR_DEFAULTS);
+        let operator = Operator::start(&cluster, &refs, &soak_flags());
         let model = Model {
             revoked: keys.values().map(|pool| pool.last().unwrap().clone()).collect(),
             ..Model::default()
@@ -332,7 +332,7 @@ impl World {
                 self.logs.push_str(&self.operator.log());
                 self.operator.kill();
                 let refs: Vec<&str> = self.namespaces.iter().map(String::as_str).collect();
-                self.operator = Operator::start(&self.cluster, &refs, OPERATOR_DEFAULTS);
+                self.operator = Operator::start(&self.cluster, &refs, &soak_flags());
                 self.figures.operator_restarts += 1;
                 self.model.operator_restarted();
             }
@@ -418,4 +418,9 @@ impl World {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// The operator's flags in the soak: the shipped defaults, then the soak's one departure (defaults.rs).
+fn soak_flags() -> Vec<&'static str> {
+    OPERATOR_DEFAULTS.iter().chain(SOAK_SETTINGS).copied().collect()
 }

@@ -3,10 +3,12 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod bench;
+pub mod cli;
 pub mod cluster;
 pub mod controller_manager;
 pub mod edna;
 pub mod envelope;
+pub mod gitops;
 pub mod install;
 pub mod lease;
 pub mod mail;

@@ -29,10 +29,13 @@ use layers::Layers;
 use plan::{left_behind, plan};
 
 use super::{
-    Account, ApiKey, Change, DesiredError, Endpoints, Provider, ProviderError, ProviderOptions, Recorded, Removal,
-    SecretSource, SyncOutcome,
+    Account, ApiKey, Change, DesiredError, Endpoints, Import, ImportScope, Imported, Observation, Provider,
+    ProviderError, ProviderOptions, Recorded, Removal, SecretSource, SyncOutcome,
 };
-use crate::api::{CallbackRegistrationSpec, EdnaSpec, EventReason, Registration};
+use crate::api::{CallbackRegistrationSpec, CredentialsRef, EdnaSpec, EventReason, Registration};
+
+/// Why edna can be neither observed nor imported.
+const UNREADABLE: &str = "edna Pulse cannot be read back (its API has callback/set only: no get, no list), so                           what it holds cannot be compared with the spec or listed";
 
 /// The edna Pulse provider.
 #[derive(Clone)]
@@ -168,6 +171,73 @@ impl Provider for EdnaProvider {
     }
 
     /// edna has no delete method: nothing is called, and the note names what stays registered.
+    /// edna cannot be read: the observation says so, and lists the write `sync` would make judging by status alone.
+    async fn observe(
+        &self,
+        _account: &Account<ApiKey>,
+        desired: &EdnaDesired,
+        desired_hash: &str,
+        recorded: Recorded<'_>,
+    ) -> Result<Observation, ProviderError> {
+        let due = plan(desired_hash, recorded, Timestamp::now(), self.reassert_every);
+        let urls: Vec<String> = desired.urls.values().cloned().collect();
+        Ok(Observation {
+            found: None,
+            observed_hash: None,
+            adopt: false,
+            diff: Vec::new(),
+            writes: due
+                .map(|reason| {
+                    let why = match reason {
+                        EventReason::Created => "never written by this object",
+                        EventReason::Updated => "the spec or credentials changed since the last write",
+                        _ => "the periodic re-assert is due",
+                    };
+                    vec![format!("set callback URLs {} ({why})", urls.join(", "))]
+                })
+                .unwrap_or_default(),
+            unreadable: Some(UNREADABLE.to_string()),
+        })
+    }
+
+    /// Nothing can be listed: a template to fill in instead.
+    async fn import(
+        &self,
+        _account: &Account<ApiKey>,
+        credentials: &str,
+        _scope: &ImportScope,
+    ) -> Result<Import, ProviderError> {
+        let template = Imported {
+            name: "edna-callbacks".into(),
+            spec: CallbackRegistrationSpec {
+                credentials_ref: CredentialsRef {
+                    name: credentials.to_string(),
+                },
+                deletion_policy: None,
+                management_policy: None,
+                suspend: None,
+                resync_interval: None,
+                edna: Some(Box::new(EdnaSpec {
+                    subject_id: None,
+                    subject: Some("REPLACE-with-the-channel-subject".into()),
+                    status_callback_url: Some("https://REPLACE.example/edna/status".into()),
+                    in_message_callback_url: Some("https://REPLACE.example/edna/in".into()),
+                    message_matcher_callback_url: None,
+                })),
+                mail: None,
+                envelope: None,
+            },
+            notes: vec![
+                "fill in the channel (subject or subjectId; omit both for every channel of the tenant) and the URLs                  the edna console shows; applying it makes the operator write them (edna cannot be observed)"
+                    .into(),
+            ],
+        };
+        Ok(Import::Unreadable {
+            why: UNREADABLE.to_string(),
+            template,
+        })
+    }
+
     async fn remove(
         &self,
         account: &Account<ApiKey>,

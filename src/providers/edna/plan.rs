@@ -28,6 +28,11 @@ pub fn plan(
     if recorded.applied_hash != Some(desired_hash) {
         return Some(EventReason::Updated);
     }
+    // A user's "reconcile now" is the one way to have edna re-checked before the interval: nothing can be read, so
+    // the URLs are written again.
+    if recorded.reconcile_requested {
+        return Some(EventReason::Reasserted);
+    }
     reassert_due(registration, now, reassert_every).then_some(EventReason::Reasserted)
 }
 
@@ -159,6 +164,16 @@ mod tests {
             Some(EventReason::Reasserted)
         );
         assert_eq!(plan("h", recorded(Some(&r), Some("h")), at(100 + 3239), HOUR), None);
+    }
+
+    #[test]
+    fn a_reconcile_request_reasserts_within_the_interval() {
+        let r = registration(Some(100));
+        let requested = Recorded {
+            reconcile_requested: true,
+            ..recorded(Some(&r), Some("h"))
+        };
+        assert_eq!(plan("h", requested, at(101), HOUR), Some(EventReason::Reasserted));
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod auth;
 mod client;
 mod desired;
 mod filter;
+mod import;
 mod plan;
 mod response;
 #[cfg(test)]
@@ -18,13 +19,13 @@ use std::collections::HashSet;
 pub use auth::EnvelopeCredentials;
 use client::EnvelopeClient;
 use desired::{EnvelopeDesired, RemoteCallback};
-use plan::{Record, RemovalKind, plan};
+use plan::{Record, RemovalKind, observation, plan};
 
 use super::{
-    Account, Change, DesiredError, Endpoints, Provider, ProviderError, ProviderOptions, Recorded, Removal,
-    SecretSource, SyncOutcome, drift_loop, same_url,
+    Account, Change, DesiredError, Endpoints, Import, ImportScope, Imported, Observation, Provider, ProviderError,
+    ProviderOptions, Recorded, Removal, SecretSource, SyncOutcome, derived_name, drift_loop, same_url,
 };
-use crate::api::{CallbackRegistrationSpec, EnvelopeSpec, EventReason, Registration};
+use crate::api::{CallbackRegistrationSpec, CredentialsRef, EnvelopeSpec, EventReason, Reason, Registration};
 
 /// The DocStudio provider.
 #[derive(Clone)]
@@ -94,12 +95,7 @@ impl Provider for EnvelopeProvider {
         recorded: Recorded<'_>,
     ) -> Result<SyncOutcome, ProviderError> {
         let observed = self.client.list(account, &desired.mailbox).await?;
-        let record = Record {
-            registration: recorded.registration,
-            applied_matches: recorded.applied_hash.map(|h| h == desired_hash),
-            observed_hash: recorded.observed_hash,
-        };
-        let plan = plan(desired, &observed, record);
+        let plan = plan(desired, &observed, record_of(desired_hash, recorded));
         if let (false, Some(spent)) = (plan.corrected.is_empty(), recorded.corrections_spent) {
             return Err(drift_loop(Self::LABEL, &plan.corrected, spent));
         }
@@ -162,6 +158,60 @@ impl Provider for EnvelopeProvider {
         })
     }
 
+    async fn observe(
+        &self,
+        account: &Account<EnvelopeCredentials>,
+        desired: &EnvelopeDesired,
+        desired_hash: &str,
+        recorded: Recorded<'_>,
+    ) -> Result<Observation, ProviderError> {
+        let observed = self.client.list(account, &desired.mailbox).await?;
+        let plan = plan(desired, &observed, record_of(desired_hash, recorded));
+        Ok(observation(desired, &observed, &plan, &account.id()))
+    }
+
+    async fn import(
+        &self,
+        account: &Account<EnvelopeCredentials>,
+        credentials: &str,
+        scope: &ImportScope,
+    ) -> Result<Import, ProviderError> {
+        let Some(mailbox) = scope.mailbox.as_deref() else {
+            return Err(ProviderError::rejected(
+                Reason::InvalidSpec,
+                "DocStudio lists callbacks one mailbox at a time: name it with --mailbox UUID",
+            ));
+        };
+        let imported = self
+            .client
+            .list(account, mailbox)
+            .await?
+            .iter()
+            .map(|remote| {
+                let (envelope, notes) = import::spec_of(remote, mailbox);
+                // Named from the Secret, mailbox and url, never from keyed fingerprints: stable across runs.
+                let identity = format!("{credentials} {} {}", mailbox.to_ascii_lowercase(), remote.url);
+                Imported {
+                    name: derived_name(Self::NAME, &remote.url, &identity),
+                    spec: CallbackRegistrationSpec {
+                        credentials_ref: CredentialsRef {
+                            name: credentials.to_string(),
+                        },
+                        deletion_policy: None,
+                        management_policy: None,
+                        suspend: None,
+                        resync_interval: None,
+                        edna: None,
+                        mail: None,
+                        envelope: Some(Box::new(envelope)),
+                    },
+                    notes,
+                }
+            })
+            .collect();
+        Ok(Import::Found(imported))
+    }
+
     async fn remove(
         &self,
         account: &Account<EnvelopeCredentials>,
@@ -194,6 +244,15 @@ impl Provider for EnvelopeProvider {
             }
         }
         Ok(Removal::Removed(changes))
+    }
+}
+
+/// What status says, in the planner's terms.
+fn record_of<'r>(desired_hash: &str, recorded: Recorded<'r>) -> Record<'r> {
+    Record {
+        registration: recorded.registration,
+        applied_matches: recorded.applied_hash.map(|h| h == desired_hash),
+        observed_hash: recorded.observed_hash,
     }
 }
 

@@ -8,10 +8,11 @@
 //! - a callback that differs (or whose write-only basic-auth pair may differ) is replaced: add the new one, then
 //!   remove the old, so the receiver is never without a callback.
 
-use super::desired::{EnvelopeDesired, RemoteCallback, differing_fields};
-use crate::providers::same_url;
-use crate::api::Registration;
+use super::desired::{DEFAULT_SUCCESS_CODE, EnvelopeDesired, RemoteCallback, differing_fields};
+use super::filter::NormalFilter;
 use crate::api::EventReason;
+use crate::api::Registration;
+use crate::providers::{FieldDiff, Observation, same_url};
 
 /// What status recorded, and whether the last applied state is the desired one.
 #[derive(Clone, Copy, Debug, Default)]
@@ -182,6 +183,73 @@ pub fn plan(desired: &EnvelopeDesired, observed: &[RemoteCallback], record: Reco
         remove,
         corrected,
     }
+}
+
+/// What a list found and what `plan` would write, for `managementPolicy: Observe` and `callback-operator plan`.
+/// DocStudio has no update: a differing callback costs one `add` and one `remove` — the fewest writes that change
+/// it without a moment where the receiver has no callback.
+pub fn observation(desired: &EnvelopeDesired, observed: &[RemoteCallback], plan: &EnvelopePlan, account: &str) -> Observation {
+    let primary_id = plan.keep.as_ref().or(plan.add.as_ref().and_then(|a| a.replaces.as_ref()));
+    let primary = primary_id.and_then(|id| observed.iter().find(|c| c.id.eq_ignore_ascii_case(id)));
+    let mut diff = primary.map(|p| field_diff(desired, p)).unwrap_or_default();
+    if plan.add.as_ref().is_some_and(|a| a.because.contains(&"basic-auth credentials")) {
+        diff.push(FieldDiff::new("basic-auth credentials", "unknown (write-only)", "from the Secret"));
+    }
+    let mut writes = Vec::new();
+    if let Some(add) = &plan.add {
+        let what = match &add.replaces {
+            Some(old) => format!("replacing {old}: DocStudio has no update"),
+            None => "create".to_string(),
+        };
+        writes.push(format!("add callback {} in mailbox {} ({what})", desired.url, desired.mailbox));
+    }
+    for removal in &plan.remove {
+        let why = match removal.why {
+            RemovalKind::Replaced => "replaced",
+            RemovalKind::Duplicate => "duplicate",
+            RemovalKind::Previous => "previous",
+        };
+        writes.push(format!("remove callback {} from mailbox {} ({why})", removal.id, removal.mailbox));
+    }
+    Observation {
+        found: primary.map(|p| Registration {
+            account: Some(account.to_string()),
+            id: Some(p.id.clone()),
+            urls: vec![desired.url.clone()],
+            mailbox: Some(desired.mailbox.clone()),
+            ..Registration::default()
+        }),
+        observed_hash: primary.map(RemoteCallback::fingerprint),
+        adopt: plan.adopted.is_some() && plan.add.is_none(),
+        diff,
+        writes,
+        unreadable: None,
+    }
+}
+
+/// The differing fields with both values (DocStudio's defaults filled in).
+pub fn field_diff(desired: &EnvelopeDesired, remote: &RemoteCallback) -> Vec<FieldDiff> {
+    let number = |v: Option<i64>| v.map_or("unset".to_string(), |v| v.to_string());
+    differing_fields(desired, remote)
+        .into_iter()
+        .map(|field| {
+            let (provider, spec) = match field {
+                "url" => (remote.url.clone(), desired.url.clone()),
+                "retries" => (number(remote.retries), desired.retries.to_string()),
+                "timeout" => (number(remote.timeout), desired.timeout_ms.to_string()),
+                "successCode" => (
+                    remote.success_code.unwrap_or(DEFAULT_SUCCESS_CODE).to_string(),
+                    desired.success_code.to_string(),
+                ),
+                "authType" => (remote.auth_type.clone().unwrap_or_default(), desired.auth_type().to_string()),
+                _ => (
+                    NormalFilter::from_remote(&remote.filter).to_body().to_string(),
+                    desired.filter.to_body().to_string(),
+                ),
+            };
+            FieldDiff::new(field, provider, spec)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -417,6 +485,33 @@ mod tests {
         let p = plan(&desired(), &[remote("a", "https://Hooks.Example:443/docstudio/", 3)], record(&r, true));
         assert_eq!(p.keep.as_deref(), Some("a"));
         assert!(p.add.is_none() && p.remove.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn an_observed_drifted_callback_costs_one_add_and_one_remove_and_names_the_fields() {
+        // Observed before (id recorded), never applied: switching to full management replaces it.
+        let r = recorded("a");
+        let found = remote("a", URL, 9);
+        let record = Record {
+            registration: Some(&r),
+            ..Record::default()
+        };
+        let p = plan(&desired(), std::slice::from_ref(&found), record);
+        let o = observation(&desired(), &[found], &p, "acct");
+        assert_eq!(o.diff, vec![FieldDiff::new("retries", "9", "3")]);
+        assert_eq!(o.writes.len(), 2, "{:?}", o.writes);
+        assert!(o.writes[0].starts_with("add") && o.writes[1].starts_with("remove callback a"));
+        assert_eq!(o.found.and_then(|f| f.id).as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn an_observed_matching_callback_is_adopted_without_writes() {
+        let found = remote("a", URL, 3);
+        let p = plan(&desired(), std::slice::from_ref(&found), Record::default());
+        let o = observation(&desired(), &[found], &p, "acct");
+        assert!(o.matches() && o.adopt && o.diff.is_empty());
+        let none = observation(&desired(), &[], &plan(&desired(), &[], Record::default()), "acct");
+        assert!(none.found.is_none() && none.writes.len() == 1);
     }
 
     #[test]

@@ -61,9 +61,35 @@ impl MailClient {
     }
 
     /// The webhook whose url is `url` in any spelling (the provider may store it normalised), from
-    /// `webhook/list.json`. Pages until an empty page: a server-side cap may make a page shorter than asked without
-    /// it being the last.
+    /// `webhook/list.json`.
     pub async fn find(&self, account: &Account<ApiKey>, url: &str) -> Result<Option<RemoteWebhook>, ProviderError> {
+        let mut found = None;
+        self.pages(account, |page| {
+            found = page.iter().find(|w| crate::providers::same_url(&w.url, url)).cloned();
+            found.is_none()
+        })
+        .await?;
+        Ok(found)
+    }
+
+    /// Every webhook of the account (`callback-operator import`).
+    pub async fn list(&self, account: &Account<ApiKey>) -> Result<Vec<RemoteWebhook>, ProviderError> {
+        let mut all = Vec::new();
+        self.pages(account, |page| {
+            all.extend_from_slice(page);
+            true
+        })
+        .await?;
+        Ok(all)
+    }
+
+    /// Hands `webhook/list.json` pages to `more` until it answers false or a page is empty. Pages until an empty
+    /// page: a server-side cap may make a page shorter than asked without it being the last.
+    async fn pages(
+        &self,
+        account: &Account<ApiKey>,
+        mut more: impl FnMut(&[RemoteWebhook]) -> bool,
+    ) -> Result<(), ProviderError> {
         const LIMIT: usize = 50;
         const MAX_PAGES: usize = 400;
         let op = "webhook/list";
@@ -83,15 +109,12 @@ impl MailClient {
                         format!("{} {op} answered without a readable list", MailProvider::LABEL),
                     )
                 })?;
-            if let Some(found) = page.iter().find(|w| crate::providers::same_url(&w.url, url)) {
-                return Ok(Some(found.clone()));
-            }
-            if page.is_empty() {
+            if page.is_empty() || !more(&page) {
                 break;
             }
             offset += page.len();
         }
-        Ok(None)
+        Ok(())
     }
 
     /// Deletes `url`; true when it existed, false when the provider says it was already gone (304).

@@ -8,6 +8,7 @@
 
 mod client;
 mod desired;
+mod import;
 mod plan;
 mod response;
 #[cfg(test)]
@@ -15,14 +16,14 @@ mod tests;
 
 use client::MailClient;
 use desired::MailDesired;
-use plan::{Record, plan};
+use plan::{Record, observation, plan};
 use response::{RemoteWebhook, stopped_by_provider};
 
 use super::{
-    Account, ApiKey, Change, DesiredError, Endpoints, Provider, ProviderError, ProviderOptions, Recorded, Removal,
-    SecretSource, SyncOutcome, drift_loop, same_url,
+    Account, ApiKey, Change, DesiredError, Endpoints, Import, ImportScope, Imported, Observation, Provider,
+    ProviderError, ProviderOptions, Recorded, Removal, SecretSource, SyncOutcome, derived_name, drift_loop, same_url,
 };
-use crate::api::{CallbackRegistrationSpec, EventReason, MailSpec, Reason, Registration};
+use crate::api::{CallbackRegistrationSpec, CredentialsRef, EventReason, MailSpec, Reason, Registration};
 
 /// The Unisender Go provider.
 #[derive(Clone)]
@@ -75,23 +76,7 @@ impl Provider for MailProvider {
         desired_hash: &str,
         recorded: Recorded<'_>,
     ) -> Result<SyncOutcome, ProviderError> {
-        // The provider may store the url normalised: look it up by the form it answered last time first.
-        let stored_url = recorded
-            .registration
-            .and_then(|r| r.urls.iter().find(|u| same_url(u, &desired.url)))
-            .cloned()
-            .unwrap_or_else(|| desired.url.clone());
-        let mut observed = self.client.get(account, &stored_url).await?;
-        if observed.is_none() && stored_url != desired.url {
-            observed = self.client.get(account, &desired.url).await?;
-        }
-        let fingerprint = observed.as_ref().map(RemoteWebhook::fingerprint);
-        let record = Record {
-            registration: recorded.registration,
-            applied: recorded.applied(desired_hash),
-            spec_changed: recorded.applied_hash.is_some_and(|h| h != desired_hash),
-            settled: fingerprint.is_some() && fingerprint.as_deref() == recorded.observed_hash,
-        };
+        let (observed, record) = self.read(account, desired, desired_hash, recorded).await?;
         let plan = plan(desired, observed.as_ref(), record);
         if let (true, Some(spent)) = (plan.corrective, recorded.corrections_spent) {
             return Err(drift_loop(Self::LABEL, &plan.differing, spent));
@@ -159,6 +144,53 @@ impl Provider for MailProvider {
         })
     }
 
+    async fn observe(
+        &self,
+        account: &Account<ApiKey>,
+        desired: &MailDesired,
+        desired_hash: &str,
+        recorded: Recorded<'_>,
+    ) -> Result<Observation, ProviderError> {
+        let (observed, record) = self.read(account, desired, desired_hash, recorded).await?;
+        let plan = plan(desired, observed.as_ref(), record);
+        Ok(observation(desired, observed.as_ref(), &plan, &account.id()))
+    }
+
+    async fn import(
+        &self,
+        account: &Account<ApiKey>,
+        credentials: &str,
+        _scope: &ImportScope,
+    ) -> Result<Import, ProviderError> {
+        let imported = self
+            .client
+            .list(account)
+            .await?
+            .iter()
+            .map(|remote| {
+                let (mail, notes) = import::spec_of(remote);
+                Imported {
+                    // Named from the Secret and the url, never from keyed fingerprints: stable across runs.
+                    name: derived_name(Self::NAME, &remote.url, &format!("{credentials} {}", remote.url)),
+                    spec: CallbackRegistrationSpec {
+                        credentials_ref: CredentialsRef {
+                            name: credentials.to_string(),
+                        },
+                        deletion_policy: None,
+                        management_policy: None,
+                        suspend: None,
+                        resync_interval: None,
+                        edna: None,
+                        mail: Some(Box::new(mail)),
+                        envelope: None,
+                    },
+                    notes,
+                }
+            })
+            .collect();
+        Ok(Import::Found(imported))
+    }
+
     async fn remove(
         &self,
         account: &Account<ApiKey>,
@@ -185,6 +217,35 @@ impl Provider for MailProvider {
 }
 
 impl MailProvider {
+    /// The webhook with the desired url and what status says about it: the read both `sync` and `observe` start
+    /// from.
+    async fn read<'r>(
+        &self,
+        account: &Account<ApiKey>,
+        desired: &MailDesired,
+        desired_hash: &str,
+        recorded: Recorded<'r>,
+    ) -> Result<(Option<RemoteWebhook>, Record<'r>), ProviderError> {
+        // The provider may store the url normalised: look it up by the form it answered last time first.
+        let stored_url = recorded
+            .registration
+            .and_then(|r| r.urls.iter().find(|u| same_url(u, &desired.url)))
+            .cloned()
+            .unwrap_or_else(|| desired.url.clone());
+        let mut observed = self.client.get(account, &stored_url).await?;
+        if observed.is_none() && stored_url != desired.url {
+            observed = self.client.get(account, &desired.url).await?;
+        }
+        let fingerprint = observed.as_ref().map(RemoteWebhook::fingerprint);
+        let record = Record {
+            registration: recorded.registration,
+            applied: recorded.applied(desired_hash),
+            spec_changed: recorded.applied_hash.is_some_and(|h| h != desired_hash),
+            settled: fingerprint.is_some() && fingerprint.as_deref() == recorded.observed_hash,
+        };
+        Ok((observed, record))
+    }
+
     /// What a later `get` will answer after a `set`: the observed fingerprint must be of the read's shape (a `get`
     /// may leave out fields the `set` answer carries). Looked up by the url the provider echoed; when neither that
     /// nor the spec's url finds it, the list is searched for any spelling of it.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use super::desired::MailDesired;
 use super::response::RemoteWebhook;
 use crate::api::{EventReason, Registration};
-use crate::providers::same_url;
+use crate::providers::{FieldDiff, Observation, same_url};
 
 /// What to do at the provider.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,6 +97,80 @@ pub fn differing_fields(desired: &MailDesired, remote: &RemoteWebhook) -> Vec<&'
     .into_iter()
     .filter_map(|(field, differs)| differs.then_some(field))
     .collect()
+}
+
+/// What a read found and what `plan` would write, for `managementPolicy: Observe` and `callback-operator plan`.
+pub fn observation(
+    desired: &MailDesired,
+    observed: Option<&RemoteWebhook>,
+    plan: &MailPlan,
+    account: &str,
+) -> Observation {
+    let mut writes = Vec::new();
+    if let Some(reason) = plan.set {
+        let why = match reason {
+            EventReason::Created => "create".to_string(),
+            EventReason::Reactivated => "re-activate".to_string(),
+            _ => format!("update {}", plan.differing.join(", ")),
+        };
+        writes.push(format!("set webhook {} ({why})", desired.url));
+    }
+    writes.extend(plan.delete.iter().map(|old| format!("delete the previous webhook {old}")));
+    Observation {
+        found: observed.map(|remote| found(remote, account)),
+        observed_hash: observed.map(RemoteWebhook::fingerprint),
+        adopt: plan.adopt,
+        diff: observed.map(|remote| field_diff(desired, remote)).unwrap_or_default(),
+        writes,
+        unreadable: None,
+    }
+}
+
+/// The webhook as status records it.
+pub fn found(remote: &RemoteWebhook, account: &str) -> Registration {
+    Registration {
+        account: Some(account.to_string()),
+        id: remote.id_string(),
+        urls: vec![remote.url.clone()],
+        provider_status: remote.status.clone(),
+        ..Registration::default()
+    }
+}
+
+/// The differing fields with both values (the provider's defaults filled in where it left a field out).
+pub fn field_diff(desired: &MailDesired, remote: &RemoteWebhook) -> Vec<FieldDiff> {
+    let flag = |v: Option<i64>| v.map_or("unset".to_string(), |v| (v != 0).to_string());
+    let set = |items: &mut Vec<String>| {
+        items.sort();
+        format!("[{}]", items.join(", "))
+    };
+    differing_fields(desired, remote)
+        .into_iter()
+        .map(|field| {
+            let (provider, spec) = match field {
+                "status" => (remote.status.clone().unwrap_or("active".into()), desired.status.clone()),
+                "event_format" => (
+                    remote.event_format.clone().unwrap_or("json_post".into()),
+                    desired.event_format.clone(),
+                ),
+                "delivery_info" => (flag(remote.delivery_info), desired.delivery_info.to_string()),
+                "single_event" => (flag(remote.single_event), desired.single_event.to_string()),
+                "max_parallel" => (
+                    remote.max_parallel.unwrap_or(10).to_string(),
+                    desired.max_parallel.to_string(),
+                ),
+                "events.email_status" => (
+                    set(&mut remote.events.email_status.clone()),
+                    set(&mut desired.email_status.iter().cloned().collect()),
+                ),
+                _ => (
+                    remote.events.spam_block.as_ref().is_some_and(|v| !v.is_empty()).to_string(),
+                    desired.spam_block.to_string(),
+                ),
+            };
+            FieldDiff::new(field, provider, spec)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -264,6 +338,43 @@ mod tests {
         let p = plan(&d, Some(&remote_matching(&d)), Some(&recorded(&[&normal])), false);
         assert!(p.delete.is_empty(), "never delete our own webhook: {p:?}");
         assert!(!p.adopt);
+    }
+
+    #[test]
+    fn an_observation_names_each_differing_field_with_both_values_and_the_one_write() {
+        let d = desired();
+        let mut r = remote_matching(&d);
+        r.max_parallel = Some(50);
+        r.events.email_status = vec!["delivered".into()];
+        // Observed before, never applied (managementPolicy Observe): the recorded url, no applied hash.
+        let reg = recorded(&[&d.url]);
+        let record = Record {
+            registration: Some(&reg),
+            ..Record::default()
+        };
+        let p = super::plan(&d, Some(&r), record);
+        let o = observation(&d, Some(&r), &p, "acct");
+        assert_eq!(
+            o.diff,
+            vec![
+                FieldDiff::new("max_parallel", "50", "10"),
+                FieldDiff::new("events.email_status", "[delivered]", "[delivered, spam]"),
+            ]
+        );
+        assert_eq!(o.writes.len(), 1, "one set repairs every field: {:?}", o.writes);
+        assert!(!o.adopt && !o.matches());
+        assert_eq!(o.found.unwrap().urls, vec![d.url.clone()]);
+    }
+
+    #[test]
+    fn an_observation_of_a_matching_unknown_webhook_is_an_adoption_without_writes() {
+        let d = desired();
+        let r = remote_matching(&d);
+        let p = super::plan(&d, Some(&r), Record::default());
+        let o = observation(&d, Some(&r), &p, "acct");
+        assert!(o.adopt && o.matches() && o.diff.is_empty());
+        let absent = observation(&d, None, &super::plan(&d, None, Record::default()), "acct");
+        assert!(absent.found.is_none() && absent.writes.len() == 1);
     }
 
     #[test]

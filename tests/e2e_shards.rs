@@ -109,7 +109,11 @@ async fn moving_an_object_to_another_shard_makes_no_provider_write_and_leaves_on
     })
     .await;
     assert_eq!(provider_writes(&bench), writes + 1, "one write for one change");
-    assert!(reconciliations(&shard_b).await > before_b);
+    // The counter moves when the reconciliation has finished (status and Events after the provider call).
+    eventually("shard b counts the reconciliation", Duration::from_secs(30), || async {
+        (reconciliations(&shard_b).await > before_b).then_some(())
+    })
+    .await;
     assert_eq!(
         reconciliations(&bench.operator).await,
         before_default,

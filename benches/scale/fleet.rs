@@ -202,11 +202,7 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
         .for_each_concurrent(64, |(_, obj)| {
             let api: Api<CallbackRegistration> =
                 Api::namespaced(cluster.client.clone(), obj.metadata.namespace.as_deref().unwrap());
-            async move {
-                api.create(&PostParams::default(), &obj)
-                    .await
-                    .expect("creating a registration");
-            }
+            async move { create(&api, &obj).await }
         })
         .await;
     let created_in = started.elapsed();
@@ -371,6 +367,22 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
         left_at_providers: left_mail + left_envelope,
         edna_urls_kept_by_design: edna_urls_left,
         operator_exit: exit,
+    }
+}
+
+/// Creates `obj`, retrying what a loaded apiserver may answer at 100,000 objects (a dropped connection, 429, 5xx);
+/// "already exists" after a retry means the earlier attempt landed.
+async fn create(api: &Api<CallbackRegistration>, obj: &CallbackRegistration) {
+    for attempt in 1..=10 {
+        match api.create(&PostParams::default(), obj).await {
+            Ok(_) => return,
+            Err(kube::Error::Api(status)) if status.code == 409 && attempt > 1 => return,
+            Err(kube::Error::Api(status)) if status.code != 429 && status.code < 500 => {
+                panic!("creating a registration: {status:?}")
+            }
+            Err(err) if attempt == 10 => panic!("creating a registration: {err}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200 * attempt)).await,
+        }
     }
 }
 

@@ -49,9 +49,10 @@ crd:
 	cargo run -q -- crd > crds/callbackregistrations.callback-operator.io.yaml
 	if [ -d charts/callback-operator/crds ]; then cp crds/*.yaml charts/callback-operator/crds/; fi
 
-## bench: time to Ready, provider calls, status writes, RSS and CPU at 100 / 1,000 / 10,000 registrations
+## bench: time to Ready, provider calls, status writes, RSS and CPU at 100 / 1,000 / 10,000 registrations, beside
+## the null controller's; ARGS go to the bench, e.g. `make bench ARGS="--shards 4 --sizes 100000"` (docs/benchmark.md)
 bench:
-	scripts/bench
+	scripts/bench $(ARGS)
 
 ## soak: control-plane faults, then the randomized soak, 1,000 operations on seeds 1 and 2 (docs/reliability.md)
 ## (SOAK_SEEDS, SOAK_OPS override; `scripts/soak --seed N --ops M` replays one run)

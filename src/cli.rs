@@ -194,6 +194,13 @@ pub struct RunArgs {
     #[arg(long, env = "CALLBACK_OPERATOR_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     pub log_format: String,
 
+    /// Shard by label (Flux's convention, docs/scaling.md): reconcile only the CallbackRegistrations this label
+    /// selector matches, e.g. `sharding.callback-operator.io/key=shard1`, or `!sharding.callback-operator.io/key` for
+    /// the default shard (every object without a shard label). An object whose labels stop matching is forgotten
+    /// (no cleanup: the shard it moved to adopts it). Empty: every registration.
+    #[arg(long, env = "CALLBACK_OPERATOR_WATCH_LABEL_SELECTOR", default_value = "")]
+    pub watch_label_selector: String,
+
     /// Watch only these namespaces (comma-separated; needs only namespaced Roles). Empty: every namespace.
     #[arg(long, env = "CALLBACK_OPERATOR_NAMESPACES", value_delimiter = ',')]
     pub namespaces: Vec<String>,
@@ -261,6 +268,13 @@ mod tests {
         assert_eq!(args.secret_label_selector, "callback-operator.io/credentials=true");
         assert_eq!(args.fingerprint_key_secret, "k");
         assert!(run_args(&[]).secret_label_selector.is_empty());
+    }
+
+    #[test]
+    fn the_shard_selector_defaults_to_every_registration() {
+        assert!(run_args(&[]).watch_label_selector.is_empty());
+        let shard = run_args(&["--watch-label-selector", "!sharding.callback-operator.io/key"]);
+        assert_eq!(shard.watch_label_selector, "!sharding.callback-operator.io/key");
     }
 
     #[test]

@@ -210,6 +210,7 @@ fn controller_options(args: &RunArgs) -> anyhow::Result<ControllerOptions> {
         concurrency: args.concurrency,
         instance: args.instance.clone(),
         namespaces: args.namespaces.clone(),
+        shard_selector: crate::controller::shard_selector(&args.watch_label_selector).map_err(anyhow::Error::msg)?,
         guard_binding: args.rbac_guard_binding.clone(),
         progress: Default::default(),
     })

@@ -15,8 +15,30 @@ use serde_json::json;
 
 use crate::Options;
 use crate::observe::{self, RssSampler};
-use crate::report::Figures;
+use crate::report::{Figures, ShardFigures};
+use crate::support::metrics::total;
 use crate::support::{Cluster, Operator, TestNamespace};
+
+/// What reconciles the round's registrations.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Subject {
+    /// The operator's release binary: one process, or one per shard (`--watch-label-selector`, docs/scaling.md).
+    Operator { shards: usize },
+    /// The do-nothing controller in this process (`null_controller.rs`): finalizer + one status write.
+    Null,
+}
+
+/// The label a registration of shard `k` carries (shard 0 is the default shard: no label), and each shard's selector.
+fn shard_label(k: usize) -> Option<String> {
+    (k > 0).then(|| format!("s{k}"))
+}
+
+fn shard_selector(k: usize) -> String {
+    match shard_label(k) {
+        Some(name) => format!("sharding.callback-operator.io/key={name}"),
+        None => "!sharding.callback-operator.io/key".into(),
+    }
+}
 
 /// Provider round-trips one new registration needs by design (the latency floor's numerator).
 pub fn calls_by_design(provider: &str) -> u32 {
@@ -32,7 +54,11 @@ fn mailbox(ns_index: usize) -> String {
     format!("00000000-0000-4000-8000-{ns_index:012}")
 }
 
-pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figures {
+pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: Subject) -> Figures {
+    let shards = match subject {
+        Subject::Operator { shards } => shards.max(1),
+        Subject::Null => 1,
+    };
     let run = &uuid::Uuid::new_v4().simple().to_string()[..6];
     let namespaces = options.namespaces.min(n).max(1);
     let per_ns = n.div_ceil(namespaces);
@@ -112,9 +138,13 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figure
             };
             let mut spec = json!({"credentialsRef": {"name": provider}});
             spec.as_object_mut().unwrap().extend(block.as_object().unwrap().clone());
+            let mut metadata = json!({"name": name, "namespace": ns});
+            if let Some(shard) = shard_label(i % shards) {
+                metadata["labels"] = json!({"sharding.callback-operator.io/key": shard});
+            }
             let obj: CallbackRegistration = serde_json::from_value(json!({
                 "apiVersion": "callback-operator.io/v1alpha1", "kind": "CallbackRegistration",
-                "metadata": {"name": name, "namespace": ns}, "spec": spec,
+                "metadata": metadata, "spec": spec,
             }))
             .unwrap();
             (provider.to_string(), obj)
@@ -125,28 +155,44 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figure
         *by_provider.entry(p.clone()).or_default() += 1;
     }
 
-    // The operator under test (release build), cluster-wide, and our own watch.
+    // The operator under test (release build), cluster-wide, one process per shard — or the null controller — and
+    // our own watch.
     let (observed, watch_task) = observe::watch(cluster.client.clone());
     let resync = humantime::format_duration(options.resync).to_string();
     let concurrency = options.concurrency.to_string();
-    let mut operator = Operator::start(
-        cluster,
-        &[],
-        &[
-            "--concurrency",
-            &concurrency,
-            "--resync-interval",
-            &resync,
-            "--log-level",
-            "warn",
-            "--backoff-base",
-            "2s",
-            "--provider-timeout",
-            "30s",
-        ],
-    );
-    let pid = operator.pid();
-    let sampler = RssSampler::start(pid);
+    let mut operators: Vec<Operator> = Vec::new();
+    let mut null_controller = None;
+    match subject {
+        Subject::Operator { .. } => {
+            for k in 0..shards {
+                let selector = shard_selector(k);
+                let mut args = vec![
+                    "--concurrency",
+                    &concurrency,
+                    "--resync-interval",
+                    &resync,
+                    "--log-level",
+                    "warn",
+                    "--backoff-base",
+                    "2s",
+                    "--provider-timeout",
+                    "30s",
+                ];
+                if shards > 1 {
+                    args.extend(["--watch-label-selector", selector.as_str()]);
+                }
+                operators.push(Operator::start(cluster, &[], &args));
+            }
+        }
+        Subject::Null => {
+            null_controller = Some(crate::null_controller::start(
+                cluster.client.clone(),
+                options.concurrency,
+            ));
+        }
+    }
+    let pids: Vec<u32> = operators.iter().map(Operator::pid).collect();
+    let samplers: Vec<RssSampler> = pids.iter().map(|pid| RssSampler::start(*pid)).collect();
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Create as fast as the apiserver takes them.
@@ -156,11 +202,7 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figure
         .for_each_concurrent(64, |(_, obj)| {
             let api: Api<CallbackRegistration> =
                 Api::namespaced(cluster.client.clone(), obj.metadata.namespace.as_deref().unwrap());
-            async move {
-                api.create(&PostParams::default(), &obj)
-                    .await
-                    .expect("creating a registration");
-            }
+            async move { create(&api, &obj).await }
         })
         .await;
     let created_in = started.elapsed();
@@ -193,22 +235,65 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figure
         .filter(|(_, per)| *per >= 0.01)
         .collect();
     let calls_at_ready = provider_calls(&mail, &edna, &envelope);
-    let peak_rss = *sampler.peak.lock().unwrap();
+    let peaks: Vec<u64> = samplers.iter().map(|s| *s.peak.lock().unwrap()).collect();
+    let mut per_shard: Vec<ShardFigures> = Vec::new();
+    for (k, operator) in operators.iter().enumerate() {
+        let metrics = operator.metrics().await;
+        let objects = objects
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % shards == k)
+            .count()
+            .max(1);
+        let writes: f64 = crate::support::metrics::parse(&metrics)
+            .iter()
+            .filter(|s| s.name == "callback_operator_provider_requests_total")
+            .filter(|s| {
+                s.labels
+                    .get("operation")
+                    .is_some_and(|op| WRITES.contains(&op.as_str()))
+            })
+            .map(|s| s.value)
+            .sum();
+        per_shard.push(ShardFigures {
+            shard: shard_selector(k),
+            objects,
+            provider_writes_per_object: writes / objects as f64,
+            provider_requests_per_object: total(&metrics, "callback_operator_provider_requests_total") / objects as f64,
+            status_writes_per_object: total(&metrics, "callback_operator_status_writes_total") / objects as f64,
+            peak_rss_mib: peaks[k] as f64 / 1048576.0,
+            rest_rss_mib: 0.0,
+            rest_rss_mib_per_1000: 0.0,
+        });
+    }
+    let peak_rss: u64 = peaks.iter().sum();
 
-    // At rest: three resync intervals with nothing to do; CPU over the last 60 s of it.
+    // At rest: three resync intervals with nothing to do; CPU over the last 60 s of it. The null controller has no
+    // rest to measure.
     let writes_before = provider_writes(&calls_at_ready);
-    let rest = options.rest.unwrap_or(options.resync * 3);
+    let rest = match subject {
+        Subject::Operator { .. } => options.rest.unwrap_or(options.resync * 3),
+        Subject::Null => Duration::ZERO,
+    };
     let cpu_window = rest.min(Duration::from_secs(60));
     tokio::time::sleep(rest - cpu_window).await;
-    let cpu_before = observe::cpu_time(pid);
+    let cpu_of = |pids: &[u32]| pids.iter().map(|pid| observe::cpu_time(*pid)).sum::<Duration>();
+    let cpu_before = cpu_of(&pids);
     let cpu_started = Instant::now();
     tokio::time::sleep(cpu_window).await;
     let cpu_at_rest =
-        observe::cpu_time(pid).saturating_sub(cpu_before).as_secs_f64() / cpu_started.elapsed().as_secs_f64();
+        cpu_of(&pids).saturating_sub(cpu_before).as_secs_f64() / cpu_started.elapsed().as_secs_f64().max(f64::EPSILON);
     let calls_at_rest = provider_calls(&mail, &edna, &envelope);
     let provider_writes_at_rest = provider_writes(&calls_at_rest) - writes_before;
     let versions_after_rest: u32 = observed.lock().unwrap().versions.values().map(|(_, c)| c).sum();
-    let (rss_at_rest, _) = observe::rss(pid);
+    let mut rss_at_rest = 0;
+    for (k, pid) in pids.iter().enumerate() {
+        let (rss, _) = observe::rss(*pid);
+        rss_at_rest += rss;
+        let shard = &mut per_shard[k];
+        shard.rest_rss_mib = rss as f64 / 1048576.0;
+        shard.rest_rss_mib_per_1000 = shard.rest_rss_mib * 1000.0 / shard.objects as f64;
+    }
 
     // Delete everything and count what the providers still hold.
     let delete_started = Instant::now();
@@ -246,12 +331,21 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figure
     let left_envelope: usize = (0..namespaces).map(|i| envelope.callbacks(&mailbox(i)).len()).sum();
     let edna_urls_left: usize = keys.iter().map(|k| edna.state(k).len()).sum();
 
-    let exit = operator.terminate();
+    let exit = operators.iter_mut().map(|o| o.terminate().code()).max().flatten();
+    if let Some(task) = null_controller {
+        task.abort();
+    }
     watch_task.abort();
-    drop(sampler);
+    drop(samplers);
 
     Figures {
         n,
+        subject: match subject {
+            Subject::Operator { .. } => "operator".into(),
+            Subject::Null => "null controller".into(),
+        },
+        shards,
+        per_shard,
         by_provider: by_provider.clone(),
         concurrency: options.concurrency,
         latency_ms: options.latency.as_millis() as u64,
@@ -272,7 +366,23 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize) -> Figure
         deleted_in_s: deleted_in.as_secs_f64(),
         left_at_providers: left_mail + left_envelope,
         edna_urls_kept_by_design: edna_urls_left,
-        operator_exit: exit.code(),
+        operator_exit: exit,
+    }
+}
+
+/// Creates `obj`, retrying what a loaded apiserver may answer at 100,000 objects (a dropped connection, 429, 5xx);
+/// "already exists" after a retry means the earlier attempt landed.
+async fn create(api: &Api<CallbackRegistration>, obj: &CallbackRegistration) {
+    for attempt in 1..=10 {
+        match api.create(&PostParams::default(), obj).await {
+            Ok(_) => return,
+            Err(kube::Error::Api(status)) if status.code == 409 && attempt > 1 => return,
+            Err(kube::Error::Api(status)) if status.code != 429 && status.code < 500 => {
+                panic!("creating a registration: {status:?}")
+            }
+            Err(err) if attempt == 10 => panic!("creating a registration: {err}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200 * attempt)).await,
+        }
     }
 }
 
@@ -302,14 +412,16 @@ fn provider_calls(
     calls
 }
 
+/// The provider operations that write.
+const WRITES: [&str; 5] = [
+    "webhook/set",
+    "webhook/delete",
+    "callback/set",
+    "callback/add",
+    "callback/remove",
+];
+
 fn provider_writes(calls: &BTreeMap<(String, String), u64>) -> u64 {
-    const WRITES: [&str; 5] = [
-        "webhook/set",
-        "webhook/delete",
-        "callback/set",
-        "callback/add",
-        "callback/remove",
-    ];
     calls
         .iter()
         .filter(|((_, op), _)| WRITES.contains(&op.as_str()))

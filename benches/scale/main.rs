@@ -3,12 +3,13 @@
 //! Runs against the real control plane (`scripts/bench` starts it), provider simulators in this process with an
 //! injected latency, and the operator's release binary as a separate process. Prints figures; asserts nothing about
 //! time. Usage: `cargo bench --bench scale -- [--sizes 100,1000,10000] [--latency-ms 20] [--concurrency 64]
-//! [--namespaces 50] [--resync 60s] [--rest 3x-resync] [--providers mail,edna,envelope]`.
+//! [--namespaces 50] [--resync 60s] [--rest 3x-resync] [--providers mail,edna,envelope] [--shards 1] [--no-null]`.
 
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
 mod fleet;
+mod null_controller;
 mod observe;
 mod report;
 
@@ -27,6 +28,10 @@ pub struct Options {
     pub rest: Option<Duration>,
     /// Which providers the registrations use, round-robin.
     pub providers: Vec<String>,
+    /// Operator processes, one per shard (`--watch-label-selector`); registrations are spread round-robin.
+    pub shards: usize,
+    /// Run the null controller's round before the operator's, per size (off with `--no-null`).
+    pub null: bool,
 }
 
 fn options() -> Options {
@@ -53,6 +58,8 @@ fn options() -> Options {
             .split(',')
             .map(|p| p.trim().to_string())
             .collect(),
+        shards: value("--shards").map_or(1, |v| v.parse().expect("--shards takes a number")),
+        null: !args.iter().any(|a| a == "--no-null"),
     }
 }
 
@@ -61,13 +68,24 @@ async fn main() {
     let options = options();
     let cluster = support::Cluster::connect().await;
     let mut all: Vec<Figures> = Vec::new();
+    let mut nulls: Vec<Figures> = Vec::new();
     for &n in &options.sizes {
+        // The floor first, on the same apiserver, with the same N, namespaces and creation driver.
+        if options.null {
+            let started = Instant::now();
+            eprintln!("== N = {n}, null controller");
+            let figures = fleet::run_round(&cluster, &options, n, fleet::Subject::Null).await;
+            eprintln!("   round took {:.0?}", started.elapsed());
+            report::write_json(&figures);
+            nulls.push(figures);
+        }
         let started = Instant::now();
-        eprintln!("== N = {n}");
-        let figures = fleet::run_round(&cluster, &options, n).await;
+        eprintln!("== N = {n}, operator ({} shard(s))", options.shards);
+        let subject = fleet::Subject::Operator { shards: options.shards };
+        let figures = fleet::run_round(&cluster, &options, n, subject).await;
         eprintln!("   round took {:.0?}", started.elapsed());
         report::write_json(&figures);
         all.push(figures);
     }
-    report::print_table(&options, &all);
+    report::print_table(&options, &all, &nulls);
 }

@@ -6,9 +6,26 @@ use serde::Serialize;
 
 use crate::Options;
 
+/// One shard's own figures (from its /metrics and /proc), per object of that shard.
+#[derive(Debug, Serialize)]
+pub struct ShardFigures {
+    pub shard: String,
+    pub objects: usize,
+    pub provider_writes_per_object: f64,
+    pub provider_requests_per_object: f64,
+    pub status_writes_per_object: f64,
+    pub peak_rss_mib: f64,
+    pub rest_rss_mib: f64,
+    pub rest_rss_mib_per_1000: f64,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Figures {
     pub n: usize,
+    /// "operator" or "null controller".
+    pub subject: String,
+    pub shards: usize,
+    pub per_shard: Vec<ShardFigures>,
     pub by_provider: BTreeMap<String, usize>,
     pub concurrency: u16,
     pub latency_ms: u64,
@@ -37,12 +54,17 @@ pub struct Figures {
 pub fn write_json(figures: &Figures) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench");
     std::fs::create_dir_all(dir).expect("creating target/bench");
-    let path = format!("{dir}/scale-{}.json", figures.n);
+    let path = match (figures.subject.as_str(), figures.shards) {
+        ("operator", 1) => format!("{dir}/scale-{}.json", figures.n),
+        ("operator", k) => format!("{dir}/scale-{}-{k}-shards.json", figures.n),
+        _ => format!("{dir}/scale-{}-null.json", figures.n),
+    };
     std::fs::write(&path, serde_json::to_string_pretty(figures).unwrap()).expect("writing the JSON");
     eprintln!("   wrote {path}");
 }
 
-pub fn print_table(options: &Options, all: &[Figures]) {
+/// `all`: the operator's rounds; `nulls`: the null controller's rounds of the same sizes (empty with `--no-null`).
+pub fn print_table(options: &Options, all: &[Figures], nulls: &[Figures]) {
     let machine = format!(
         "{} cores, {}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -59,13 +81,15 @@ pub fn print_table(options: &Options, all: &[Figures]) {
     );
     println!(
         "\ncallback-operator scale benchmark — {machine}; provider latency {} ms; concurrency {}; {} namespaces; resync {}; \
-         at rest {} (CPU over its last 60 s)",
+         at rest {} (CPU over its last 60 s); {} shard(s)",
         options.latency.as_millis(),
         options.concurrency,
         options.namespaces,
         humantime::format_duration(options.resync),
         humantime::format_duration(options.rest.unwrap_or(options.resync * 3)),
+        options.shards,
     );
+    let null_of = |f: &Figures| nulls.iter().find(|null| null.n == f.n);
     let header = [
         "N",
         "created s",
@@ -73,6 +97,8 @@ pub fn print_table(options: &Options, all: &[Figures]) {
         "after last create s",
         "floor s",
         "ratio",
+        "null all Ready s",
+        "÷ null",
         "ready",
         "status writes/reg",
         "peak RSS MiB",
@@ -87,13 +113,18 @@ pub fn print_table(options: &Options, all: &[Figures]) {
     println!("{}", header.iter().map(|_| "---").collect::<Vec<_>>().join(" | "));
     for f in all {
         println!(
-            "{} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1}x | {}/{} | {:.2} | {:.1} | {:.1} | {:.2} | {} | {} | {:.1} | {}",
+            "{} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1}x | {} | {} | {}/{} | {:.2} | {:.1} | {:.1} | {:.2} | {} | {} | {:.1} | {}",
             f.n,
             f.created_in_s,
             f.ready_in_s,
             f.ready_after_last_create_s,
             f.latency_floor_s,
             f.ready_in_s / f.latency_floor_s.max(f64::EPSILON),
+            null_of(f).map_or("-".into(), |null| format!("{:.1}", null.ready_in_s)),
+            null_of(f).map_or("-".into(), |null| format!(
+                "{:.2}x",
+                f.ready_in_s / null.ready_in_s.max(f64::EPSILON)
+            )),
             f.ready_count,
             f.n,
             f.status_writes_per_registration,
@@ -105,6 +136,30 @@ pub fn print_table(options: &Options, all: &[Figures]) {
             f.deleted_in_s,
             f.left_at_providers,
         );
+    }
+    if options.shards > 1 {
+        println!("\nper shard (its own /metrics and RSS, per object of the shard):");
+        println!(
+            "N | shard | objects | provider writes/obj | provider requests/obj | status writes/obj | peak RSS MiB | \
+             rest RSS MiB | rest RSS MiB per 1,000"
+        );
+        println!("--- | --- | --- | --- | --- | --- | --- | --- | ---");
+        for f in all {
+            for s in &f.per_shard {
+                println!(
+                    "{} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {:.2}",
+                    f.n,
+                    s.shard,
+                    s.objects,
+                    s.provider_writes_per_object,
+                    s.provider_requests_per_object,
+                    s.status_writes_per_object,
+                    s.peak_rss_mib,
+                    s.rest_rss_mib,
+                    s.rest_rss_mib_per_1000
+                );
+            }
+        }
     }
     println!("\nprovider calls per registration (by provider and operation):");
     for f in all {
@@ -123,6 +178,30 @@ pub fn print_table(options: &Options, all: &[Figures]) {
             .map(|(k, v)| format!("{k} {v:.2}"))
             .collect();
         println!("  N={}: {}", f.n, requests.join(", "));
+    }
+    if !nulls.is_empty() {
+        println!(
+            "\nthe null controller (finalizer + one status write, no Secret read, no Event, no provider call), same run:"
+        );
+        for f in nulls {
+            let requests: Vec<String> = f
+                .apiserver_requests_per_registration
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.2}"))
+                .collect();
+            println!(
+                "  N={}: created {:.1} s, all Ready {:.1} s ({}/{}), status writes/reg {:.2}, delete {:.1} s; apiserver \
+                 requests per registration: {}",
+                f.n,
+                f.created_in_s,
+                f.ready_in_s,
+                f.ready_count,
+                f.n,
+                f.status_writes_per_registration,
+                f.deleted_in_s,
+                requests.join(", ")
+            );
+        }
     }
     println!(
         "\n(edna has no delete method: its URLs stay registered by design — counted separately, not as left behind)"

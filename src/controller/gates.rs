@@ -105,7 +105,7 @@ pub async fn admit<P: Provider>(
     };
     let target = P::target(&desired);
 
-    // 3. Credentials, read now and never cached.
+    // 3. Credentials, read now (or reused while the Secret watch reports them unchanged: `secret_cache.rs`).
     let secret_key = format!("{namespace}/{secret_name}");
     let Some((values, secret_version)) = gates.credentials(secret_name).await? else {
         let message = format!("Secret {secret_key} does not exist; waiting for it");

@@ -2,28 +2,40 @@
 //! identity) and Secret references (which objects a Secret change wakes). Every object is indexed as it arrives,
 //! reconciled or not. No client: tested by feeding watch events.
 
-use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher::Event as WatchEvent;
+use kube::{Resource, ResourceExt};
 
 use super::ownership::{ClaimIndex, Claimant};
+use super::secret_cache::SecretCache;
 use super::secret_index::SecretIndex;
 use crate::api::CallbackRegistration;
 use crate::providers::Providers;
 
 pub struct Indexes {
     providers: Providers,
+    /// The registration watch has a shard selector: an object can leave it without being deleted.
+    sharded: bool,
     pub claims: ClaimIndex,
     pub secrets: SecretIndex,
+    /// Secret values read by reconciliations, fed by the Secret watch (`secret_cache.rs`).
+    pub secret_values: std::sync::Arc<SecretCache>,
 }
 
 impl Indexes {
     pub fn new(providers: Providers) -> Self {
         Self {
             providers,
+            sharded: false,
             claims: ClaimIndex::default(),
             secrets: SecretIndex::default(),
+            secret_values: Default::default(),
         }
+    }
+
+    /// Indexes for a shard (`--watch-label-selector`): see [`moved_away`].
+    pub fn sharded(self, sharded: bool) -> Self {
+        Self { sharded, ..self }
     }
 
     /// Feeds one watch event; returns the objects to reconcile because of it: younger claimants of an identity
@@ -44,8 +56,13 @@ impl Indexes {
             WatchEvent::Delete(obj) => {
                 let (namespace, name) = (obj.namespace().unwrap_or_default(), obj.name_any());
                 self.secrets.forget(&namespace, &name);
-                self.claims
-                    .remove(&namespace, &name, &obj.uid().unwrap_or_default())
+                let released = self.claims.remove(&namespace, &name, &obj.uid().unwrap_or_default());
+                // An object that moved to another shard still holds its identity there: the claimants it kept
+                // waiting here are not woken to take over (they could not tell the two apart).
+                if self.sharded && moved_away(obj) {
+                    return Vec::new();
+                }
+                released
                     .into_iter()
                     .map(|(ns, name)| ObjectRef::new(&name).within(&ns))
                     .collect()
@@ -58,6 +75,13 @@ impl Indexes {
     pub fn claimant(&self, obj: &CallbackRegistration) -> Claimant {
         Claimant::of(obj, self.providers.claims_of(&obj.spec), None)
     }
+}
+
+/// Whether a Delete from a sharded watch is the object leaving the shard's selector rather than its deletion: it
+/// still carries the cleanup finalizer and no deletion timestamp, and the apiserver never removes an object in that
+/// state (a finalizer first makes a delete set the timestamp).
+pub fn moved_away(obj: &CallbackRegistration) -> bool {
+    obj.meta().deletion_timestamp.is_none() && obj.finalizers().iter().any(|f| f == crate::api::FINALIZER)
 }
 
 #[cfg(test)]

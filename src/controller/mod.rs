@@ -22,8 +22,10 @@ mod recorder;
 mod relist;
 mod resync;
 mod run;
+mod secret_cache;
 mod secret_index;
 mod secrets;
+mod shard;
 mod status;
 
 use std::sync::Arc;
@@ -33,6 +35,7 @@ pub use preview::{Preview, preview};
 pub use progress::Progress;
 pub use run::{ControllerOptions, run_controller};
 pub use secrets::{NamespaceSecrets, SecretSelector};
+pub use shard::shard_selector;
 
 use crate::providers::{EndpointPolicy, Providers};
 use crate::telemetry::Metrics;

@@ -124,7 +124,8 @@ async fn apply_with<P: Provider>(
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     let gates = ReconcileGates {
         ctx,
-        secrets: NamespaceSecrets::new(ctx.client.clone(), &namespace, ctx.settings.secret_selector.as_ref()),
+        secrets: NamespaceSecrets::new(ctx.client.clone(), &namespace, ctx.settings.secret_selector.as_ref())
+            .cached(ctx.indexes.secret_values.clone()),
     };
     let Admitted {
         desired,

@@ -26,6 +26,7 @@ use super::reconcile::{error_policy, reconcile};
 use super::recorder::EventRecorder;
 use super::relist::{Listed, Sweep, WatchBackoff};
 use super::resync::ResyncQueue;
+use super::secret_cache::SecretCache;
 use super::{Context, Settings};
 use crate::api::CallbackRegistration;
 use crate::providers::Providers;
@@ -41,6 +42,8 @@ pub struct ControllerOptions {
     pub instance: Option<String>,
     /// Namespaces to watch; empty means every namespace (cluster-scoped RBAC).
     pub namespaces: Vec<String>,
+    /// The shard's label selector on the registration watch (`shard.rs`); `None`: every registration.
+    pub shard_selector: Option<String>,
     /// The operator's RoleBinding in each watched namespace, kept while the namespace holds registrations
     /// (namespace-scoped installs; `guard.rs`).
     pub guard_binding: Option<String>,
@@ -68,7 +71,7 @@ pub async fn run_controller(
     // then triggering its objects at once (`listed` below).
     writer.apply_watcher_event(&WatchEvent::Init);
     writer.apply_watcher_event(&WatchEvent::InitDone);
-    let indexes = Arc::new(Indexes::new(providers.clone()));
+    let indexes = Arc::new(Indexes::new(providers.clone()).sharded(options.shard_selector.is_some()));
     let (retrigger, retriggered) = futures::channel::mpsc::unbounded::<ObjectRef<CallbackRegistration>>();
     let resync = Arc::new(ResyncQueue::default());
     let wake_filter = Arc::new(ChangeFilter::default());
@@ -114,6 +117,7 @@ pub async fn run_controller(
     let stream = registration_watch(
         &watch_client,
         &options.namespaces,
+        options.shard_selector.as_deref(),
         &store,
         &metrics,
         Arc::new(on_listed),
@@ -190,10 +194,17 @@ pub async fn run_controller(
     let secret_users = indexes.clone();
     let secrets_listed = secrets_listed_flag;
     let (secret_progress, retrigger_progress) = (options.progress.clone(), options.progress.clone());
-    // Secrets as metadata only: values are read at reconcile time and never cached. In the label opt-in mode only
-    // labelled Secrets are watched (labelling one later is an Added event that wakes its users).
+    // Secrets as metadata only: values are read at reconcile time, and served again only while this watch reports
+    // them unchanged (`secret_cache.rs`). In the label opt-in mode only labelled Secrets are watched (labelling one
+    // later is an Added event that wakes its users).
     let labels = options.settings.secret_selector.as_ref().map(|s| s.as_str());
-    let secrets = secret_watch(&watch_client, &options.namespaces, labels).touched_objects();
+    let secrets = secret_watch(
+        &watch_client,
+        &options.namespaces,
+        labels,
+        indexes.secret_values.clone(),
+    )
+    .touched_objects();
     Controller::for_stream(stream, store)
         .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
             // Before a namespace is listed, the listing itself triggers its registrations.
@@ -232,9 +243,14 @@ type OnListed = Arc<dyn Fn(Option<&str>, bool) + Send + Sync>;
 /// deletes: one watcher per namespace, each decoding its objects one by one and sweeping its own relists against the
 /// shared cache, so several namespaces keep one correct cache. `on_listed(scope, all)` runs when a watcher has listed
 /// for the first time (`all`: it was the last one to).
+///
+/// With a shard selector the apiserver sends only this shard's objects, and an object whose labels stop matching
+/// arrives as a Delete: it leaves the cache, the claim index and the resync queue, and its finalizer is left alone
+/// (a Delete event never reaches the reconciler, so no cleanup runs): the shard it moved to adopts it.
 fn registration_watch(
     client: &kube::Client,
     namespaces: &[String],
+    shard_selector: Option<&str>,
     store: &reflector::Store<CallbackRegistration>,
     metrics: &Metrics,
     on_listed: OnListed,
@@ -254,7 +270,11 @@ fn registration_watch(
         let (metrics, store, listed, on_listed) = (metrics.clone(), store.clone(), listed.clone(), on_listed.clone());
         let mut sweep = Sweep::new(scope.clone());
         let mut first_list = true;
-        watcher::watcher(api, watcher::Config::default().any_semantic())
+        let mut config = watcher::Config::default().any_semantic();
+        if let Some(selector) = shard_selector {
+            config = config.labels(selector);
+        }
+        watcher::watcher(api, config)
             .backoff(WatchBackoff::default())
             .filter_map(move |event| futures::future::ready(event.map(|e| decode::event(e, &metrics)).transpose()))
             .flat_map(move |event| {
@@ -276,24 +296,50 @@ fn registration_watch(
     futures::stream::select_all(streams).boxed()
 }
 
-/// Secret metadata events in the watched namespaces (all when empty); they only trigger reconciliations, so relists
-/// need no sweeping.
+/// Secret metadata events in the watched namespaces (all when empty); they trigger reconciliations and keep `cache`
+/// current (each watcher's relists are swept against it: a Secret deleted during a watch gap is dropped).
 fn secret_watch(
     client: &kube::Client,
     namespaces: &[String],
     labels: Option<&str>,
+    cache: Arc<SecretCache>,
 ) -> BoxStream<'static, Result<WatchEvent<PartialObjectMeta<Secret>>, watcher::Error>> {
     let mut config = watcher::Config::default().any_semantic();
     if let Some(labels) = labels {
         config = config.labels(labels);
     }
-    let apis: Vec<Api<PartialObjectMeta<Secret>>> = match namespaces {
-        [] => vec![Api::all(client.clone())],
-        many => many.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect(),
+    let apis: Vec<(Option<String>, Api<PartialObjectMeta<Secret>>)> = match namespaces {
+        [] => vec![(None, Api::all(client.clone()))],
+        many => many
+            .iter()
+            .map(|ns| (Some(ns.clone()), Api::namespaced(client.clone(), ns)))
+            .collect(),
     };
-    futures::stream::select_all(apis.into_iter().map(|api| {
+    futures::stream::select_all(apis.into_iter().map(|(scope, api)| {
+        let cache = cache.clone();
         watcher::watcher(api, config.clone())
             .backoff(WatchBackoff::default())
+            .inspect(move |event| {
+                let Ok(event) = event else { return };
+                let identity =
+                    |meta: &PartialObjectMeta<Secret>| (meta.namespace().unwrap_or_default(), meta.name_any());
+                match event {
+                    WatchEvent::Init => cache.relist_started(scope.as_deref()),
+                    WatchEvent::InitDone => cache.relist_done(scope.as_deref()),
+                    WatchEvent::Apply(meta) | WatchEvent::InitApply(meta) => {
+                        let (namespace, name) = identity(meta);
+                        cache.observed(
+                            &namespace,
+                            &name,
+                            meta.metadata.resource_version.as_deref().unwrap_or(""),
+                        );
+                    }
+                    WatchEvent::Delete(meta) => {
+                        let (namespace, name) = identity(meta);
+                        cache.gone(&namespace, &name);
+                    }
+                }
+            })
             .boxed()
     }))
     // Errors stop here, as for the registrations' watch (see there).

@@ -1,4 +1,5 @@
-//! Reading Secrets at reconcile time: values are fetched when needed and never cached.
+//! Reading Secrets at reconcile time: values are fetched when needed, and served again only while the Secret watch
+//! reports them unchanged (`secret_cache.rs`).
 //!
 //! With `--secret-label-selector` (the label opt-in mode, the convention Flux uses for the Secrets it watches)
 //! the operator asks the apiserver only for labelled Secrets: data is read through a list carrying the label
@@ -7,11 +8,13 @@
 //! who may create registrations but not read (or label) Secrets cannot have an arbitrary Secret sent to a provider.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::api::ListParams;
 
+use super::secret_cache::SecretCache;
 use crate::providers::{SecretSource, SecretValue, SecretValues};
 
 /// The labels a Secret must carry to be read (`key=value` or `key`, all must match).
@@ -77,6 +80,7 @@ pub struct NamespaceSecrets {
     api: Api<Secret>,
     namespace: String,
     selector: Option<SecretSelector>,
+    cache: Option<Arc<SecretCache>>,
 }
 
 impl NamespaceSecrets {
@@ -85,12 +89,24 @@ impl NamespaceSecrets {
             api: Api::namespaced(client, namespace),
             namespace: namespace.to_string(),
             selector: selector.cloned(),
+            cache: None,
+        }
+    }
+
+    /// Reads through `cache` (kept current by the Secret watch).
+    pub fn cached(self, cache: Arc<SecretCache>) -> Self {
+        Self {
+            cache: Some(cache),
+            ..self
         }
     }
 
     /// The Secret's values and resourceVersion, or `None` when it does not exist (or, in label mode, is not
     /// labelled).
     pub async fn read(&self, name: &str) -> Result<Option<(SecretValues, String)>, kube::Error> {
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&self.namespace, name)) {
+            return Ok(Some(hit));
+        }
         let secret = match &self.selector {
             None => self.api.get_opt(name).await?,
             Some(selector) => {
@@ -102,7 +118,11 @@ impl NamespaceSecrets {
         };
         Ok(secret.map(|secret| {
             let version = secret.metadata.resource_version.clone().unwrap_or_default();
-            (values(secret), version)
+            let values = values(secret);
+            if let Some(cache) = &self.cache {
+                cache.put(&self.namespace, name, &values, &version);
+            }
+            (values, version)
         }))
     }
 
@@ -112,6 +132,10 @@ impl NamespaceSecrets {
         let Some(selector) = &self.selector else {
             return Ok(None);
         };
+        // The watch sees only labelled Secrets in this mode: one it reports carries the labels.
+        if self.cache.as_ref().is_some_and(|c| c.exists(&self.namespace, name)) {
+            return Ok(None);
+        }
         let params = ListParams::default().fields(&format!("metadata.name={name}"));
         let found = self.api.list_metadata(&params).await?.items.into_iter().next();
         Ok(found

@@ -58,7 +58,7 @@ pub fn test_options() -> ProviderOptions {
     }
 }
 
-/// Reads Secret values in the registration's namespace at reconcile time (values are never cached).
+/// Reads Secret values in the registration's namespace at reconcile time.
 pub trait SecretSource: Sync {
     /// The Secret's data, or `None` when it does not exist.
     fn secret(&self, name: &str) -> impl Future<Output = Result<Option<SecretValues>, kube::Error>> + Send;

@@ -87,3 +87,19 @@ What the operator does with the Kubernetes API, and nothing more (docs/install.m
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- end }}
+
+{{/* The shards as a JSON list of {name, selector}: one unnamed entry without a selector when not sharded; else the
+default shard (unnamed, every object without the shard label) and one entry per name in sharding.shards. */}}
+{{- define "callback-operator.shards" -}}
+{{- $shards := list (dict "name" "" "selector" "") }}
+{{- with .Values.sharding.shards }}
+{{- $shards = list (dict "name" "" "selector" "!sharding.callback-operator.io/key") }}
+{{- range . }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]{0,18}[a-z0-9])?$" .) }}
+{{- fail (printf "sharding.shards: %q is not a short DNS label (lowercase letters, digits, '-', at most 20)" .) }}
+{{- end }}
+{{- $shards = append $shards (dict "name" . "selector" (printf "sharding.callback-operator.io/key=%s" .)) }}
+{{- end }}
+{{- end }}
+{{- toJson $shards }}
+{{- end }}

@@ -78,3 +78,45 @@ fn the_owner_deleted_wakes_the_younger_claimant_after_leaving_the_index() {
     let left = indexes.claims.sharing(&["mail url https://a/x".into()]);
     assert!(left.iter().all(|c| c.name == "young"), "{left:?}");
 }
+
+#[test]
+fn in_a_shard_an_owner_moving_away_does_not_wake_the_claimant_it_kept_waiting() {
+    let mut owner = webhook("owner", 1, "https://a/x");
+    owner.metadata.finalizers = Some(vec![crate::api::FINALIZER.to_string()]);
+    let waiting = webhook("waiting", 5, "https://a/x");
+    for sharded in [false, true] {
+        let indexes = indexes().sharded(sharded);
+        indexes.observe(&WatchEvent::Apply(owner.clone()));
+        indexes.observe(&WatchEvent::Apply(waiting.clone()));
+        let woken = indexes.observe(&WatchEvent::Delete(owner.clone()));
+        if sharded {
+            assert!(
+                woken.is_empty(),
+                "moved to another shard: it still holds the identity there"
+            );
+        } else {
+            assert_eq!(woken, vec![ObjectRef::new("waiting").within("shop")]);
+        }
+        assert_eq!(
+            indexes.claims.len(),
+            1,
+            "either way the shard forgets the object that left it"
+        );
+    }
+}
+
+#[test]
+fn in_a_shard_a_deleted_owner_still_wakes_the_next_claimant() {
+    let mut owner = webhook("owner", 1, "https://a/x");
+    owner.metadata.finalizers = Some(vec![crate::api::FINALIZER.to_string()]);
+    owner.metadata.deletion_timestamp = Some(Time(Timestamp::from_second(9).unwrap()));
+    let indexes = indexes().sharded(true);
+    indexes.observe(&WatchEvent::Apply(owner.clone()));
+    indexes.observe(&WatchEvent::Apply(webhook("waiting", 5, "https://a/x")));
+    let mut gone = owner.clone();
+    gone.metadata.finalizers = None;
+    assert_eq!(
+        indexes.observe(&WatchEvent::Delete(gone)),
+        vec![ObjectRef::new("waiting").within("shop")]
+    );
+}

@@ -33,7 +33,21 @@ pub struct Snapshot {
     pub envelope: Vec<String>,
     /// Objects in the cluster, by key (absent: no status yet).
     pub objects: BTreeMap<ObjKey, Option<ObjState>>,
+    /// An intermediate check: objects still retrying with backoff ([`TRANSIENT`]) are in flight — their reason
+    /// says why, and what they are working on is exempt from the missing/wrong checks until a later check.
+    pub in_flight_allowed: bool,
 }
+
+/// Ready reasons of work still under way (retried with backoff).
+pub const TRANSIENT: &[&str] = &[
+    "ProviderUnavailable",
+    "ProviderTimeout",
+    "ProviderUnreachable",
+    "ProviderProtocolError",
+    "RateLimited",
+    "EndpointUnavailable",
+    "ProviderBusy",
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Violation {
@@ -99,6 +113,21 @@ pub fn check(model: &Model, snap: &Snapshot) -> Vec<Violation> {
     let required = model.required();
     let held = model.held();
 
+    // Objects still retrying (an intermediate check only): their reason says why; checked at a later point.
+    let in_flight: BTreeSet<&ObjKey> = model
+        .objects
+        .keys()
+        .filter(|key| {
+            snap.in_flight_allowed
+                && snap
+                    .objects
+                    .get(*key)
+                    .cloned()
+                    .flatten()
+                    .is_some_and(|s| s.observed && TRANSIENT.contains(&s.reason.as_str()))
+        })
+        .collect();
+
     // Objects: every live one reports what the model expects (no object stuck without a reason) ...
     for key in model.objects.keys() {
         let expected = model.expected(key);
@@ -106,7 +135,7 @@ pub fn check(model: &Model, snap: &Snapshot) -> Vec<Violation> {
         let ok = got
             .as_ref()
             .is_some_and(|s| s.observed && expected.reasons().contains(&s.reason.as_str()));
-        if !ok {
+        if !ok && !in_flight.contains(key) {
             out.push(Violation::Stuck {
                 object: key.clone(),
                 expected: expected.reasons().to_vec(),
@@ -149,7 +178,7 @@ pub fn check(model: &Model, snap: &Snapshot) -> Vec<Violation> {
     }
 
     for (identity, owner) in &required {
-        if model.drifted.contains(identity) {
+        if model.drifted.contains(identity) || in_flight.contains(owner) {
             continue;
         }
         let obj = &model.objects[owner];

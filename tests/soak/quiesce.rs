@@ -6,26 +6,19 @@ use std::time::{Duration, Instant};
 
 use callback_operator::api::CallbackRegistration;
 
-use super::checker::{MailHook, ObjState, Snapshot, Violation, check, credentials_in, hot_loop};
+use super::checker::{MailHook, ObjState, Snapshot, TRANSIENT, Violation, check, credentials_in, hot_loop};
 use super::defaults::RESYNC;
 use super::model::{Expected, Provider};
 use super::world::{MAILBOX, SUBJECT_ID, World};
 
-/// Ready reasons of work still under way (retried with backoff): not settled.
-const TRANSIENT: &[&str] = &[
-    "ProviderUnavailable",
-    "ProviderTimeout",
-    "ProviderUnreachable",
-    "ProviderProtocolError",
-    "RateLimited",
-    "EndpointUnavailable",
-    "ProviderBusy",
-];
 /// How long a quiet window at rest lasts (the hot-loop check).
 pub const IDLE_WINDOW: Duration = Duration::from_secs(3);
-/// The longest a quiescent point may take to arrive: an object that ate several injected faults in a row waits
-/// out the shipped backoff (2 s doubling, at most 5 min) plus a 30 s provider timeout.
+/// How long after the last provider call a quiescent point may still take to arrive: an object that ate several
+/// injected faults in a row waits out the shipped backoff (2 s doubling, at most 5 min) plus a 30 s provider
+/// timeout before its next call.
 pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(360);
+/// The longest any quiescent point waits, however busy the providers stay (a hot loop is reported, not waited out).
+pub const SETTLE_CAP: Duration = Duration::from_secs(900);
 
 fn state_of(obj: &CallbackRegistration) -> Option<ObjState> {
     let status = obj.status.as_ref()?;
@@ -52,35 +45,43 @@ impl World {
         out
     }
 
-    fn settled(&self, objects: &BTreeMap<(String, String), Option<ObjState>>) -> bool {
+    /// Every object acted on its generation with a settled reason. At an intermediate check an object still
+    /// retrying with backoff counts as settled once the providers are quiet (it waits minutes after a run of faults,
+    /// at the shipped backoff): the checker exempts what it is working on. The final check waits it out.
+    fn settled(&self, objects: &BTreeMap<(String, String), Option<ObjState>>, final_check: bool) -> bool {
         objects
             .iter()
             .all(|(key, state)| match (self.model.objects.get(key), state) {
                 (None, _) => false, // deleted, finalizer not done yet
                 (Some(_), None) => false,
-                (Some(_), Some(s)) => s.observed && !TRANSIENT.contains(&s.reason.as_str()),
+                (Some(_), Some(s)) => s.observed && (!final_check || !TRANSIENT.contains(&s.reason.as_str())),
             })
             && self.model.objects.keys().all(|k| objects.contains_key(k))
     }
 
-    /// Waits (bounded) until the objects settled and the providers saw no call for a second; then snapshots.
-    async fn settle_and_snapshot(&self) -> Snapshot {
-        let deadline = Instant::now() + SETTLE_TIMEOUT;
+    /// Waits until the objects settled and the providers saw no call for a second; then snapshots. Bounded by
+    /// [`SETTLE_TIMEOUT`] after the last provider call, and by [`SETTLE_CAP`] in all.
+    async fn settle_and_snapshot(&self, final_check: bool) -> Snapshot {
+        let started = Instant::now();
+        let mut deadline = started + SETTLE_TIMEOUT;
         let mut last_calls = u64::MAX;
         let mut quiet_polls = 0;
         loop {
             let objects = self.objects().await;
             let calls = self.provider_calls();
             quiet_polls = if calls == last_calls { quiet_polls + 1 } else { 0 };
+            if calls != last_calls {
+                deadline = (Instant::now() + SETTLE_TIMEOUT).min(started + SETTLE_CAP);
+            }
             last_calls = calls;
-            if (self.settled(&objects) && quiet_polls >= 2) || Instant::now() > deadline {
-                return self.snapshot(objects);
+            if (self.settled(&objects, final_check) && quiet_polls >= 2) || Instant::now() > deadline {
+                return self.snapshot(objects, !final_check);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
 
-    fn snapshot(&self, objects: BTreeMap<(String, String), Option<ObjState>>) -> Snapshot {
+    fn snapshot(&self, objects: BTreeMap<(String, String), Option<ObjState>>, in_flight_allowed: bool) -> Snapshot {
         let valid = |p: Provider| {
             let pool = &self.keys[&p];
             pool[..pool.len() - 1].to_vec()
@@ -121,13 +122,14 @@ impl World {
             edna,
             envelope,
             objects,
+            in_flight_allowed,
         }
     }
 
     /// One quiescent check: settle, compare with the model, watch a quiet window. Returns the violations.
-    pub async fn quiescent_check(&mut self) -> Vec<Violation> {
+    pub async fn quiescent_check(&mut self, final_check: bool) -> Vec<Violation> {
         self.figures.checks += 1;
-        let snap = self.settle_and_snapshot().await;
+        let snap = self.settle_and_snapshot(final_check).await;
         let mut violations = check(&self.model, &snap);
         let before = self.provider_calls();
         tokio::time::sleep(IDLE_WINDOW).await;
@@ -141,6 +143,13 @@ impl World {
                 .objects
                 .keys()
                 .filter(|k| self.model.expected(k) == Expected::Synced)
+                .filter(|k| {
+                    snap.objects
+                        .get(*k)
+                        .cloned()
+                        .flatten()
+                        .is_some_and(|s| s.reason == "Synced")
+                })
                 .cloned()
                 .collect();
             for key in synced {

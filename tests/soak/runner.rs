@@ -57,7 +57,7 @@ async fn run_ops(
         world.apply(op).await;
         let due = (check_every > 0 && (i + 1) % check_every == 0) || i + 1 == ops.len();
         if due {
-            let violations = world.quiescent_check().await;
+            let violations = world.quiescent_check(i + 1 == ops.len()).await;
             if !violations.is_empty() {
                 let calls = world.provider_calls();
                 let log = world.operator.log();

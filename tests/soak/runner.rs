@@ -65,6 +65,15 @@ async fn run_ops(
                 let path = format!("{}/target/soak-operator-seed{seed}.log", env!("CARGO_MANIFEST_DIR"));
                 let _ = std::fs::write(&path, format!("{}{log}", world.logs));
                 eprintln!("the operator logs of the failed run: {path}");
+                // Every request each simulator answered, one JSON line each (test keys only), to follow an identity.
+                let requests = format!("{}/target/soak-requests-seed{seed}.jsonl", env!("CARGO_MANIFEST_DIR"));
+                let lines: Vec<String> = [world.mail.requests(), world.edna.requests(), world.envelope.requests()]
+                    .concat()
+                    .iter()
+                    .filter_map(|r| serde_json::to_string(r).ok())
+                    .collect();
+                let _ = std::fs::write(&requests, lines.join("\n"));
+                eprintln!("the simulators' request logs: {requests}");
                 let lines: Vec<&str> = log.lines().collect();
                 let log_tail = lines[lines.len().saturating_sub(40)..].join("\n");
                 let failure = Failure {

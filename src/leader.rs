@@ -53,6 +53,12 @@ impl LeaseConfig {
         (self.grace() / 4).max(Duration::from_millis(200))
     }
 
+    /// How often a standby reads the Lease to notice it was released: client-go's retry period (2 s of a 15 s
+    /// Lease), at least 0.5 s.
+    fn standby_poll(&self) -> Duration {
+        (self.duration * 2 / 15).max(Duration::from_millis(500))
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         if self.duration < Duration::from_secs(3) {
             bail!(
@@ -122,12 +128,45 @@ pub struct Leadership {
     leading: watch::Receiver<bool>,
     task: JoinHandle<kube_lease_manager::Result<LeaseManager>>,
     api: Api<Lease>,
+    client: kube::Client,
+}
+
+/// Whether a standby should compete again at once: the Lease is free (its holder released it on the way out, or a
+/// follower cleared it as expired). kube-lease-manager's follower sleeps until the holder's Lease would have
+/// expired even when it was released early, so after a leader pod is deleted its replacement pod — which reads the
+/// free Lease on its first step — used to win over the standby that had been waiting (issue 18's failover test).
+pub fn should_rejoin(view: &LeaseView) -> bool {
+    *view == LeaseView::Free
 }
 
 impl Leadership {
     /// Joins the election (creating the Lease if it does not exist yet) and starts competing for it.
     pub async fn join(client: kube::Client, config: LeaseConfig) -> anyhow::Result<Self> {
         config.validate()?;
+        let (leading, task) = Self::compete(&client, &config).await?;
+        info!(
+            lease = %format!("{}/{}", config.namespace, config.name),
+            identity = %config.identity,
+            duration = ?config.duration,
+            "standing by for the leader Lease"
+        );
+        Ok(Self {
+            api: Api::namespaced(client.clone(), &config.namespace),
+            client,
+            config,
+            leading,
+            task,
+        })
+    }
+
+    /// A lease manager competing for the Lease (creating it if it does not exist yet), and its task.
+    async fn compete(
+        client: &kube::Client,
+        config: &LeaseConfig,
+    ) -> anyhow::Result<(
+        watch::Receiver<bool>,
+        JoinHandle<kube_lease_manager::Result<LeaseManager>>,
+    )> {
         let manager = LeaseManagerBuilder::new(client.clone(), &config.name)
             .with_namespace(&config.namespace)
             .with_identity(&config.identity)
@@ -136,31 +175,47 @@ impl Leadership {
             .build()
             .await
             .with_context(|| format!("joining the election for Lease {}/{}", config.namespace, config.name))?;
-        let (leading, task) = manager.watch().await;
-        info!(
-            lease = %format!("{}/{}", config.namespace, config.name),
-            identity = %config.identity,
-            duration = ?config.duration,
-            "standing by for the leader Lease"
-        );
-        Ok(Self {
-            api: Api::namespaced(client, &config.namespace),
-            config,
-            leading,
-            task,
-        })
+        Ok(manager.watch().await)
     }
 
-    /// Resolves once this replica holds the Lease. An error means the election itself stopped.
+    /// Resolves once this replica holds the Lease. An error means the election itself stopped. While standing by it
+    /// reads the Lease every `standby_poll` and competes again at once when the Lease is free ([`should_rejoin`]).
     pub async fn acquired(&mut self) -> anyhow::Result<()> {
+        let mut polls = tokio::time::interval(self.config.standby_poll());
+        polls.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *self.leading.borrow_and_update() {
                 info!(identity = %self.config.identity, "acquired the leader Lease");
                 return Ok(());
             }
-            if self.leading.changed().await.is_err() {
-                bail!("the leader election task stopped");
+            tokio::select! {
+                changed = self.leading.changed() => {
+                    if changed.is_err() {
+                        bail!("the leader election task stopped");
+                    }
+                }
+                _ = polls.tick() => {
+                    let read = tokio::time::timeout(self.config.standby_poll(), self.api.get(&self.config.name)).await;
+                    let Ok(Ok(lease)) = read else { continue };
+                    if should_rejoin(&view_of(lease.spec.as_ref(), &self.config.identity)) {
+                        self.rejoin().await;
+                    }
+                }
             }
+        }
+    }
+
+    /// Replaces the sleeping lease manager with a fresh one, whose first step takes the free Lease. The old one is
+    /// aborted, not told to stop: it holds nothing, and a stopping manager releases a Lease held under our identity —
+    /// which would be the new manager's.
+    async fn rejoin(&mut self) {
+        match Self::compete(&self.client, &self.config).await {
+            Ok((leading, task)) => {
+                debug!("the leader Lease is free: competing for it now");
+                std::mem::replace(&mut self.task, task).abort();
+                self.leading = leading;
+            }
+            Err(err) => debug!(error = %format!("{err:#}"), "competing again for the free Lease failed"),
         }
     }
 
@@ -331,6 +386,27 @@ mod tests {
         assert!(reason.contains("renewals are failing"), "{reason}");
         // Strictly before the Lease expires for everyone else.
         assert!(c.step_down_after() < c.duration);
+    }
+
+    #[test]
+    fn a_standby_competes_again_only_when_the_lease_is_free() {
+        assert!(should_rejoin(&LeaseView::Free));
+        assert!(!should_rejoin(&LeaseView::HeldByOther("other".into())));
+        assert!(!should_rejoin(&LeaseView::Held {
+            renewed: SystemTime::now()
+        }));
+        let config = |secs| LeaseConfig {
+            namespace: "ns".into(),
+            name: "lease".into(),
+            identity: "me".into(),
+            duration: Duration::from_secs(secs),
+        };
+        assert_eq!(
+            config(15).standby_poll(),
+            Duration::from_secs(2),
+            "client-go's retry period"
+        );
+        assert_eq!(config(3).standby_poll(), Duration::from_millis(500));
     }
 
     #[test]

@@ -358,3 +358,42 @@ async fn sigterm_during_busy_reconciles_finishes_them_releases_the_lease_and_lea
     assert_eq!(sets.len(), OBJECTS);
     assert!(sets.values().all(|&n| n == 1), "no URL registered twice: {sets:?}");
 }
+
+/// The leader leaves on SIGTERM (a pod deleted or rolled) and releases the Lease: the standby takes it on the
+/// release, not when the Lease would have expired — with a 40 s Lease it leads within 20 s — and a registration
+/// created meanwhile becomes Ready once, through it. (Before, the standby slept until the old expiry and a
+/// replacement pod starting in between won the free Lease instead: issue 18's failover on real pods.)
+#[tokio::test(flavor = "multi_thread")]
+async fn the_standby_takes_a_released_lease_at_once() {
+    let start = |cluster: &Cluster, ns: &str, identity: &str| {
+        let args = election_args(ns, identity, "40s");
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Operator::start(cluster, &[ns], &args)
+    };
+    let cluster = Cluster::connect().await;
+    let ns = TestNamespace::new(&cluster, "le-release").await;
+    let ns_name = ns.name.clone();
+    let mut bench = MailBench::start_in(cluster.clone(), ns, |ns| start(&cluster, &ns.name, "first")).await;
+    wait_for_holder_to_be(&cluster, &ns_name, LEASE, "first", Duration::from_secs(30)).await;
+    let _standby = start(&cluster, &ns_name, "standby");
+    // Let the standby's lease manager read the held Lease and go to sleep until its expiry.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    bench.operator.signal("TERM");
+    let status = exit_status(
+        &mut bench.operator,
+        "the leader to exit after SIGTERM",
+        Duration::from_secs(30),
+    )
+    .await;
+    assert!(status.success(), "{status:?}");
+    let released = Instant::now();
+    let url = bench.receiver.url("/after-release");
+    bench.apply("after", &mail::block(&url, ""));
+    wait_for_holder_to_be(&cluster, &ns_name, LEASE, "standby", Duration::from_secs(20)).await;
+    eprintln!(
+        "the standby leads {:?} after the release (Lease duration 40 s)",
+        released.elapsed()
+    );
+    bench.wait_ready("after");
+    assert_eq!(sets_per_url(&bench).get(&url), Some(&1), "created once");
+}

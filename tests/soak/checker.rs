@@ -231,18 +231,30 @@ fn missing(identity: &Identity, owner: &ObjKey) -> Violation {
 }
 
 /// The most provider calls `objects` objects may make in `window` at rest: one drift check (at most two calls) per
-/// object per `resync`, plus a small allowance for checks that happen to fall in the window.
-pub fn calls_at_rest_bound(objects: usize, window: Duration, resync: Duration) -> u64 {
+/// object per `resync`, plus a small allowance for checks that happen to fall in the window, plus one retry (at most
+/// three calls: read, write, read back) for each object still in flight (an intermediate check lets it retry).
+pub fn calls_at_rest_bound(objects: usize, in_flight: usize, window: Duration, resync: Duration) -> u64 {
     let per_window = (2 * objects as u128 * window.as_millis()).div_ceil(resync.as_millis().max(1));
-    per_window as u64 + 4
+    per_window as u64 + 4 + 3 * in_flight as u64
 }
 
 /// A hot-loop violation when more calls than the bound were made at rest.
-pub fn hot_loop(calls: u64, objects: usize, window: Duration, resync: Duration) -> Option<Violation> {
-    let bound = calls_at_rest_bound(objects, window, resync);
+pub fn hot_loop(calls: u64, objects: usize, in_flight: usize, window: Duration, resync: Duration) -> Option<Violation> {
+    let bound = calls_at_rest_bound(objects, in_flight, window, resync);
     (calls > bound).then_some(Violation::HotLoop { calls, bound })
 }
 
+/// How many objects of `snap` are in flight (an intermediate check, a transient reason).
+pub fn in_flight(snap: &Snapshot) -> usize {
+    if !snap.in_flight_allowed {
+        return 0;
+    }
+    snap.objects
+        .values()
+        .flatten()
+        .filter(|s| s.observed && TRANSIENT.contains(&s.reason.as_str()))
+        .count()
+}
 /// Credentials (by label) that appear in `log`.
 pub fn credentials_in(log: &str, credentials: &BTreeSet<(String, String)>) -> Vec<Violation> {
     credentials

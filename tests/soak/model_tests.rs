@@ -229,8 +229,14 @@ fn rotating_to_another_account_strands_the_old_registration_on_purpose() {
 #[test]
 fn the_hot_loop_bound_allows_one_drift_check_per_resync() {
     let resync = Duration::from_secs(600);
-    assert_eq!(hot_loop(4, 100, Duration::from_secs(3), resync), None);
-    assert!(hot_loop(60, 100, Duration::from_secs(3), resync).is_some());
+    assert_eq!(hot_loop(4, 100, 0, Duration::from_secs(3), resync), None);
+    assert!(hot_loop(60, 100, 0, Duration::from_secs(3), resync).is_some());
+    assert_eq!(
+        hot_loop(9, 10, 2, Duration::from_secs(3), resync),
+        None,
+        "two objects in flight may retry once each"
+    );
+    assert!(hot_loop(12, 10, 2, Duration::from_secs(3), resync).is_some());
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use callback_operator::api::CallbackRegistration;
 
-use super::checker::{MailHook, ObjState, Snapshot, TRANSIENT, Violation, check, credentials_in, hot_loop};
+use super::checker::{MailHook, ObjState, Snapshot, TRANSIENT, Violation, check, credentials_in, hot_loop, in_flight};
 use super::defaults::RESYNC;
 use super::model::{Expected, Provider};
 use super::world::{MAILBOX, SUBJECT_ID, World};
@@ -134,7 +134,13 @@ impl World {
         let before = self.provider_calls();
         tokio::time::sleep(IDLE_WINDOW).await;
         let at_rest = self.provider_calls() - before;
-        violations.extend(hot_loop(at_rest, self.model.objects.len(), IDLE_WINDOW, RESYNC));
+        violations.extend(hot_loop(
+            at_rest,
+            self.model.objects.len(),
+            in_flight(&snap),
+            IDLE_WINDOW,
+            RESYNC,
+        ));
         let log = format!("{}{}", self.logs, self.operator.log());
         violations.extend(credentials_in(&log, &self.credentials()));
         if violations.is_empty() {

@@ -81,11 +81,13 @@ async fn run_ops(
                     violations,
                     log_tail,
                 };
+                world.figures.faults_served = world.faults_served();
                 return (world.figures.clone(), calls, Some(failure));
             }
         }
     }
     let calls = world.provider_calls();
+    world.figures.faults_served = world.faults_served();
     (world.figures.clone(), calls, None)
 }
 
@@ -145,7 +147,7 @@ fn print_figures(settings: &Settings, f: &Figures, calls: u64, secs: u64) {
     eprintln!(
         "\n== soak figures (seed {})\n\
          operations             {}\n\
-         faults injected        {}\n\
+         faults injected        {} ({} answers shaped by them; each armed for {}s)\n\
          out-of-band changes    {}\n\
          quiescent checks       {}\n\
          violations             {}\n\
@@ -156,6 +158,8 @@ fn print_figures(settings: &Settings, f: &Figures, calls: u64, secs: u64) {
         settings.seed,
         f.ops,
         f.faults,
+        f.faults_served,
+        super::world::FAULT_WINDOW.as_secs(),
         f.out_of_band,
         f.checks,
         f.violations,

@@ -2,6 +2,8 @@
 //! the operator process at its shipped defaults. `apply` performs one operation and tells the model about it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
@@ -26,6 +28,7 @@ pub const SUBJECT_ID: i64 = 1001;
 pub struct Figures {
     pub ops: usize,
     pub faults: usize,
+    pub faults_served: u64,
     pub checks: usize,
     pub violations: usize,
     pub operator_restarts: usize,
@@ -50,7 +53,15 @@ pub struct World {
     /// The creation second of the last object per provider: claimants must differ in creation time, or the owner
     /// would be decided by uid (random) and the model could not predict it.
     last_created: BTreeMap<Provider, i64>,
+    /// Per provider: how many fault injections so far (a fault window ends only if no newer one began).
+    fault_epochs: BTreeMap<Provider, Arc<AtomicU64>>,
 }
+
+/// How long an injected fault stays armed: a provider blip, answering the next calls within this window. Faults
+/// armed until consumed, whenever that is, all landed on the one object still retrying after the first of them —
+/// a chain of a dozen failures that pushed its backoff to the shipped 5-minute maximum, which no real outage looks
+/// like and which made every quiescent point wait minutes.
+pub const FAULT_WINDOW: Duration = Duration::from_secs(5);
 
 fn fresh(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
@@ -123,6 +134,7 @@ impl World {
             figures: Figures::default(),
             logs: String::new(),
             last_created: BTreeMap::new(),
+            fault_epochs: Provider::ALL.iter().map(|p| (*p, Arc::default())).collect(),
         };
         for ns in 0..NAMESPACES {
             for p in Provider::ALL {
@@ -157,6 +169,32 @@ impl World {
     }
 
     /// Total API calls the simulators have served.
+    /// Clears `provider`'s unconsumed faults [`FAULT_WINDOW`] from now, unless another fault was injected since.
+    fn disarm_after_window(&self, provider: Provider) {
+        let epochs = Arc::clone(&self.fault_epochs[&provider]);
+        let mine = epochs.fetch_add(1, Ordering::SeqCst) + 1;
+        let (mail, edna, envelope) = (self.mail.clone(), self.edna.clone(), self.envelope.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(FAULT_WINDOW).await;
+            if epochs.load(Ordering::SeqCst) == mine {
+                match provider {
+                    Provider::Mail => mail.clear_faults(),
+                    Provider::Edna => edna.clear_faults(),
+                    Provider::Envelope => envelope.clear_faults(),
+                }
+            }
+        });
+    }
+
+    /// How many answers the simulators shaped with an injected fault.
+    pub fn faults_served(&self) -> u64 {
+        [self.mail.requests(), self.edna.requests(), self.envelope.requests()]
+            .concat()
+            .iter()
+            .filter(|r| r.fault.is_some())
+            .count() as u64
+    }
+
     pub fn provider_calls(&self) -> u64 {
         (self.mail.requests().len() + self.edna.requests().len() + self.envelope.requests().len()) as u64
     }
@@ -328,6 +366,7 @@ impl World {
                     Provider::Edna => self.edna.inject_for(op, fault, *times),
                     Provider::Envelope => self.envelope.inject_for(op, fault, *times),
                 }
+                self.disarm_after_window(*provider);
             }
             Op::KillOperator => {
                 self.logs.push_str(&self.operator.log());

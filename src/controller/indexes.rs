@@ -71,10 +71,17 @@ impl Indexes {
         }
     }
 
-    /// `obj`'s claim, as its provider computes it.
+    /// `obj`'s claim as other objects see it: what its spec asks for and what its status says it still holds at
+    /// the provider (released only once the status no longer records it).
     pub fn claimant(&self, obj: &CallbackRegistration) -> Claimant {
-        Claimant::of(obj, self.providers.claims_of(&obj.spec), None)
+        Claimant::of(obj, claims_seen_by_others(&self.providers, obj), None)
     }
+}
+
+/// What other objects see `obj` claim (see [`Providers::claims_seen_by_others`]).
+pub fn claims_seen_by_others(providers: &Providers, obj: &CallbackRegistration) -> Vec<String> {
+    let registration = obj.status.as_ref().and_then(|s| s.registration.as_deref());
+    providers.claims_seen_by_others(&obj.spec, registration)
 }
 
 /// Whether a Delete from a sharded watch is the object leaving the shard's selector rather than its deletion: it

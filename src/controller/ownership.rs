@@ -210,11 +210,11 @@ impl ClaimIndex {
                 && previous.synced == claimant.synced
                 && previous.account == claimant.account
         });
-        // Only a claimant whose identity changed (or a new object of that name) releases anything; one that merely
-        // recorded an account or synced releases nothing, so the claimants behind it need no wake from here.
-        let released = previous
-            .as_ref()
-            .is_some_and(|previous| previous.uid != claimant.uid || previous.claims != claimant.claims);
+        // Only a claimant that dropped a claim (or a new object of that name) releases anything; one that merely
+        // recorded an account, synced or added a claim releases nothing, so the claimants behind it need no wake.
+        let released = previous.as_ref().is_some_and(|previous| {
+            previous.uid != claimant.uid || previous.claims.iter().any(|c| !claimant.claims.contains(c))
+        });
         let mut woken = match (&previous, released) {
             (Some(previous), true) => inner
                 .remove(&key)
@@ -231,9 +231,14 @@ impl ClaimIndex {
         .collect::<Vec<_>>();
         let claimant = Arc::new(claimant);
         let mut behind_an_older = false;
+        // A claim it already made, with the same account and sync state, changes nothing for those sharing it.
+        let same_standing = previous.as_ref().is_some_and(|previous| {
+            previous.uid == claimant.uid && previous.synced == claimant.synced && previous.account == claimant.account
+        });
         for claim in &claimant.claims {
             let entry = inner.by_claim.entry(claim.clone()).or_default();
-            if !unchanged {
+            let old_news = same_standing && previous.as_ref().is_some_and(|p| p.claims.contains(claim));
+            if !unchanged && !old_news {
                 woken.extend(
                     entry
                         .iter()

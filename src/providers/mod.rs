@@ -204,6 +204,15 @@ pub trait Provider: Clone + Send + Sync + 'static {
     /// The identities this block claims within an account: two objects of one account sharing a claim conflict.
     fn claims(block: &Self::Spec) -> Vec<String>;
 
+    /// The identities a recorded registration still holds at the provider — what a URL change or cleanup will
+    /// remove — in the same form as [`claims`](Self::claims). Other objects see an object claim them until its status
+    /// no longer records them, so a claimant waiting for one is woken after the removal, not before it: woken at
+    /// the spec change, it found the old owner's webhook still there, adopted it, and lost it a moment later to the
+    /// owner's removal (soak seed 7). Providers that never remove anything (edna) hold nothing.
+    fn held_claims(_registration: &Registration) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Builds the desired state from the block and any Secret it references (not the credentials).
     fn desired(
         &self,

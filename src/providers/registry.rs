@@ -1,7 +1,7 @@
 //! The one place that knows which providers exist: `register_providers!` (invoked in `providers/mod.rs`) declares
 //! each provider's module and builds `Providers` and its dispatch from one list.
 
-use crate::api::CallbackRegistrationSpec;
+use crate::api::{CallbackRegistrationSpec, Registration};
 
 use super::{Provider, Providers};
 
@@ -80,6 +80,24 @@ impl Providers {
         self.dispatch(spec, Claims).unwrap_or_default()
     }
 
+    /// What other objects see an object claim: what its spec asks for and what its recorded `registration` still
+    /// holds at the provider ([`Provider::held_claims`]).
+    pub fn claims_seen_by_others(
+        &self,
+        spec: &CallbackRegistrationSpec,
+        registration: Option<&Registration>,
+    ) -> Vec<String> {
+        let mut claims = self.claims_of(spec);
+        if let Some(registration) = registration {
+            for held in self.dispatch(spec, HeldClaims(registration)).unwrap_or_default() {
+                if !claims.contains(&held) {
+                    claims.push(held);
+                }
+            }
+        }
+        claims
+    }
+
     /// Every Secret `spec` reads: the credentials and whatever its provider block references.
     pub fn secrets_of(&self, spec: &CallbackRegistrationSpec) -> Vec<String> {
         let mut secrets = vec![spec.credentials_ref.name.clone()];
@@ -101,6 +119,14 @@ impl<'a> ProviderTask<'a> for Claims {
     type Output = Vec<String>;
     fn run<P: Provider>(self, _: &'a P, block: &'a P::Spec) -> Vec<String> {
         P::claims(block)
+    }
+}
+
+struct HeldClaims<'r>(&'r Registration);
+impl<'a> ProviderTask<'a> for HeldClaims<'_> {
+    type Output = Vec<String>;
+    fn run<P: Provider>(self, _: &'a P, _: &'a P::Spec) -> Vec<String> {
+        P::held_claims(self.0)
     }
 }
 

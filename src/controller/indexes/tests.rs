@@ -120,3 +120,41 @@ fn in_a_shard_a_deleted_owner_still_wakes_the_next_claimant() {
         vec![ObjectRef::new("waiting").within("shop")]
     );
 }
+
+#[test]
+fn an_owner_moving_to_another_url_keeps_claiming_the_old_one_until_its_status_drops_it() {
+    // Soak seed 7: woken at the owner's spec change, the waiting claimant found the owner's webhook still there,
+    // adopted it, and lost it a moment later when the owner's sync removed its old URL.
+    use crate::api::{CallbackRegistrationStatus, Registration};
+    let with_registration = |mut obj: CallbackRegistration, urls: &[&str]| {
+        obj.status = Some(CallbackRegistrationStatus {
+            registration: Some(Box::new(Registration {
+                urls: urls.iter().map(|u| u.to_string()).collect(),
+                ..Registration::default()
+            })),
+            ..CallbackRegistrationStatus::default()
+        });
+        obj
+    };
+    let indexes = indexes();
+    indexes.observe(&WatchEvent::Apply(with_registration(
+        webhook("owner", 1, "https://a/x"),
+        &["https://a/x"],
+    )));
+    indexes.observe(&WatchEvent::Apply(webhook("waiting", 5, "https://a/x")));
+
+    let moved = with_registration(webhook("owner", 1, "https://a/y"), &["https://a/x"]);
+    assert!(
+        indexes.observe(&WatchEvent::Apply(moved)).is_empty(),
+        "the spec moved, the webhook at https://a/x is still the owner's: nobody is woken yet"
+    );
+    let sharing = indexes.claims.sharing(&["mail url https://a/x".into()]);
+    assert!(sharing.iter().any(|c| c.name == "owner"), "{sharing:?}");
+
+    let synced = with_registration(webhook("owner", 1, "https://a/y"), &["https://a/y"]);
+    assert_eq!(
+        indexes.observe(&WatchEvent::Apply(synced)),
+        vec![ObjectRef::new("waiting").within("shop")],
+        "its status no longer records https://a/x: released now"
+    );
+}

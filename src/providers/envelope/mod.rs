@@ -62,7 +62,14 @@ impl Provider for EnvelopeProvider {
     }
 
     fn claims(block: &EnvelopeSpec) -> Vec<String> {
-        vec![format!("envelope {} {}", block.mailbox.to_ascii_lowercase(), block.url)]
+        vec![claim(&block.mailbox, &block.url)]
+    }
+
+    fn held_claims(registration: &Registration) -> Vec<String> {
+        let Some(mailbox) = &registration.mailbox else {
+            return Vec::new();
+        };
+        registration.urls.iter().map(|url| claim(mailbox, url)).collect()
     }
 
     async fn desired(
@@ -310,4 +317,9 @@ fn removal_message(removal: &plan::PlannedRemoval) -> String {
             removal.id, removal.mailbox
         ),
     }
+}
+
+/// A DocStudio callback's identity: its mailbox and URL.
+fn claim(mailbox: &str, url: &str) -> String {
+    format!("envelope {} {url}", mailbox.to_ascii_lowercase())
 }

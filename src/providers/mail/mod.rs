@@ -58,7 +58,11 @@ impl Provider for MailProvider {
     }
 
     fn claims(block: &MailSpec) -> Vec<String> {
-        vec![format!("mail url {}", block.url)]
+        vec![claim(&block.url)]
+    }
+
+    fn held_claims(registration: &Registration) -> Vec<String> {
+        registration.urls.iter().map(|url| claim(url)).collect()
     }
 
     async fn desired(&self, block: &MailSpec, _secrets: &impl SecretSource) -> Result<MailDesired, DesiredError> {
@@ -280,4 +284,9 @@ fn verb(reason: EventReason) -> &'static str {
         EventReason::DriftCorrected => "repaired drift of",
         _ => "updated",
     }
+}
+
+/// A mail webhook's identity within an account: its URL.
+fn claim(url: &str) -> String {
+    format!("mail url {url}")
 }

@@ -4,7 +4,8 @@
 //!
 //! Rules (docs/reliability.md, "The model"):
 //! - ownership: live objects claiming the same identity in the same account — the older (creation time, then uid)
-//!   owns it; the younger is Stalled with reason Conflict. An object in another namespace counts only once it has
+//!   owns it; the younger is Stalled with reason Conflict. An older object that moved away may still hold it (until
+//!   its own sync removes it; suspended, until it resumes): the younger may be either. An object in another namespace counts only once it has
 //!   synced with that account (the operator knows another namespace's account only from its status);
 //! - suspended objects: their registrations stay as they were (neither required nor a leak);
 //! - deletionPolicy Orphan leaves the registration (tolerated for ever); a key rotated to another account strands
@@ -185,18 +186,28 @@ impl Model {
     pub fn owner_other_than(&self, key: &ObjKey) -> Option<(&ObjKey, bool)> {
         let me = self.objects.get(key)?;
         let my_account = self.account_of(&key.0, me.provider);
+        let my_identity = self.identity(key, me);
         self.objects
             .iter()
-            .filter(|(k, o)| *k != key && o.provider == me.provider && same_claim(me, o))
+            .filter(|(k, o)| *k != key && o.provider == me.provider)
             .filter(|(_, o)| o.created < me.created)
             .filter_map(|(k, o)| {
+                // An older object whose spec moved away may still hold the identity at the provider (its status
+                // records it until its own sync removes it): the operator makes the younger wait for that, so
+                // either answer is right (mail and envelope; edna removes nothing).
+                let claims_now = same_claim(me, o);
+                let may_hold =
+                    me.provider != Provider::Edna && my_identity.as_ref().is_some_and(|id| o.history.contains(id));
+                if !claims_now && !may_hold {
+                    return None;
+                }
                 // The same Secret in the same namespace is always the same account.
                 let certain = if k.0 == key.0 {
                     Some(true)
                 } else {
                     my_account.and_then(|a| self.known_in(k, o, a))
                 };
-                certain.map(|c| (k, o, c))
+                certain.map(|c| (k, o, c && claims_now))
             })
             .min_by(|a, b| a.1.created.cmp(&b.1.created))
             .map(|(k, _, c)| (k, c))

@@ -108,6 +108,25 @@ fn an_older_claimant_that_could_have_synced_between_checks_may_still_own() {
 }
 
 #[test]
+fn an_older_object_that_moved_away_may_still_hold_the_url() {
+    // Short soak, seed 7: m3 moved from url1 to url0 while suspended; its webhook at url1 stays until it resumes and
+    // removes it, and the operator makes the younger m18 wait for that.
+    let mut m = model_with_secrets();
+    m.create(key("a", "old"), obj(Provider::Mail, "https://1", 1));
+    m.update(&key("a", "old"), |o| o.suspend = true);
+    m.update(&key("a", "old"), |o| o.url = "https://0".into());
+    m.create(key("a", "young"), obj(Provider::Mail, "https://1", 2));
+    assert_eq!(m.expected(&key("a", "young")), Expected::SyncedOrConflict);
+    m.update(&key("a", "old"), |o| o.suspend = false);
+    m.verified(&key("a", "old"));
+    assert_eq!(
+        m.expected(&key("a", "young")),
+        Expected::Synced,
+        "verified in sync: it holds only url0 now"
+    );
+}
+
+#[test]
 fn edna_claims_the_field_whatever_the_url() {
     let mut m = model_with_secrets();
     m.create(key("a", "e1"), obj(Provider::Edna, "https://x", 1));

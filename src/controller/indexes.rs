@@ -74,14 +74,25 @@ impl Indexes {
     /// `obj`'s claim as other objects see it: what its spec asks for and what its status says it still holds at
     /// the provider (released only once the status no longer records it).
     pub fn claimant(&self, obj: &CallbackRegistration) -> Claimant {
-        Claimant::of(obj, claims_seen_by_others(&self.providers, obj), None)
+        claimant_seen_by_others(&self.providers, obj)
     }
 }
 
-/// What other objects see `obj` claim (see [`Providers::claims_seen_by_others`]).
-pub fn claims_seen_by_others(providers: &Providers, obj: &CallbackRegistration) -> Vec<String> {
+/// `obj` as other objects see it: what its spec claims, and what its recorded registration still holds
+/// ([`Providers::held_claims_of`]).
+pub fn claimant_seen_by_others(providers: &Providers, obj: &CallbackRegistration) -> Claimant {
+    let claims = providers.claims_of(&obj.spec);
     let registration = obj.status.as_ref().and_then(|s| s.registration.as_deref());
-    providers.claims_seen_by_others(&obj.spec, registration)
+    let held = registration
+        .map(|r| providers.held_claims_of(&obj.spec, r))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| !claims.contains(c))
+        .collect();
+    Claimant {
+        held,
+        ..Claimant::of(obj, claims, None)
+    }
 }
 
 /// Whether a Delete from a sharded watch is the object leaving the shard's selector rather than its deletion: it

@@ -20,6 +20,9 @@ pub struct Claimant {
     /// The account recorded in status, when the object has synced before.
     pub account: Option<String>,
     pub claims: Vec<String>,
+    /// Identities its recorded registration still holds at the provider that its spec no longer asks for (a URL
+    /// change or a removal not done yet): others wait for them only within the account that registration is in.
+    pub held: Vec<String>,
     /// The object has synced with the provider before (it holds what it claims).
     pub synced: bool,
 }
@@ -41,8 +44,14 @@ impl Claimant {
                     .and_then(|r| r.account.clone())
             }),
             claims,
+            held: Vec::new(),
             synced: obj.status.as_ref().is_some_and(|s| s.applied_hash.is_some()),
         }
+    }
+
+    /// Every identity it is indexed under: what its spec claims and what it still holds.
+    fn all_claims(&self) -> impl Iterator<Item = &String> {
+        self.claims.iter().chain(&self.held)
     }
 
     fn seniority(&self) -> (Option<&Time>, &str) {
@@ -90,8 +99,20 @@ pub fn conflicting_owner<'a>(
 ) -> Option<(String, String)> {
     others
         .into_iter()
-        .filter(|o| o.uid != me.uid && me.is_older(o) && me.same_account(o, my_account))
-        .filter_map(|o| me.claims.iter().find(|c| o.claims.contains(c)).map(|c| (o, c)))
+        .filter(|o| o.uid != me.uid && me.is_older(o))
+        .filter_map(|o| {
+            // What its spec asks for: within the same account as judged for spec claims (same Secret, or the
+            // account recorded). What it only still holds: within the account its registration is in — a key
+            // rotated away leaves that registration in the old account, where it bothers nobody here.
+            let asked = me
+                .same_account(o, my_account)
+                .then(|| me.claims.iter().find(|c| o.claims.contains(c)))
+                .flatten();
+            let held = (o.account.as_deref() == Some(my_account))
+                .then(|| me.claims.iter().find(|c| o.held.contains(c)))
+                .flatten();
+            asked.or(held).map(|c| (o, c))
+        })
         .min_by(|(a, _), (b, _)| {
             if b.is_older(a) {
                 std::cmp::Ordering::Less
@@ -116,6 +137,7 @@ mod tests {
             secret: secret.into(),
             account: None,
             claims: claims.iter().map(|c| c.to_string()).collect(),
+            held: Vec::new(),
             synced: false,
         }
     }
@@ -148,6 +170,25 @@ mod tests {
         assert!(
             conflicting_owner(&b, "acct-b", [&a_same_key]).is_some(),
             "same key in another Secret is the same account"
+        );
+    }
+
+    #[test]
+    fn what_an_older_object_only_still_holds_counts_in_the_account_it_is_held_in() {
+        // Short soak, seed 7: m3 moved from url1 to url0 while suspended, after its Secret was rotated to another
+        // key; its registration of url1 is in the old account, where it bothers nobody using the new key.
+        let moved = Claimant {
+            account: Some("old-account".into()),
+            synced: true,
+            held: vec!["webhook https://a".into()],
+            ..claimant("moved", 1, "creds", &["webhook https://b"])
+        };
+        let newcomer = claimant("newcomer", 2, "creds", &["webhook https://a"]);
+        assert_eq!(conflicting_owner(&newcomer, "new-account", [&moved]), None);
+        assert_eq!(
+            conflicting_owner(&newcomer, "old-account", [&moved]),
+            Some(("shop/moved".into(), "webhook https://a".into())),
+            "in the account it is held in, the newcomer waits for its removal"
         );
     }
 
@@ -207,13 +248,14 @@ impl ClaimIndex {
         let unchanged = previous.as_ref().is_some_and(|previous| {
             previous.uid == claimant.uid
                 && previous.claims == claimant.claims
+                && previous.held == claimant.held
                 && previous.synced == claimant.synced
                 && previous.account == claimant.account
         });
         // Only a claimant that dropped a claim (or a new object of that name) releases anything; one that merely
         // recorded an account, synced or added a claim releases nothing, so the claimants behind it need no wake.
         let released = previous.as_ref().is_some_and(|previous| {
-            previous.uid != claimant.uid || previous.claims.iter().any(|c| !claimant.claims.contains(c))
+            previous.uid != claimant.uid || previous.all_claims().any(|c| !claimant.all_claims().any(|n| n == c))
         });
         let mut woken = match (&previous, released) {
             (Some(previous), true) => inner
@@ -235,9 +277,9 @@ impl ClaimIndex {
         let same_standing = previous.as_ref().is_some_and(|previous| {
             previous.uid == claimant.uid && previous.synced == claimant.synced && previous.account == claimant.account
         });
-        for claim in &claimant.claims {
+        for claim in claimant.all_claims() {
             let entry = inner.by_claim.entry(claim.clone()).or_default();
-            let old_news = same_standing && previous.as_ref().is_some_and(|p| p.claims.contains(claim));
+            let old_news = same_standing && previous.as_ref().is_some_and(|p| p.all_claims().any(|c| c == claim));
             if !unchanged && !old_news {
                 woken.extend(
                     entry
@@ -310,7 +352,7 @@ impl ClaimIndexInner {
             return Vec::new();
         };
         let mut sharing = Vec::new();
-        for claim in &gone.claims {
+        for claim in gone.all_claims() {
             if let Some(list) = self.by_claim.get_mut(claim) {
                 list.retain(|c| c.uid != gone.uid);
                 sharing.extend(list.iter().filter(|c| c.maybe_same_account(&gone)).cloned());
@@ -337,6 +379,7 @@ mod index_tests {
             secret: "s".into(),
             account: None,
             claims: claims.iter().map(|c| c.to_string()).collect(),
+            held: Vec::new(),
             synced: false,
         }
     }
@@ -377,6 +420,7 @@ mod retrigger_tests {
             secret: "s".into(),
             account: None,
             claims: vec!["x".into()],
+            held: Vec::new(),
             synced: false,
         }
     }

@@ -45,7 +45,7 @@ pub async fn preview(
     let namespace = obj.metadata.namespace.clone().ok_or(Error::NoNamespace)?;
     let claimants = others
         .iter()
-        .map(|o| Claimant::of(o, super::indexes::claims_seen_by_others(providers, o), None))
+        .map(|o| super::indexes::claimant_seen_by_others(providers, o))
         .collect();
     let gates = PreviewGates {
         secrets: NamespaceSecrets::new(client, &namespace, None),

@@ -80,22 +80,9 @@ impl Providers {
         self.dispatch(spec, Claims).unwrap_or_default()
     }
 
-    /// What other objects see an object claim: what its spec asks for and what its recorded `registration` still
-    /// holds at the provider ([`Provider::held_claims`]).
-    pub fn claims_seen_by_others(
-        &self,
-        spec: &CallbackRegistrationSpec,
-        registration: Option<&Registration>,
-    ) -> Vec<String> {
-        let mut claims = self.claims_of(spec);
-        if let Some(registration) = registration {
-            for held in self.dispatch(spec, HeldClaims(registration)).unwrap_or_default() {
-                if !claims.contains(&held) {
-                    claims.push(held);
-                }
-            }
-        }
-        claims
+    /// What a recorded `registration` of `spec`'s provider still holds ([`Provider::held_claims`]).
+    pub fn held_claims_of(&self, spec: &CallbackRegistrationSpec, registration: &Registration) -> Vec<String> {
+        self.dispatch(spec, HeldClaims(registration)).unwrap_or_default()
     }
 
     /// Every Secret `spec` reads: the credentials and whatever its provider block references.

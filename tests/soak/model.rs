@@ -170,8 +170,13 @@ impl Model {
     /// synced with it (its status says so), or it can sync with it now (and the operator wakes the younger then).
     fn known_in(&self, other: &ObjKey, o: &Obj, key: &str) -> Option<bool> {
         let current = self.key_of(&other.0, o.provider);
-        let can_sync = !o.suspend && current.is_some_and(|k| k == key && !self.revoked.contains(k));
-        if can_sync || o.synced_key.as_deref() == Some(key) {
+        // One that can sync now does so with its Secret's current key, and its status names that account from then
+        // on (seed 2: after a rotation the older object re-synced under the new key, and the younger of the old
+        // key rightly became the owner there).
+        if !o.suspend && current.is_some_and(|k| !self.revoked.contains(k)) {
+            return (current.map(String::as_str) == Some(key)).then_some(true);
+        }
+        if o.synced_key.as_deref() == Some(key) {
             return Some(true);
         }
         if o.may_have_synced.contains(key) {

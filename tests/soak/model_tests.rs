@@ -127,6 +127,18 @@ fn an_older_object_that_moved_away_may_still_hold_the_url() {
 }
 
 #[test]
+fn an_older_claimant_rotated_to_another_key_leaves_the_old_account_to_the_younger() {
+    // Seed 2: the older object's Secret moved to another key; it re-synced there, and its status names that account.
+    let mut m = model_with_secrets();
+    m.create(key("a", "old"), obj(Provider::Edna, "https://x", 1));
+    m.verified(&key("a", "old"));
+    m.create(key("b", "young"), obj(Provider::Edna, "https://y", 2));
+    assert_eq!(m.expected(&key("b", "young")), Expected::Conflict);
+    m.set_secret("a", Provider::Edna, Some("E2".into()));
+    assert_eq!(m.expected(&key("b", "young")), Expected::Synced);
+}
+
+#[test]
 fn edna_claims_the_field_whatever_the_url() {
     let mut m = model_with_secrets();
     m.create(key("a", "e1"), obj(Provider::Edna, "https://x", 1));

@@ -214,7 +214,8 @@ impl Model {
                 };
                 certain.map(|c| (k, o, c && claims_now))
             })
-            .min_by(|a, b| a.1.created.cmp(&b.1.created))
+            // A certain owner decides (the younger is Conflict whatever the uncertain ones do); else the oldest maybe.
+            .min_by(|a, b| (!a.2, &a.1.created).cmp(&(!b.2, &b.1.created)))
             .map(|(k, _, c)| (k, c))
     }
 

@@ -139,6 +139,18 @@ fn an_older_claimant_rotated_to_another_key_leaves_the_old_account_to_the_younge
 }
 
 #[test]
+fn a_certain_owner_decides_even_when_an_older_one_only_may_hold_the_url() {
+    // Short soak, seed 7: v7 (oldest) moved away from url2 and may still hold it; v15 owns url2 for certain; v17,
+    // younger than both, is Conflict — and its delete leaves what it registered before (CleanupSkipped).
+    let mut m = model_with_secrets();
+    m.create(key("a", "v7"), obj(Provider::Envelope, "https://2", 1));
+    m.update(&key("a", "v7"), |o| o.url = "https://3".into());
+    m.create(key("a", "v15"), obj(Provider::Envelope, "https://2", 2));
+    m.create(key("a", "v17"), obj(Provider::Envelope, "https://2", 3));
+    assert_eq!(m.expected(&key("a", "v17")), Expected::Conflict);
+}
+
+#[test]
 fn edna_claims_the_field_whatever_the_url() {
     let mut m = model_with_secrets();
     m.create(key("a", "e1"), obj(Provider::Edna, "https://x", 1));

@@ -23,6 +23,13 @@ use crate::providers::MIN_KEY_LEN;
 /// The data key holding the key bytes.
 pub const DATA_KEY: &str = "key";
 
+/// Where the key Secret lives: the configured namespace, else the client's default (the pod's own namespace).
+pub fn namespace(configured: Option<&str>, client: &Client) -> String {
+    configured
+        .filter(|ns| !ns.is_empty())
+        .map_or_else(|| client.default_namespace().to_string(), str::to_string)
+}
+
 /// Loads the key from `file`.
 pub fn from_file(file: &Path) -> anyhow::Result<Vec<u8>> {
     let key = std::fs::read(file).with_context(|| format!("reading the fingerprint key file {}", file.display()))?;

@@ -47,11 +47,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let key = match &args.fingerprint_key_file {
         Some(file) => crate::fingerprint_key::from_file(file)?,
         None => {
-            let namespace = args
-                .fingerprint_key_namespace
-                .clone()
-                .filter(|ns| !ns.is_empty())
-                .unwrap_or_else(|| client.default_namespace().to_string());
+            let namespace = crate::fingerprint_key::namespace(args.fingerprint_key_namespace.as_deref(), &client);
             crate::startup::retrying("fingerprint key", || {
                 crate::fingerprint_key::load_or_create(&client, &namespace, &args.fingerprint_key_secret)
             })

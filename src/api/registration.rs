@@ -111,6 +111,21 @@ pub enum ManagementPolicy {
 }
 
 impl CallbackRegistrationSpec {
+    /// A spec reading its credentials from Secret `name`, every option at its default and no provider block yet
+    /// (callers set one: `CallbackRegistrationSpec { mail: …, ..CallbackRegistrationSpec::with_credentials(name) }`).
+    pub fn with_credentials(name: &str) -> Self {
+        CallbackRegistrationSpec {
+            credentials_ref: CredentialsRef { name: name.to_string() },
+            deletion_policy: None,
+            management_policy: None,
+            suspend: None,
+            resync_interval: None,
+            edna: None,
+            mail: None,
+            envelope: None,
+        }
+    }
+
     /// Absent means full management.
     pub fn management_policy(&self) -> ManagementPolicy {
         self.management_policy.unwrap_or(ManagementPolicy::Full)

@@ -41,11 +41,7 @@ async fn connect(args: &ToolArgs) -> anyhow::Result<Tools> {
     let key = match &args.fingerprint_key_file {
         Some(file) => crate::fingerprint_key::from_file(file)?,
         None => {
-            let namespace = args
-                .fingerprint_key_namespace
-                .clone()
-                .filter(|ns| !ns.is_empty())
-                .unwrap_or_else(|| client.default_namespace().to_string());
+            let namespace = crate::fingerprint_key::namespace(args.fingerprint_key_namespace.as_deref(), &client);
             match crate::fingerprint_key::load(&client, &namespace, &args.fingerprint_key_secret).await? {
                 Some(key) => key,
                 None => {

@@ -32,7 +32,7 @@ use super::{
     Account, ApiKey, Change, DesiredError, Endpoints, Import, ImportScope, Imported, Observation, Provider,
     ProviderError, ProviderOptions, Recorded, Removal, SecretSource, SyncOutcome,
 };
-use crate::api::{CallbackRegistrationSpec, CredentialsRef, EdnaSpec, EventReason, Registration};
+use crate::api::{CallbackRegistrationSpec, EdnaSpec, EventReason, Registration};
 
 /// Why edna can be neither observed nor imported.
 const UNREADABLE: &str = "edna Pulse cannot be read back (its API has callback/set only: no get, no list), so                           what it holds cannot be compared with the spec or listed";
@@ -210,13 +210,6 @@ impl Provider for EdnaProvider {
         let template = Imported {
             name: "edna-callbacks".into(),
             spec: CallbackRegistrationSpec {
-                credentials_ref: CredentialsRef {
-                    name: credentials.to_string(),
-                },
-                deletion_policy: None,
-                management_policy: None,
-                suspend: None,
-                resync_interval: None,
                 edna: Some(Box::new(EdnaSpec {
                     subject_id: None,
                     subject: Some("REPLACE-with-the-channel-subject".into()),
@@ -224,8 +217,7 @@ impl Provider for EdnaProvider {
                     in_message_callback_url: Some("https://REPLACE.example/edna/in".into()),
                     message_matcher_callback_url: None,
                 })),
-                mail: None,
-                envelope: None,
+                ..CallbackRegistrationSpec::with_credentials(credentials)
             },
             notes: vec![
                 "fill in the channel (subject or subjectId; omit both for every channel of the tenant) and the URLs                  the edna console shows; applying it makes the operator write them (edna cannot be observed)"

@@ -25,7 +25,7 @@ use super::{
     Account, Change, DesiredError, Endpoints, Import, ImportScope, Imported, Observation, Provider, ProviderError,
     ProviderOptions, Recorded, Removal, SecretSource, SyncOutcome, derived_name, drift_loop, same_url,
 };
-use crate::api::{CallbackRegistrationSpec, CredentialsRef, EnvelopeSpec, EventReason, Reason, Registration};
+use crate::api::{CallbackRegistrationSpec, EnvelopeSpec, EventReason, Reason, Registration};
 
 /// The DocStudio provider.
 #[derive(Clone)]
@@ -201,16 +201,8 @@ impl Provider for EnvelopeProvider {
                 Imported {
                     name: derived_name(Self::NAME, &remote.url, &identity),
                     spec: CallbackRegistrationSpec {
-                        credentials_ref: CredentialsRef {
-                            name: credentials.to_string(),
-                        },
-                        deletion_policy: None,
-                        management_policy: None,
-                        suspend: None,
-                        resync_interval: None,
-                        edna: None,
-                        mail: None,
                         envelope: Some(Box::new(envelope)),
+                        ..CallbackRegistrationSpec::with_credentials(credentials)
                     },
                     notes,
                 }

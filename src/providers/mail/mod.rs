@@ -23,7 +23,7 @@ use super::{
     Account, ApiKey, Change, DesiredError, Endpoints, Import, ImportScope, Imported, Observation, Provider,
     ProviderError, ProviderOptions, Recorded, Removal, SecretSource, SyncOutcome, derived_name, drift_loop, same_url,
 };
-use crate::api::{CallbackRegistrationSpec, CredentialsRef, EventReason, MailSpec, Reason, Registration};
+use crate::api::{CallbackRegistrationSpec, EventReason, MailSpec, Reason, Registration};
 
 /// The Unisender Go provider.
 #[derive(Clone)]
@@ -177,16 +177,8 @@ impl Provider for MailProvider {
                     // Named from the Secret and the url, never from keyed fingerprints: stable across runs.
                     name: derived_name(Self::NAME, &remote.url, &format!("{credentials} {}", remote.url)),
                     spec: CallbackRegistrationSpec {
-                        credentials_ref: CredentialsRef {
-                            name: credentials.to_string(),
-                        },
-                        deletion_policy: None,
-                        management_policy: None,
-                        suspend: None,
-                        resync_interval: None,
-                        edna: None,
                         mail: Some(Box::new(mail)),
-                        envelope: None,
+                        ..CallbackRegistrationSpec::with_credentials(credentials)
                     },
                     notes,
                 }

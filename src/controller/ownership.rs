@@ -254,8 +254,12 @@ impl ClaimIndex {
         });
         // Only a claimant that dropped a claim (or a new object of that name) releases anything; one that merely
         // recorded an account, synced or added a claim releases nothing, so the claimants behind it need no wake.
+        // Moving to another account (its Secret rotated to another key, and it synced there) releases everything it
+        // held in the old one too (soak seed 2: the younger object of the old key waited until its resync).
         let released = previous.as_ref().is_some_and(|previous| {
-            previous.uid != claimant.uid || previous.all_claims().any(|c| !claimant.all_claims().any(|n| n == c))
+            previous.uid != claimant.uid
+                || previous.all_claims().any(|c| !claimant.all_claims().any(|n| n == c))
+                || (previous.account.is_some() && previous.account != claimant.account)
         });
         let mut woken = match (&previous, released) {
             (Some(previous), true) => inner
@@ -535,6 +539,23 @@ mod retrigger_tests {
         assert!(
             index.upsert(young_synced).is_empty(),
             "once: an unchanged status wakes nobody"
+        );
+    }
+
+    #[test]
+    fn an_owner_moving_to_another_account_wakes_the_claimants_of_the_old_one() {
+        let index = ClaimIndex::default();
+        let in_account = |ns: &str, name: &str, created: i64, account: &str| Claimant {
+            account: Some(account.into()),
+            synced: true,
+            ..claimant(ns, name, created)
+        };
+        index.upsert(in_account("b", "owner", 1, "A0"));
+        index.upsert(in_account("a", "waiting", 5, "A0"));
+        assert_eq!(
+            index.upsert(in_account("b", "owner", 1, "A1")),
+            vec![("a".to_string(), "waiting".to_string())],
+            "its Secret moved to another key and it synced there: A0's claim is free"
         );
     }
 

@@ -7,8 +7,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ApiResource, DynamicObject};
-use kube::core::PartialObjectMeta;
+use kube::core::{PartialObjectMeta, PartialObjectMetaExt};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
@@ -319,26 +320,41 @@ fn secret_watch(
         let cache = cache.clone();
         watcher::watcher(api, config.clone())
             .backoff(WatchBackoff::default())
-            .inspect(move |event| {
-                let Ok(event) = event else { return };
-                let identity =
-                    |meta: &PartialObjectMeta<Secret>| (meta.namespace().unwrap_or_default(), meta.name_any());
-                match event {
-                    WatchEvent::Init => cache.relist_started(scope.as_deref()),
-                    WatchEvent::InitDone => cache.relist_done(scope.as_deref()),
-                    WatchEvent::Apply(meta) | WatchEvent::InitApply(meta) => {
-                        let (namespace, name) = identity(meta);
-                        cache.observed(
-                            &namespace,
-                            &name,
-                            meta.metadata.resource_version.as_deref().unwrap_or(""),
-                        );
-                    }
-                    WatchEvent::Delete(meta) => {
-                        let (namespace, name) = identity(meta);
-                        cache.gone(&namespace, &name);
+            .flat_map(move |event| {
+                let mut vanished = Vec::new();
+                if let Ok(event) = &event {
+                    let identity =
+                        |meta: &PartialObjectMeta<Secret>| (meta.namespace().unwrap_or_default(), meta.name_any());
+                    match event {
+                        WatchEvent::Init => cache.relist_started(scope.as_deref()),
+                        WatchEvent::InitDone => vanished = cache.relist_done(scope.as_deref()),
+                        WatchEvent::Apply(meta) | WatchEvent::InitApply(meta) => {
+                            let (namespace, name) = identity(meta);
+                            cache.observed(
+                                &namespace,
+                                &name,
+                                meta.metadata.resource_version.as_deref().unwrap_or(""),
+                            );
+                        }
+                        WatchEvent::Delete(meta) => {
+                            let (namespace, name) = identity(meta);
+                            cache.gone(&namespace, &name);
+                        }
                     }
                 }
+                // A Secret deleted during a watch gap gets no Delete from the relist: one is made up here, so its
+                // users are woken as for any deletion.
+                let made_up = vanished.into_iter().map(|(namespace, name)| {
+                    Ok(WatchEvent::Delete(
+                        ObjectMeta {
+                            name: Some(name),
+                            namespace: Some(namespace),
+                            ..ObjectMeta::default()
+                        }
+                        .into_response_partial::<Secret>(),
+                    ))
+                });
+                futures::stream::iter(std::iter::once(event).chain(made_up))
             })
             .boxed()
     }))

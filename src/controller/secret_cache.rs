@@ -72,14 +72,24 @@ impl SecretCache {
     }
 
     /// The relist of `scope` is complete: whatever it did not list is gone.
-    pub fn relist_done(&self, scope: Option<&str>) {
+    /// Ends a relist of `scope`; returns the Secrets (namespace, name) that vanished during the watch gap, so their
+    /// users can be woken — a relist reports what exists, never a Delete for what went (soak seed 1: a Secret deleted
+    /// just before an apiserver restart left its registrations reporting the old state until their resync).
+    pub fn relist_done(&self, scope: Option<&str>) -> Vec<(String, String)> {
         let mut inner = self.inner.lock().expect("secret cache lock");
         let Some(listed) = inner.relisting.remove(scope.unwrap_or_default()) else {
-            return;
+            return Vec::new();
         };
         let in_scope = |k: &Key| scope.is_none_or(|ns| k.0 == ns);
+        let vanished: Vec<Key> = inner
+            .current
+            .keys()
+            .filter(|k| in_scope(k) && !listed.contains(*k))
+            .cloned()
+            .collect();
         inner.current.retain(|k, _| !in_scope(k) || listed.contains(k));
         inner.values.retain(|k, _| !in_scope(k) || listed.contains(k));
+        vanished.into_iter().map(|k| (k.0, k.1)).collect()
     }
 
     /// The values and resourceVersion of `namespace/name`, when held at the version the watch last reported.
@@ -171,7 +181,11 @@ mod tests {
         }
         cache.relist_started(Some("shop"));
         cache.observed("shop", "a", "1");
-        cache.relist_done(Some("shop"));
+        assert_eq!(
+            cache.relist_done(Some("shop")),
+            vec![("shop".to_string(), "b".to_string())],
+            "what vanished is reported, so its users are woken"
+        );
         assert!(cache.get("shop", "a").is_some());
         assert!(cache.get("shop", "b").is_none(), "deleted during the gap");
         assert!(cache.get("billing", "c").is_some(), "another watcher's scope");

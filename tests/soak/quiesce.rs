@@ -10,7 +10,11 @@ use super::checker::{MailHook, ObjState, Snapshot, TRANSIENT, Violation, check, 
 use super::defaults::RESYNC;
 use super::model::{Expected, Provider};
 use super::world::{MAILBOX, SUBJECT_ID, World};
+use crate::support::metrics::{scrape, total};
 
+/// How many polls (0.5 s apart) in a row must see no provider call and no new pass of the operator: longer than
+/// the watch's reconnect backoff after an apiserver restart (at most 5 s), so an event still on its way is waited for.
+const QUIET_POLLS: u32 = 12;
 /// How long a quiet window at rest lasts (the hot-loop check).
 pub const IDLE_WINDOW: Duration = Duration::from_secs(3);
 /// How long after the last provider call a quiescent point may still take to arrive: an object that ate several
@@ -65,16 +69,25 @@ impl World {
         let started = Instant::now();
         let mut deadline = started + SETTLE_TIMEOUT;
         let mut last_calls = u64::MAX;
+        let mut last_passes = f64::NAN;
         let mut quiet_polls = 0;
         loop {
             let objects = self.objects().await;
             let calls = self.provider_calls();
-            quiet_polls = if calls == last_calls { quiet_polls + 1 } else { 0 };
+            // The operator's own count of passes too: a Secret change bumps no generation and may make no provider
+            // call (a Secret deleted: CredentialsNotFound), so only its passes show it has acted on one.
+            let passes = match scrape(self.operator.metrics_port).await {
+                Some(text) => total(&text, "callback_operator_reconciliations_total"),
+                None => f64::NAN,
+            };
+            let still = calls == last_calls && passes == last_passes;
+            quiet_polls = if still { quiet_polls + 1 } else { 0 };
+            last_passes = passes;
             if calls != last_calls {
                 deadline = (Instant::now() + SETTLE_TIMEOUT).min(started + SETTLE_CAP);
             }
             last_calls = calls;
-            if (self.settled(&objects, final_check) && quiet_polls >= 2) || Instant::now() > deadline {
+            if (self.settled(&objects, final_check) && quiet_polls >= QUIET_POLLS) || Instant::now() > deadline {
                 return self.snapshot(objects, !final_check);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;

@@ -167,22 +167,12 @@ async fn cleanup_with<P: Provider>(
             P::LABEL,
             target_of(obj)
         );
-        publish(
-            &ctx.recorder,
-            obj,
-            vec![event(EventType::Normal, EventReason::Orphaned, note)],
-        )
-        .await;
+        leave_be(ctx, obj, EventReason::Orphaned, note).await;
         return Ok(());
     }
     if obj.spec.deletion_policy() == DeletionPolicy::Orphan {
         let note = format!("deletionPolicy Orphan: left {} at {}", target_of(obj), P::LABEL);
-        publish(
-            &ctx.recorder,
-            obj,
-            vec![event(EventType::Normal, EventReason::Orphaned, note)],
-        )
-        .await;
+        leave_be(ctx, obj, EventReason::Orphaned, note).await;
         return Ok(());
     }
     if orphan_requested(obj) {
@@ -215,15 +205,15 @@ async fn cleanup_with<P: Provider>(
             P::LABEL,
             target_of(obj)
         );
-        publish(
-            &ctx.recorder,
-            obj,
-            vec![event(EventType::Normal, EventReason::CleanupSkipped, note)],
-        )
-        .await;
+        leave_be(ctx, obj, EventReason::CleanupSkipped, note).await;
         return Ok(());
     }
     remove_at_provider(provider, block, obj, ctx, &secrets, account).await
+}
+
+/// Lets the object go with nothing removed at the provider, and a Normal Event saying why.
+async fn leave_be(ctx: &Context, obj: &CallbackRegistration, reason: EventReason, note: String) {
+    publish(&ctx.recorder, obj, vec![event(EventType::Normal, reason, note)]).await;
 }
 
 async fn remove_at_provider<P: Provider>(

@@ -28,51 +28,34 @@ impl Cluster {
             )
         });
         let kubeconfig = PathBuf::from(path);
-        let config = kube::config::Kubeconfig::read_from(&kubeconfig).expect("reading E2E_KUBECONFIG");
-        let config = kube::Config::from_custom_kubeconfig(config, &kube::config::KubeConfigOptions::default())
-            .await
-            .expect("a usable kubeconfig");
-        let client = kube::Client::try_from(config).expect("a kube client");
+        let client = client_for(&kubeconfig).await;
         let cluster = Cluster { kubeconfig, client };
-        CRD_INSTALLED
-            .get_or_init(|| async {
-                let crd = concat!(
-                    env!("CARGO_MANIFEST_DIR"),
-                    "/crds/callbackregistrations.callback-operator.io.yaml"
-                );
-                cluster.kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", crd]);
-                cluster.kubectl_ok(&[
-                    "wait",
-                    "--for=condition=Established",
-                    "--timeout=60s",
-                    "crd/callbackregistrations.callback-operator.io",
-                ]);
-            })
-            .await;
+        CRD_INSTALLED.get_or_init(|| async { cluster.install_crd() }).await;
         cluster
     }
 
     /// Connects to another control plane (e.g. a test's own instance, see `own_cluster.rs`) and installs the CRD there.
     pub async fn connect_to(kubeconfig: PathBuf) -> Cluster {
         super::init_crypto();
-        let config = kube::config::Kubeconfig::read_from(&kubeconfig).expect("reading the kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(config, &kube::config::KubeConfigOptions::default())
-            .await
-            .expect("a usable kubeconfig");
-        let client = kube::Client::try_from(config).expect("a kube client");
+        let client = client_for(&kubeconfig).await;
         let cluster = Cluster { kubeconfig, client };
+        cluster.install_crd();
+        cluster
+    }
+
+    /// Applies the CRD from crds/ and waits until it is served.
+    fn install_crd(&self) {
         let crd = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/crds/callbackregistrations.callback-operator.io.yaml"
         );
-        cluster.kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", crd]);
-        cluster.kubectl_ok(&[
+        self.kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", crd]);
+        self.kubectl_ok(&[
             "wait",
             "--for=condition=Established",
             "--timeout=60s",
             "crd/callbackregistrations.callback-operator.io",
         ]);
-        cluster
     }
 
     /// Runs kubectl against this cluster only.
@@ -194,4 +177,13 @@ impl Drop for TestNamespace {
             });
         }
     }
+}
+
+/// A client for the cluster `kubeconfig` names (panics with the reason otherwise: test set-up).
+async fn client_for(kubeconfig: &std::path::Path) -> kube::Client {
+    let config = kube::config::Kubeconfig::read_from(kubeconfig).expect("reading the kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(config, &kube::config::KubeConfigOptions::default())
+        .await
+        .expect("a usable kubeconfig");
+    kube::Client::try_from(config).expect("a kube client")
 }

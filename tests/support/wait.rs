@@ -71,22 +71,45 @@ pub async fn wait_for_event(
 }
 
 /// Waits until `name` has a Ready condition with `reason` (any status); returns (status, message).
+///
+/// A watch, not a poll: many reasons last only until the operator's next retry (a timeout, a rejection injected
+/// once), and on a loaded two-core CI machine one GET can take longer than that window, so polling missed them
+/// (CI stop 21: `ProviderTimeout` held for a 2.4 s backoff, never seen). A watch delivers every version written after
+/// its initial list. On timeout the message lists the Ready reasons seen, so a miss says what was there instead.
 pub async fn wait_for_reason(
     api: &kube::Api<CallbackRegistration>,
     name: &str,
     reason: &str,
     timeout: Duration,
 ) -> (String, String) {
-    eventually(&format!("{name} to report reason {reason}"), timeout, || async {
-        api.get(name)
-            .await
-            .ok()
-            .as_ref()
-            .and_then(ready_condition)
-            .filter(|(_, r, _)| r == reason)
-            .map(|(s, _, m)| (s, m))
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+
+    let mut seen: Vec<String> = Vec::new();
+    let versions = watcher::watch_object(api.clone(), name).default_backoff();
+    futures::pin_mut!(versions);
+    let found = tokio::time::timeout(timeout, async {
+        while let Some(version) = versions.next().await {
+            let observed = match version {
+                Ok(Some(obj)) => match ready_condition(&obj) {
+                    Some((status, r, message)) if r == reason => return Some((status, message)),
+                    Some((status, r, _)) => format!("{status}/{r}"),
+                    None => "no Ready condition".to_string(),
+                },
+                Ok(None) => "absent".to_string(),
+                Err(e) => format!("watch error: {e}"),
+            };
+            if seen.last() != Some(&observed) {
+                seen.push(observed);
+            }
+        }
+        None
     })
-    .await
+    .await;
+    match found {
+        Ok(Some(found)) => found,
+        _ => panic!("timed out after {timeout:?} waiting for: {name} to report reason {reason}; saw {seen:?}"),
+    }
 }
 
 /// Waits until none of `names` exists any more (finalizers done).

@@ -73,7 +73,7 @@ async fn rate_limit_with_retry_after_delays_the_next_call_at_least_that_long() {
     let bench = MailBench::start("mail-429").await;
     bench
         .sim
-        .inject_for("webhook/get", Fault::RateLimited { retry_after_secs: 3 }, 1);
+        .inject_for("webhook/set", Fault::RateLimited { retry_after_secs: 3 }, 1);
     let url = bench.receiver.url("/rl");
     bench.apply("rl", &mail::block(&url, ""));
     bench.wait_ready("rl");
@@ -99,7 +99,8 @@ async fn rate_limit_with_retry_after_delays_the_next_call_at_least_that_long() {
 async fn provider_outage_backs_off_exponentially_without_a_hot_loop_then_recovers() {
     // About the retry backoff itself: a short base so five doubling retries fit in the test.
     let bench = MailBench::start_with("mail-5xx", &["--backoff-base", "500ms", "--backoff-max", "8s"]).await;
-    bench.sim.inject_for("webhook/get", Fault::status(503), 5);
+    // A new registration's only call is its `set`: the outage answers the first five.
+    bench.sim.inject_for("webhook/set", Fault::status(503), 5);
     let url = bench.receiver.url("/down");
     bench.apply("down", &mail::block(&url, ""));
     let (status, _) = wait_for_reason(&bench.api(), "down", "ProviderUnavailable", Duration::from_secs(30)).await;
@@ -110,7 +111,7 @@ async fn provider_outage_backs_off_exponentially_without_a_hot_loop_then_recover
         .sim
         .requests()
         .iter()
-        .filter(|r| r.op == "webhook/get")
+        .filter(|r| r.op == "webhook/set")
         .map(|r| r.at)
         .collect();
     assert!(times.len() >= 6, "five failures then a success: {}", times.len());

@@ -138,16 +138,11 @@ impl Provider for EnvelopeProvider {
                 });
             }
         }
-        // The fingerprint is of the callback as `list` shows it (the `add` answer may be spelled differently); an add
-        // is read back with one more list.
+        // The fingerprint is of the callback as `list` shows it (the `add` answer may be spelled differently). After
+        // an add there is none until the next pass lists it: the plan trusts the recorded id meanwhile (no update at
+        // DocStudio, so that id cannot hold anything else), which saves a second list per new registration.
         let shown = match (&plan.add, &held) {
             (None, Some(id)) => observed.iter().find(|c| c.id.eq_ignore_ascii_case(id)).cloned(),
-            (Some(_), Some(id)) => self
-                .client
-                .list(account, &desired.mailbox)
-                .await?
-                .into_iter()
-                .find(|c| c.id.eq_ignore_ascii_case(id)),
             _ => None,
         };
         Ok(SyncOutcome {

@@ -89,9 +89,13 @@ pub fn plan(desired: &EnvelopeDesired, observed: &[RemoteCallback], record: Reco
     // The password cannot be read back: it is known to be right only if status says this exact state was applied.
     let write_only_unverified = desired.basic_auth.is_some() && record.applied_matches != Some(true);
     // DocStudio answers exactly what it answered after our last write: whatever it dropped, nulled or reformatted
-    // (dates, case, the url) is its own spelling, not drift.
+    // (dates, case, the url) is its own spelling, not drift. No fingerprint yet means the callback was added by us
+    // and not listed since: DocStudio has no update, so the id our `add` returned names exactly what we added, in
+    // whatever spelling the list shows it (that spelling is recorded then).
     let settled = |c: &RemoteCallback| {
-        record.applied_matches == Some(true) && is_recorded(c) && record.observed_hash == Some(c.fingerprint().as_str())
+        record.applied_matches == Some(true)
+            && is_recorded(c)
+            && record.observed_hash.is_none_or(|h| h == c.fingerprint().as_str())
     };
     let satisfies =
         |c: &RemoteCallback| settled(c) || (!write_only_unverified && differing_fields(desired, c).is_empty());
@@ -381,9 +385,30 @@ mod tests {
 
     #[test]
     fn drift_on_the_recorded_callback_is_corrected() {
+        // Listed before (a fingerprint recorded), now answering otherwise.
+        let r = recorded("a");
+        let before = remote("a", URL, 3).fingerprint();
+        let listed = Record {
+            observed_hash: Some(&before),
+            ..record(&r, true)
+        };
+        let p = plan(&desired(), &[remote("a", URL, 9)], listed);
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::DriftCorrected));
+    }
+
+    #[test]
+    fn the_callback_our_add_returned_is_trusted_until_first_listed() {
+        // No fingerprint yet: the id is the one our add answered, and DocStudio cannot update it in place, so the
+        // list's spelling of it (here an unreadable retry count) is its own, not drift.
         let r = recorded("a");
         let p = plan(&desired(), &[remote("a", URL, 9)], record(&r, true));
-        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::DriftCorrected));
+        assert_eq!(p.keep.as_deref(), Some("a"));
+        assert!(p.add.is_none() && p.remove.is_empty() && p.corrected.is_empty(), "{p:?}");
+        // Another callback with the url is still a duplicate, and a spec change still replaces.
+        let p = plan(&desired(), &[remote("a", URL, 9), remote("b", URL, 3)], record(&r, true));
+        assert_eq!(ids(&p), vec![("b", RemovalKind::Duplicate)]);
+        let p = plan(&desired(), &[remote("a", URL, 9)], record(&r, false));
+        assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::Updated));
     }
 
     #[test]
@@ -469,8 +494,16 @@ mod tests {
         let p = plan(&d, std::slice::from_ref(&echo), settled);
         assert_eq!(p.keep.as_deref(), Some("a"));
         assert!(p.add.is_none() && p.remove.is_empty() && p.corrected.is_empty(), "{p:?}");
-        // Without that record it is drift: replaced, naming the filter, and it spends the budget.
-        let p = plan(&d, std::slice::from_ref(&echo), record(&r, true));
+        // Against another recorded answer it is drift: replaced, naming the filter, and it spends the budget.
+        let other = remote("a", URL, 3).fingerprint();
+        let p = plan(
+            &d,
+            std::slice::from_ref(&echo),
+            Record {
+                observed_hash: Some(&other),
+                ..record(&r, true)
+            },
+        );
         assert_eq!(p.add.as_ref().map(|a| a.reason), Some(EventReason::DriftCorrected));
         assert_eq!(p.corrected, vec!["filter"]);
         // After a spec change the same answer is replaced, and it is no correction.

@@ -1,7 +1,7 @@
 //! Unisender Go webhooks (`spec.mail`): `webhook/set|get|delete.json`, keyed by URL.
 //!
-//! Sync = `get` the URL (in the spelling the provider answered last time), plan (pure, `plan.rs`), then `set` the
-//! full object, read it back, and `delete` URLs this object registered before. `set` is create-or-replace by URL, so
+//! Sync = `get` the URL (in the spelling the provider answered last time; skipped before the first write), plan (pure,
+//! `plan.rs`), then `set` the full object and `delete` URLs this object registered before. `set` is create-or-replace by URL, so
 //! a lost status write can never duplicate a webhook. Drift is judged against the fingerprint of what the provider
 //! answered after the last write (`status.observedHash`): however it spells, drops or normalises fields, an unchanged
 //! answer is never written again.
@@ -80,7 +80,15 @@ impl Provider for MailProvider {
         desired_hash: &str,
         recorded: Recorded<'_>,
     ) -> Result<SyncOutcome, ProviderError> {
-        let (observed, record) = self.read(account, desired, desired_hash, recorded).await?;
+        // A registration that never synced writes at once: `set` is create-or-replace keyed by url, so a read first
+        // could only turn the write into an adoption, and Full management makes the webhook the spec either way (a
+        // crash before the status write repeats the same `set`, never a second webhook). Taking over a webhook
+        // without writing is what `managementPolicy: Observe` is for; once Observe recorded it, this reads first.
+        let (observed, record) = if never_synced(&recorded) {
+            (None, Record::default())
+        } else {
+            self.read(account, desired, desired_hash, recorded).await?
+        };
         let plan = plan(desired, observed.as_ref(), record);
         if let (true, Some(spent)) = (plan.corrective, recorded.corrections_spent) {
             return Err(drift_loop(Self::LABEL, &plan.differing, spent));
@@ -110,7 +118,16 @@ impl Provider for MailProvider {
                 reason,
                 message: change_message(reason, desired, &plan.differing),
             });
-            held = self.read_back(account, desired, echo).await?;
+            // The fingerprint is of the `set` answer, which carries the stored object. A `get` may spell it
+            // otherwise (leave out the delivery flags, reorder statuses); the next pass then compares field by field,
+            // and finding nothing different records the `get`'s spelling. Only a corrective write reads back at once:
+            // it follows a difference no field comparison could excuse, and the provider's own spelling of the
+            // result is what keeps an unknown normalisation from being corrected again and again.
+            held = if plan.corrective {
+                self.read_back(account, desired, echo).await?
+            } else {
+                echo
+            };
         } else if plan.adopt {
             changes.push(Change {
                 reason: EventReason::Adopted,
@@ -276,6 +293,11 @@ fn verb(reason: EventReason) -> &'static str {
         EventReason::DriftCorrected => "repaired drift of",
         _ => "updated",
     }
+}
+
+/// Nothing says this object ever wrote or adopted a webhook: no recorded registration, no applied state.
+fn never_synced(recorded: &Recorded<'_>) -> bool {
+    recorded.registration.is_none() && recorded.applied_hash.is_none()
 }
 
 /// A mail webhook's identity within an account: its URL.

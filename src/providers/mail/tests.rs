@@ -71,6 +71,8 @@ async fn a_new_webhook_is_created_and_a_second_pass_only_reads() {
     let first = sync(&provider, &account, &d, Recorded::default()).await;
     assert_eq!(reasons(&first), vec![EventReason::Created]);
     assert_eq!(sim.webhook(KEY, "https://r.example/a").unwrap().max_parallel, 20);
+    // Never synced: one `set`, no read before it, none after it.
+    assert_eq!((sim.count("webhook/get"), sim.count("webhook/set")), (0, 1));
 
     sim.clear_requests();
     let recorded = Recorded {
@@ -85,14 +87,38 @@ async fn a_new_webhook_is_created_and_a_second_pass_only_reads() {
 }
 
 #[tokio::test]
-async fn an_existing_matching_webhook_is_adopted_without_a_write() {
+async fn a_webhook_already_at_the_url_is_replaced_by_one_set_never_duplicated() {
+    let sim = simulator().await;
+    let (provider, account) = (provider(), account(&sim, KEY));
+    let d = desired("https://r.example/replace");
+    let mut other = d.set_body();
+    other["max_parallel"] = json!(50);
+    sim.put_webhook(KEY, other).unwrap();
+    let outcome = sync(&provider, &account, &d, Recorded::default()).await;
+    assert_eq!(reasons(&outcome), vec![EventReason::Created]);
+    assert_eq!((sim.count("webhook/get"), sim.count("webhook/set")), (0, 1));
+    let held = sim.webhooks(KEY);
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0].max_parallel, 20);
+}
+
+#[tokio::test]
+async fn a_webhook_recorded_by_observe_is_taken_over_without_a_write() {
     let sim = simulator().await;
     let (provider, account) = (provider(), account(&sim, KEY));
     let d = desired("https://r.example/adopt");
     sim.put_webhook(KEY, d.set_body()).unwrap();
-    let outcome = sync(&provider, &account, &d, Recorded::default()).await;
-    assert_eq!(reasons(&outcome), vec![EventReason::Adopted]);
-    assert_eq!(sim.count("webhook/set"), 0);
+    // What `managementPolicy: Observe` leaves in status: the found webhook, nothing applied.
+    let observed = provider.observe(&account, &d, "hash", Recorded::default()).await.unwrap();
+    let found = observed.found.expect("Observe finds the webhook");
+    let recorded = Recorded {
+        registration: Some(&found),
+        ..Recorded::default()
+    };
+    let outcome = sync(&provider, &account, &d, recorded).await;
+    assert!(outcome.changes.is_empty(), "{:?}", outcome.changes);
+    assert_eq!((sim.count("webhook/get"), sim.count("webhook/set")), (2, 0), "Observe's read, then the sync's");
+    assert_eq!(outcome.registration.urls, vec![d.url.clone()]);
 }
 
 #[tokio::test]
@@ -171,12 +197,22 @@ async fn answers_become_error_classes() {
     assert!(!err.to_string().contains(WRONG_DC_KEY));
 
     let account = account(&sim, KEY);
-    sim.inject_for("webhook/get", Fault::status(503), 1);
+    sim.inject_for("webhook/set", Fault::status(503), 1);
     let err = provider.sync(&account, &d, "hash", Recorded::default()).await.unwrap_err();
     assert_eq!((err.reason(), err.class()), (Reason::ProviderUnavailable, ErrorClass::Transient));
 
+    // A registration that synced before reads first: the read's answers are classed the same way.
+    let registration = Registration {
+        urls: vec![d.url.clone()],
+        ..Registration::default()
+    };
+    let synced = Recorded {
+        registration: Some(&registration),
+        applied_hash: Some("hash"),
+        ..Recorded::default()
+    };
     sim.inject_for("webhook/get", Fault::RateLimited { retry_after_secs: 7 }, 1);
-    let err = provider.sync(&account, &d, "hash", Recorded::default()).await.unwrap_err();
+    let err = provider.sync(&account, &d, "hash", synced).await.unwrap_err();
     assert_eq!(err.reason(), Reason::RateLimited);
     assert_eq!(err.retry_after(), Some(Duration::from_secs(7)));
 

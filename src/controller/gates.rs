@@ -32,6 +32,9 @@ pub struct Blocked {
     pub message: String,
     /// The URL(s) the object targets, once the desired state is known.
     pub target: Option<String>,
+    /// The account its Secret names now, when the ownership gate held it (status forgets a registration of
+    /// another account then: `status.rs`).
+    pub account: Option<String>,
 }
 
 /// What a pass that cleared every gate carries to the sync.
@@ -76,6 +79,7 @@ pub async fn admit<P: Provider>(
             reason,
             message,
             target: target.cloned(),
+            account: None,
         }))
     };
 
@@ -143,7 +147,13 @@ pub async fn admit<P: Provider>(
         let message = format!(
             "{claim} is already owned by {owner} (the older registration); this object waits until {owner} releases it"
         );
-        return held(BlockClass::Stalled, Reason::Conflict, message, Some(&target));
+        return Ok(Err(Blocked {
+            class: BlockClass::Stalled,
+            reason: Reason::Conflict,
+            message,
+            target: Some(target),
+            account: Some(account.id()),
+        }));
     }
 
     Ok(Ok(Admitted {

@@ -560,6 +560,35 @@ mod retrigger_tests {
     }
 
     #[test]
+    fn an_owner_forgetting_the_registration_of_its_old_account_wakes_the_claimants_there() {
+        // Its Secret moved to another key where it lost the url to an older object: status forgets what the old
+        // key registered (out of reach), and the account it recorded goes with it.
+        let index = ClaimIndex::default();
+        index.upsert(Claimant {
+            account: Some("A0".into()),
+            synced: true,
+            ..claimant("b", "owner", 1)
+        });
+        index.upsert(Claimant {
+            account: Some("A0".into()),
+            ..claimant("a", "waiting", 5)
+        });
+        let moved = claimant("b", "owner", 1);
+        assert_eq!(moved.account, None);
+        assert_eq!(index.upsert(moved), vec![("a".to_string(), "waiting".to_string())]);
+        let me = Claimant {
+            account: Some("A0".into()),
+            ..claimant("a", "waiting", 5)
+        };
+        let others = index.sharing(&me.claims);
+        assert_eq!(
+            conflicting_owner(&me, "A0", others.iter().map(Arc::as_ref)),
+            None,
+            "an object of another namespace whose account is not known holds nothing in A0"
+        );
+    }
+
+    #[test]
     fn a_status_only_update_retriggers_nobody() {
         let index = ClaimIndex::default();
         index.upsert(claimant("a", "young", 5));

@@ -96,6 +96,7 @@ async fn apply(obj: &CallbackRegistration, ctx: &Context) -> Result<Action, Erro
                 reason: Reason::InvalidSpec,
                 message,
                 target: None,
+                account: None,
             };
             hold(obj, ctx, None, blocked).await
         }
@@ -172,6 +173,7 @@ async fn apply_with<P: Provider>(
                 provider: Some(P::NAME),
                 target: Some(target),
                 synced: observed.synced,
+                account_now: None,
             };
             let resync = resync_interval(obj, provider, ctx);
             finish(obj, ctx, pass, observed.changes, Next::Resync(jittered(resync))).await
@@ -203,6 +205,7 @@ async fn apply_with<P: Provider>(
                     observed_hash: outcome.observed_hash,
                     wrote: outcome.changes.iter().any(|c| c.reason.wrote()),
                 }),
+                account_now: None,
             };
             let resync = resync_interval(obj, provider, ctx);
             finish(obj, ctx, pass, outcome.changes, Next::Resync(jittered(resync))).await
@@ -305,6 +308,7 @@ async fn hold(
         reason,
         message,
         target,
+        account,
     } = blocked;
     let (verdict, then) = match class {
         BlockClass::Suspended => (Verdict::Suspended, Next::AwaitChange),
@@ -322,6 +326,7 @@ async fn hold(
         provider,
         target,
         synced: None,
+        account_now: account,
     };
     finish(obj, ctx, pass, Vec::new(), then).await
 }
@@ -339,6 +344,7 @@ fn pass_result(provider: &'static str, target: Option<String>, verdict: Verdict)
         provider: Some(provider),
         target,
         synced: None,
+        account_now: None,
     }
 }
 

@@ -26,6 +26,8 @@ pub struct PassResult {
     pub provider: Option<&'static str>,
     pub target: Option<String>,
     pub synced: Option<Synced>,
+    /// The account the object's Secret names now, when the pass got that far without syncing (a `Conflict`).
+    pub account_now: Option<String>,
 }
 
 /// The status to write after a pass. Fields a failed pass knows nothing about keep their previous values.
@@ -56,7 +58,18 @@ pub fn next_status(
         // An object that lost its identity to an older one no longer knows what the provider holds for it (the
         // owner may overwrite it): forget the applied hash, so that once it owns the identity again it writes
         // instead of trusting a stale record (edna cannot be read back to notice).
-        None if pass.verdict.reason() == Reason::Conflict => (previous.registration.clone(), None, None),
+        //
+        // Its Secret may meanwhile name another account than the one its registration was made in: that registration
+        // can no longer be reached or removed with these credentials, so it is not held any more either — forgotten,
+        // so that the objects of the old account stop waiting for it (soak seed 2: a newcomer of the old key waited
+        // behind an object whose key had moved on and that lost the url in its new account).
+        None if pass.verdict.reason() == Reason::Conflict => {
+            let registration = previous
+                .registration
+                .clone()
+                .filter(|r| !matches!((&r.account, &pass.account_now), (Some(then), Some(now)) if then != now));
+            (registration, None, None)
+        }
         None => (
             previous.registration.clone(),
             previous.applied_hash.clone(),
@@ -99,6 +112,7 @@ mod tests {
                 observed_hash: Some("o1".into()),
                 wrote,
             }),
+            account_now: None,
         }
     }
 
@@ -121,11 +135,45 @@ mod tests {
             provider: Some("other"),
             target: Some("https://a".into()),
             synced: None,
+            account_now: None,
         };
         let next = next_status(Some(&first), &conflict, Some(1), &at(20));
         assert_eq!(next.applied_hash, None);
         assert_eq!(next.observed_hash, None);
         assert_eq!(next.registration, first.registration);
+    }
+
+    #[test]
+    fn losing_a_conflict_in_another_account_forgets_the_registration_of_the_old_one() {
+        let synced = |account: &str| PassResult {
+            synced: ready_pass(true).synced.map(|s| Synced {
+                registration: Registration {
+                    account: Some(account.into()),
+                    ..s.registration
+                },
+                ..s
+            }),
+            ..ready_pass(true)
+        };
+        let conflict = |account: &str| PassResult {
+            verdict: Verdict::Stalled {
+                reason: Reason::Conflict,
+                message: "owned by ns/older".into(),
+            },
+            provider: Some("acme"),
+            target: Some("https://a".into()),
+            synced: None,
+            account_now: Some(account.into()),
+        };
+        let first = next_status(None, &synced("old"), Some(1), &at(10));
+        let same = next_status(Some(&first), &conflict("old"), Some(1), &at(20));
+        assert_eq!(same.registration, first.registration, "same account: still held");
+        let moved = next_status(Some(&first), &conflict("new"), Some(1), &at(20));
+        assert_eq!(
+            moved.registration, None,
+            "the old account's registration is out of reach"
+        );
+        assert_eq!(moved.applied_hash, None);
     }
 
     #[test]
@@ -139,6 +187,7 @@ mod tests {
             provider: Some("acme"),
             target: Some("https://b".into()),
             synced: None,
+            account_now: None,
         };
         let next = next_status(Some(&first), &failed, Some(2), &at(20));
         assert_eq!(next.registration, first.registration);

@@ -82,8 +82,8 @@ pub struct Obj {
     pub history: BTreeSet<Identity>,
     /// The key it last synced with (what its status.registration.account names).
     pub synced_key: Option<String>,
-    /// Every key it could have synced with at some point (not suspended, its Secret holding a key the provider
-    /// accepts): its status may name any of them, even if no check saw it in sync (soak seed 2: synced with key0
+    /// Every key it could have synced with since a check last saw it in sync (not suspended, its Secret holding a
+    /// key the provider accepts): its status may name any of them, even if no check saw it in sync (soak seed 2: synced with key0
     /// between two checks, its Secret deleted before the next one — the operator still knows it by key0).
     pub may_have_synced: BTreeSet<String>,
 }
@@ -176,8 +176,10 @@ impl Model {
         if !o.suspend && current.is_some_and(|k| !self.revoked.contains(k)) {
             return (current.map(String::as_str) == Some(key)).then_some(true);
         }
+        // Seen in sync with it, and it could sync with no other key since (soak seed 1: seen with key1, then it
+        // synced with key0 between two checks before its Secret was deleted — its status names key0).
         if o.synced_key.as_deref() == Some(key) {
-            return Some(true);
+            return Some(o.may_have_synced.iter().all(|k| k == key));
         }
         if o.may_have_synced.contains(key) {
             return Some(false);
@@ -368,6 +370,8 @@ impl Model {
         let synced_key = self.key_of(&key.0, obj.provider).cloned();
         let o = self.objects.get_mut(key).unwrap();
         o.history = identity.into_iter().collect();
+        // Keys it could sync with from now on are added after each operation (`note_possible_syncs`).
+        o.may_have_synced = synced_key.iter().cloned().collect();
         o.synced_key = synced_key;
     }
 }

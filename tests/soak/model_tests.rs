@@ -318,3 +318,25 @@ fn writing_the_key_a_secret_already_holds_repairs_nothing() {
     m.set_secret("a", Provider::Mail, Some("K1".into()));
     assert!(!m.drifted.contains(&id), "a real change wakes the owner");
 }
+
+#[test]
+fn an_older_claimant_seen_in_one_account_that_could_sync_with_another_since_is_uncertain() {
+    // Soak seed 1: e270 was seen in sync with key1; its Secret then held key0 (it could re-sync there between two
+    // checks) and was deleted. Its status names key0 or key1, so a younger object of key1 may be Synced or wait.
+    let mut m = model_with_secrets();
+    m.create(key("a", "old"), obj(Provider::Edna, "https://x", 1));
+    m.note_possible_syncs();
+    m.verified(&key("a", "old"));
+    m.create(key("b", "young"), obj(Provider::Edna, "https://y", 2));
+    assert_eq!(m.expected(&key("b", "young")), Expected::Conflict);
+    m.set_secret("a", Provider::Edna, Some("E2".into()));
+    m.note_possible_syncs();
+    m.set_secret("a", Provider::Edna, None);
+    assert_eq!(m.expected(&key("b", "young")), Expected::SyncedOrConflict);
+    // Seen in sync again: certain again.
+    m.set_secret("a", Provider::Edna, Some("E1".into()));
+    m.note_possible_syncs();
+    m.verified(&key("a", "old"));
+    m.set_secret("a", Provider::Edna, None);
+    assert_eq!(m.expected(&key("b", "young")), Expected::Conflict);
+}

@@ -102,7 +102,8 @@ async fn plan_says_create_nothing_update_adopt_or_conflict_and_writes_nothing() 
     );
     assert!(run.stdout.contains(&format!("owned by {live}")), "{}", run.stdout);
 
-    // A webhook set by hand that matches a new manifest: adopted, nothing written.
+    // A webhook set by hand that matches a new manifest. Observed: adopted, nothing written. Fully managed: a mail
+    // registration that never synced is one `set` without a read first, and the plan says that `set` is due.
     let by_hand = bench.receiver.url("/by-hand");
     bench
         .sim
@@ -111,10 +112,21 @@ async fn plan_says_create_nothing_update_adopt_or_conflict_and_writes_nothing() 
             json!({"url": by_hand, "events": {"email_status": ["delivered", "hard_bounced", "spam"]}}),
         )
         .unwrap();
-    let run = plan_file(&bench, &bench.registration("by-hand", &mail::block(&by_hand, ""), ""));
-    assert_eq!(run.code, 0);
+    let observed = bench.registration("by-hand", &mail::block(&by_hand, ""), "  managementPolicy: Observe\n");
+    let run = plan_file(&bench, &observed);
+    assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
         run.stdout.contains(": adopt\n") && run.stdout.contains("writing nothing"),
+        "{}",
+        run.stdout
+    );
+    let run = plan_file(&bench, &bench.registration("by-hand", &mail::block(&by_hand, ""), ""));
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(": update\n")
+            && run.stdout.contains(&format!(
+                "set webhook {by_hand} (never synced: written without reading first"
+            )),
         "{}",
         run.stdout
     );

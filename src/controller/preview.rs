@@ -108,14 +108,28 @@ async fn preview_with<P: Provider>(
         // A plan shows what a pass would do now; a pending reconcile request changes nothing a plan can show.
         reconcile_requested: false,
     };
+    let observe_only = obj.spec.management_policy() == ManagementPolicy::Observe;
     Ok(match provider.observe(&account, &desired, &hash, recorded).await {
-        Ok(observation) => Preview::Observed {
-            provider: P::NAME,
-            label: P::LABEL,
-            target,
-            observation: Box::new(observation),
-            observe_only: obj.spec.management_policy() == ManagementPolicy::Observe,
-        },
+        Ok(mut observation) => {
+            // Under Full, a provider that writes a new registration without reading first writes over what it
+            // would otherwise adopt (taking over without a write is what Observe is for).
+            if let (false, true, true, Some(write)) = (
+                observe_only,
+                observation.adopt,
+                recorded.never_synced(),
+                P::first_write_without_reading(&desired),
+            ) {
+                observation.adopt = false;
+                observation.writes = vec![write];
+            }
+            Preview::Observed {
+                provider: P::NAME,
+                label: P::LABEL,
+                target,
+                observation: Box::new(observation),
+                observe_only,
+            }
+        }
         Err(err) => Preview::Failed {
             reason: err.reason(),
             message: redact(&err.to_string(), &account.secrets()),

@@ -97,6 +97,11 @@ impl Recorded<'_> {
     pub fn applied(&self, desired_hash: &str) -> bool {
         self.applied_hash == Some(desired_hash)
     }
+
+    /// Nothing says this object ever wrote or adopted anything: no recorded registration, no applied state.
+    pub fn never_synced(&self) -> bool {
+        self.registration.is_none() && self.applied_hash.is_none()
+    }
 }
 
 /// A fingerprint of what a provider answered (its JSON, keys sorted), for `status.observedHash`: two answers with
@@ -236,6 +241,12 @@ pub trait Provider: Clone + Send + Sync + 'static {
         desired_hash: &str,
         recorded: Recorded<'_>,
     ) -> impl Future<Output = Result<SyncOutcome, ProviderError>> + Send;
+
+    /// The one write `sync` makes, without reading first, for a registration that never synced (`None`: it reads
+    /// first). `callback-operator plan` shows it where it would otherwise show an adoption without a write.
+    fn first_write_without_reading(_desired: &Self::Desired) -> Option<String> {
+        None
+    }
 
     /// Reads the provider and says what `sync` would do now, writing nothing: `managementPolicy: Observe` and
     /// `callback-operator plan`. Built from the same planning function as `sync`.

@@ -73,6 +73,13 @@ impl Provider for MailProvider {
         desired.url.clone()
     }
 
+    fn first_write_without_reading(desired: &MailDesired) -> Option<String> {
+        Some(format!(
+            "set webhook {} (never synced: written without reading first; a webhook already at that url is replaced)",
+            desired.url
+        ))
+    }
+
     async fn sync(
         &self,
         account: &Account<ApiKey>,
@@ -84,7 +91,7 @@ impl Provider for MailProvider {
         // could only turn the write into an adoption, and Full management makes the webhook the spec either way (a
         // crash before the status write repeats the same `set`, never a second webhook). Taking over a webhook
         // without writing is what `managementPolicy: Observe` is for; once Observe recorded it, this reads first.
-        let (observed, record) = if never_synced(&recorded) {
+        let (observed, record) = if recorded.never_synced() {
             (None, Record::default())
         } else {
             self.read(account, desired, desired_hash, recorded).await?
@@ -293,11 +300,6 @@ fn verb(reason: EventReason) -> &'static str {
         EventReason::DriftCorrected => "repaired drift of",
         _ => "updated",
     }
-}
-
-/// Nothing says this object ever wrote or adopted a webhook: no recorded registration, no applied state.
-fn never_synced(recorded: &Recorded<'_>) -> bool {
-    recorded.registration.is_none() && recorded.applied_hash.is_none()
 }
 
 /// A mail webhook's identity within an account: its URL.

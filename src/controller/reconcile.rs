@@ -166,7 +166,6 @@ async fn apply_with<P: Provider>(
     };
     match result {
         Ok(Read::Observed(observation)) => {
-            ctx.backoff.reset(&object_key(obj));
             let observed = super::observe::observed(P::LABEL, &target, observation, recorded);
             let pass = PassResult {
                 verdict: observed.verdict,
@@ -176,10 +175,11 @@ async fn apply_with<P: Provider>(
                 account_now: None,
             };
             let resync = resync_interval(obj, provider, ctx);
-            finish(obj, ctx, pass, observed.changes, Next::Resync(jittered(resync))).await
+            let action = finish(obj, ctx, pass, observed.changes, Next::Resync(jittered(resync))).await?;
+            ctx.backoff.reset(&key);
+            Ok(action)
         }
         Ok(Read::Synced(outcome)) => {
-            ctx.backoff.reset(&object_key(obj));
             // Write budget: a write without a spec or Secret change spends it.
             if !outcome.corrected.is_empty() {
                 ctx.budget.record(&key, &desired_hash, Instant::now());
@@ -208,7 +208,12 @@ async fn apply_with<P: Provider>(
                 account_now: None,
             };
             let resync = resync_interval(obj, provider, ctx);
-            finish(obj, ctx, pass, outcome.changes, Next::Resync(jittered(resync))).await
+            let action = finish(obj, ctx, pass, outcome.changes, Next::Resync(jittered(resync))).await?;
+            // The backoff is forgotten only once status recorded the pass: while the apiserver refuses the status
+            // write, each retry repeats the provider call, and those retries must keep growing apart (soak seed 2:
+            // a `set` every 2 s through a 30 s apiserver restart, the backoff reset by each successful call).
+            ctx.backoff.reset(&key);
+            Ok(action)
         }
         Err(err) => {
             let message = redact(&err.to_string(), &account.secrets());

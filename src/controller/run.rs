@@ -68,8 +68,10 @@ pub async fn run_controller(
     // The store is declared synced at once: this stream never hands the reflector a relist (`relist.rs` turns them
     // into applies and deletes), and the controller would otherwise hold every reconciliation until one arrives.
     // What the wait was for — reconciling only once every object is known, so no claimant acts before an older one
-    // of the same identity is indexed — is kept by holding the triggers of a namespace until its watcher has listed,
-    // then triggering its objects at once (`listed` below).
+    // of the same identity is indexed — is kept by holding every trigger until each namespace's watcher has listed,
+    // then triggering every object at once (`listed` below). Every namespace, not each one: an identity's claimants
+    // may live in several namespaces (soak seed 2: after a restart a younger object wrote over the owner's webhook
+    // because its namespace was listed before the owner's; it then saw the owner and stopped, but the write was made).
     writer.apply_watcher_event(&WatchEvent::Init);
     writer.apply_watcher_event(&WatchEvent::InitDone);
     let indexes = Arc::new(Indexes::new(providers.clone()).sharded(options.shard_selector.is_some()));
@@ -100,19 +102,18 @@ pub async fn run_controller(
     let on_listed = {
         let (listed, store, retrigger, guard) = (listed.clone(), store.clone(), retrigger.clone(), guard.clone());
         move |scope: Option<&str>, all: bool| {
-            listed.mark(scope);
-            for obj in store.state() {
-                if scope.is_none_or(|ns| obj.namespace().as_deref() == Some(ns)) {
-                    let _ = retrigger.unbounded_send(ObjectRef::from_obj(obj.as_ref()));
-                }
-            }
             // A guard left behind (the operator stopped after a namespace's last registration went) is released.
             if let Some(namespace) = scope {
                 release_guard(&guard, &store, namespace);
             }
-            if all {
-                on_synced();
+            if !all {
+                return;
             }
+            listed.mark(None);
+            for obj in store.state() {
+                let _ = retrigger.unbounded_send(ObjectRef::from_obj(obj.as_ref()));
+            }
+            on_synced();
         }
     };
     let stream = registration_watch(
@@ -194,6 +195,7 @@ pub async fn run_controller(
     let resyncs = tokio::spawn(async move { resync.run(retrigger).await });
     let secret_users = indexes.clone();
     let secrets_listed = secrets_listed_flag;
+    let retriggers_listed = secrets_listed.clone();
     let (secret_progress, retrigger_progress) = (options.progress.clone(), options.progress.clone());
     // Secrets as metadata only: values are read at reconcile time, and served again only while this watch reports
     // them unchanged (`secret_cache.rs`). In the label opt-in mode only labelled Secrets are watched (labelling one
@@ -219,7 +221,14 @@ pub async fn run_controller(
             }
             users
         })
-        .reconcile_on(retriggered.inspect(move |_| retrigger_progress.queued()))
+        // Wakes from the claim index and the resync queue wait for the first listing too (it triggers every object).
+        .reconcile_on(
+            retriggered
+                .filter(move |woken| {
+                    futures::future::ready(retriggers_listed.covers(woken.namespace.as_deref().unwrap_or_default()))
+                })
+                .inspect(move |_| retrigger_progress.queued()),
+        )
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
@@ -318,17 +327,24 @@ fn secret_watch(
     };
     futures::stream::select_all(apis.into_iter().map(|(scope, api)| {
         let cache = cache.clone();
+        // Whether this watcher has listed once: its first listing wakes nobody (the registrations' own first listing
+        // triggers every object), a later one wakes the users of what changed during the gap.
+        let mut listed_once = false;
         watcher::watcher(api, config.clone())
             .backoff(WatchBackoff::default())
             .flat_map(move |event| {
                 let mut vanished = Vec::new();
+                let mut wakes = true;
                 if let Ok(event) = &event {
                     let identity =
                         |meta: &PartialObjectMeta<Secret>| (meta.namespace().unwrap_or_default(), meta.name_any());
                     match event {
                         WatchEvent::Init => cache.relist_started(scope.as_deref()),
-                        WatchEvent::InitDone => vanished = cache.relist_done(scope.as_deref()),
-                        WatchEvent::Apply(meta) | WatchEvent::InitApply(meta) => {
+                        WatchEvent::InitDone => {
+                            vanished = cache.relist_done(scope.as_deref());
+                            listed_once = true;
+                        }
+                        WatchEvent::Apply(meta) => {
                             let (namespace, name) = identity(meta);
                             cache.observed(
                                 &namespace,
@@ -336,12 +352,23 @@ fn secret_watch(
                                 meta.metadata.resource_version.as_deref().unwrap_or(""),
                             );
                         }
+                        WatchEvent::InitApply(meta) => {
+                            // A listed Secret wakes its users only if it changed (or appeared) since the watch last
+                            // saw it: at start-up that would be a second pass of every object right after its first
+                            // (an immediate retry after a failure, bypassing the backoff), after a gap a pass of
+                            // every user of every Secret.
+                            let (namespace, name) = identity(meta);
+                            let version = meta.metadata.resource_version.as_deref().unwrap_or("");
+                            let before = cache.observed(&namespace, &name, version);
+                            wakes = listed_once && before.as_deref() != Some(version);
+                        }
                         WatchEvent::Delete(meta) => {
                             let (namespace, name) = identity(meta);
                             cache.gone(&namespace, &name);
                         }
                     }
                 }
+                let event = wakes.then_some(event);
                 // A Secret deleted during a watch gap gets no Delete from the relist: one is made up here, so its
                 // users are woken as for any deletion.
                 let made_up = vanished.into_iter().map(|(namespace, name)| {
@@ -354,7 +381,7 @@ fn secret_watch(
                         .into_response_partial::<Secret>(),
                     ))
                 });
-                futures::stream::iter(std::iter::once(event).chain(made_up))
+                futures::stream::iter(event.into_iter().chain(made_up))
             })
             .boxed()
     }))

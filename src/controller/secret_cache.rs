@@ -42,8 +42,9 @@ fn key(namespace: &str, name: &str) -> Key {
 }
 
 impl SecretCache {
-    /// The watch reports `namespace/name` at `version` (added, changed, or listed).
-    pub fn observed(&self, namespace: &str, name: &str, version: &str) {
+    /// The watch reports `namespace/name` at `version` (added, changed, or listed); returns the version it reported
+    /// before, if any.
+    pub fn observed(&self, namespace: &str, name: &str, version: &str) -> Option<String> {
         let mut inner = self.inner.lock().expect("secret cache lock");
         let key = key(namespace, name);
         if inner.values.get(&key).is_some_and(|(v, _)| v != version) {
@@ -52,7 +53,7 @@ impl SecretCache {
         for listed in inner.relisting.values_mut() {
             listed.insert(key.clone());
         }
-        inner.current.insert(key, version.to_string());
+        inner.current.insert(key, version.to_string())
     }
 
     /// The watch reports `namespace/name` gone (deleted, or no longer matching the label selector).

@@ -167,7 +167,13 @@ impl Provider for MailProvider {
             },
             changes,
             repaired: plan.stopped_by_provider.then_some(Reason::StoppedByProvider),
-            observed_hash: held.as_ref().map(RemoteWebhook::fingerprint),
+            observed_hash: match (plan.set, recorded.observed_hash) {
+                // Nothing written and no field differs: the recorded fingerprint stays even when this read spells
+                // the webhook otherwise than the `set` answered it (a `get` without the delivery flags) — a new one
+                // would be a status write at rest for nothing, and the fields are compared again next time anyway.
+                (None, Some(recorded)) if plan.differing.is_empty() => Some(recorded.to_string()),
+                _ => held.as_ref().map(RemoteWebhook::fingerprint),
+            },
             corrected: if plan.corrective { plan.differing.clone() } else { Vec::new() },
         })
     }

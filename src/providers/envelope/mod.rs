@@ -155,7 +155,13 @@ impl Provider for EnvelopeProvider {
             },
             changes,
             repaired: None,
-            observed_hash: shown.as_ref().map(RemoteCallback::fingerprint),
+            // A callback this object added and has trusted by its id since keeps no fingerprint: recording the
+            // list's spelling of it now would be one status write per registration at its first resync, for nothing
+            // (the id cannot name anything else). Adopted or replaced callbacks are fingerprinted as listed.
+            observed_hash: match (&plan.add, &plan.adopted, recorded.observed_hash) {
+                (None, None, None) => None,
+                _ => shown.as_ref().map(RemoteCallback::fingerprint),
+            },
             corrected: plan.corrected,
         })
     }

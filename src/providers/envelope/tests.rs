@@ -293,3 +293,28 @@ async fn a_rotated_basic_auth_password_replaces_the_callback() {
     assert_eq!(held[0].password.as_deref(), Some("pw-two"));
     assert_ne!(Some(held[0].id.to_string()), first.registration.id);
 }
+
+#[tokio::test]
+async fn a_new_callback_is_one_list_and_one_add_and_its_resync_only_lists_and_writes_no_status() {
+    let sim = simulator().await;
+    let (provider, account) = (provider(), token_account(&sim));
+    let d = desired("https://r.example/new");
+    let first = sync(&provider, &account, &d).await.expect("sync succeeds");
+    assert_eq!((sim.count("callback/list"), sim.count("callback/add")), (1, 1));
+    assert_eq!(first.observed_hash, None, "not listed since the add");
+
+    // The resync: the id the add returned is trusted (DocStudio has no update), nothing written, and nothing new to
+    // record in status either.
+    sim.clear_requests();
+    let recorded = Recorded {
+        registration: Some(&first.registration),
+        applied_hash: Some("hash"),
+        observed_hash: first.observed_hash.as_deref(),
+        ..Recorded::default()
+    };
+    let again = provider.sync(&account, &d, "hash", recorded).await.expect("sync succeeds");
+    assert!(again.changes.is_empty(), "{:?}", again.changes);
+    assert_eq!((sim.count("callback/list"), sim.count("callback/add")), (1, 0));
+    assert_eq!(again.registration, first.registration);
+    assert_eq!(again.observed_hash, None);
+}

@@ -174,7 +174,13 @@ impl Model {
         // on (seed 2: after a rotation the older object re-synced under the new key, and the younger of the old
         // key rightly became the owner there).
         if !o.suspend && current.is_some_and(|k| !self.revoked.contains(k)) {
-            return (current.map(String::as_str) == Some(key)).then_some(true);
+            if current.map(String::as_str) != Some(key) {
+                return None;
+            }
+            // Unless an older claimant beats it there: then its status names this account only if it synced with it
+            // before (soak seed 1: e240 behind the suspended e91 of its own namespace never recorded key1, and the
+            // operator rightly let the younger e295 of key1 own the field). Certain only when nothing older could.
+            return Some(!self.may_lose(other, o));
         }
         // Seen in sync with it, and it could sync with no other key since (soak seed 1: seen with key1, then it
         // synced with key0 between two checks before its Secret was deleted — its status names key0).
@@ -187,6 +193,21 @@ impl Model {
         // It may or may not have synced with this account before it stopped syncing: the model cannot tell.
         let maybe = self.account_of(&other.0, o.provider).is_some_and(|k| k == key);
         maybe.then_some(false)
+    }
+
+    /// Whether an older claimant of the same identity may keep `o` (of `key`) from syncing with its current key.
+    fn may_lose(&self, key: &ObjKey, o: &Obj) -> bool {
+        let current = self.key_of(&key.0, o.provider);
+        self.objects.iter().any(|(k, older)| {
+            k != key
+                && older.provider == o.provider
+                && older.created < o.created
+                && same_claim(o, older)
+                && (k.0 == key.0
+                    || self.account_of(&k.0, older.provider) == current
+                    || current
+                        .is_some_and(|c| older.synced_key.as_ref() == Some(c) || older.may_have_synced.contains(c)))
+        })
     }
 
     /// The owner of `key`'s claim if another, older object holds it, and whether that is certain.

@@ -340,3 +340,19 @@ fn an_older_claimant_seen_in_one_account_that_could_sync_with_another_since_is_u
     m.set_secret("a", Provider::Edna, None);
     assert_eq!(m.expected(&key("b", "young")), Expected::Conflict);
 }
+
+#[test]
+fn an_older_claimant_that_itself_waits_behind_an_older_one_is_no_certain_owner() {
+    // Soak seed 1: in namespace b, "mid" waits behind the suspended "first" (same Secret); "young" in namespace a
+    // shares the account. Whether the operator counts "mid" depends on whether its status still names the account.
+    let mut m = model_with_secrets();
+    m.create(key("b", "first"), obj(Provider::Edna, "https://x", 1));
+    m.update(&key("b", "first"), |o| o.suspend = true);
+    m.create(key("b", "mid"), obj(Provider::Edna, "https://y", 2));
+    m.create(key("a", "young"), obj(Provider::Edna, "https://z", 3));
+    assert_eq!(m.expected(&key("b", "mid")), Expected::Conflict);
+    assert_eq!(m.expected(&key("a", "young")), Expected::SyncedOrConflict);
+    // Without the older one, "mid" syncs with the key: certain.
+    m.delete(&key("b", "first"));
+    assert_eq!(m.expected(&key("a", "young")), Expected::Conflict);
+}

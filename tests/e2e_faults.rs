@@ -298,10 +298,9 @@ async fn secret_deleted_then_rotated_mid_flight() {
     let url = bench.receiver.url("/rotate");
     bench.apply("r", &mail::block(&url, ""));
     let sim = bench.sim.clone();
-    // A new registration's first call is its `set` (nothing to read before it); the simulator logs a request when
-    // it arrives and answers 2 s later, so the set is in flight now.
+    // A new registration's first call is its `set` (nothing to read before it), answered 2 s after it arrives.
     eventually("the set in flight", Duration::from_secs(30), || {
-        let n = sim.count("webhook/set");
+        let n = sim.arrived("webhook/set");
         async move { (n > 0).then_some(()) }
     })
     .await;

@@ -41,7 +41,7 @@ async fn apiserver_restart_mid_reconcile() {
     bench.apply("a", &mail::block(&url, ""));
     let sim = bench.sim.clone();
     eventually("the reconcile under way", Duration::from_secs(30), || {
-        let n = sim.count("webhook/get");
+        let n = sim.arrived("webhook/set");
         async move { (n > 0).then_some(()) }
     })
     .await;

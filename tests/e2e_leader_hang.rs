@@ -75,7 +75,7 @@ async fn a_leader_whose_apiserver_connection_hangs_stops_writing_before_the_stan
         bench.apply(&format!("hang-{i}"), &mail::block(url, ""));
     }
     eventually("the leader at the provider", Duration::from_secs(30), || async {
-        (bench.sim.count("webhook/get") >= 1).then_some(())
+        (bench.sim.arrived("webhook/set") >= 1).then_some(())
     })
     .await;
     proxy.hang();

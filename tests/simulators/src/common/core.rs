@@ -77,6 +77,9 @@ pub struct SimCore {
     provider: &'static str,
     classify: Classifier,
     log: Mutex<RequestLog>,
+    /// Calls per op counted when they arrive (the log records a call once it is answered): a test can tell a call
+    /// is in flight.
+    arrivals: Mutex<std::collections::HashMap<String, u64>>,
     faults: Mutex<FaultQueue>,
     latency: Mutex<Duration>,
     shutdown: Shutdown,
@@ -101,6 +104,7 @@ impl SimCore {
             provider,
             classify,
             log: Mutex::default(),
+            arrivals: Mutex::default(),
             faults: Mutex::default(),
             latency: Mutex::new(latency),
             shutdown: Shutdown::new(),
@@ -128,6 +132,11 @@ impl SimCore {
         lock(&self.log).count(op)
     }
 
+    /// Number of calls of `op` that arrived, answered or not (since start or the last `clear_requests`).
+    pub fn arrived(&self, op: &str) -> u64 {
+        lock(&self.arrivals).get(op).copied().unwrap_or(0)
+    }
+
     /// Number of calls of `op` made with `credential` (API key or bearer token).
     pub fn count_for(&self, credential: &str, op: &str) -> u64 {
         lock(&self.log).count_for(credential, op)
@@ -136,6 +145,7 @@ impl SimCore {
     /// Forget recorded calls and counters.
     pub fn clear_requests(&self) {
         lock(&self.log).clear();
+        lock(&self.arrivals).clear();
     }
 
     /// Queue `fault` for the next `times` calls of any op.
@@ -171,6 +181,7 @@ impl SimCore {
     }
 
     pub(super) fn record(&self, c: &Classified, method: &Method, path: &str, body: Value) -> RequestRecord {
+        *lock(&self.arrivals).entry(c.op.clone()).or_default() += 1;
         RequestRecord {
             seq: 0,
             provider: self.provider,

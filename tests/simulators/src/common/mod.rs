@@ -51,6 +51,10 @@ macro_rules! impl_sim_controls {
             pub fn count(&self, op: &str) -> u64 {
                 self.core.count(op)
             }
+            /// Number of calls of `op` that arrived, answered or not: more than `count` while one is in flight.
+            pub fn arrived(&self, op: &str) -> u64 {
+                self.core.arrived(op)
+            }
             /// Number of calls of `op` made with `credential`.
             pub fn count_for(&self, credential: &str, op: &str) -> u64 {
                 self.core.count_for(credential, op)

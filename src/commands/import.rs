@@ -1,7 +1,7 @@
 //! `callback-operator import`: lists what a provider account holds and prints one CallbackRegistration per webhook
 //! — stable names, the credentials reference filled in, `managementPolicy: Observe` unless `--full` — ready to
-//! commit. Applied as printed (observe-only), the operator adopts each object and writes nothing. edna cannot be listed: the
-//! command says so and prints a template.
+//! commit. Applied as printed (observe-only), the operator adopts each object and writes nothing. edna cannot be
+//! listed: the command says so and prints a template.
 
 use std::collections::BTreeSet;
 use std::future::Future;

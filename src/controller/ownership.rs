@@ -429,16 +429,28 @@ mod retrigger_tests {
         }
     }
 
+    /// A claimant whose status records `account`.
+    fn in_account(ns: &str, name: &str, created: i64, account: &str) -> Claimant {
+        Claimant {
+            account: Some(account.into()),
+            ..claimant(ns, name, created)
+        }
+    }
+
+    /// A claimant that synced in `account`.
+    fn synced_in(ns: &str, name: &str, created: i64, account: &str) -> Claimant {
+        Claimant {
+            synced: true,
+            ..in_account(ns, name, created, account)
+        }
+    }
+
     #[test]
     fn claimants_of_other_accounts_are_not_retriggered() {
         let index = ClaimIndex::default();
-        let with_account = |ns: &str, name: &str, created: i64, account: &str| Claimant {
-            account: Some(account.into()),
-            ..claimant(ns, name, created)
-        };
-        index.upsert(with_account("a", "young", 5, "A"));
+        index.upsert(in_account("a", "young", 5, "A"));
         assert!(
-            index.upsert(with_account("b", "old", 1, "B")).is_empty(),
+            index.upsert(in_account("b", "old", 1, "B")).is_empty(),
             "another namespace's Secret, recorded as another account"
         );
         assert!(index.remove("b", "old", "b/old").is_empty(), "nor when it leaves");
@@ -545,15 +557,10 @@ mod retrigger_tests {
     #[test]
     fn an_owner_moving_to_another_account_wakes_the_claimants_of_the_old_one() {
         let index = ClaimIndex::default();
-        let in_account = |ns: &str, name: &str, created: i64, account: &str| Claimant {
-            account: Some(account.into()),
-            synced: true,
-            ..claimant(ns, name, created)
-        };
-        index.upsert(in_account("b", "owner", 1, "A0"));
-        index.upsert(in_account("a", "waiting", 5, "A0"));
+        index.upsert(synced_in("b", "owner", 1, "A0"));
+        index.upsert(synced_in("a", "waiting", 5, "A0"));
         assert_eq!(
-            index.upsert(in_account("b", "owner", 1, "A1")),
+            index.upsert(synced_in("b", "owner", 1, "A1")),
             vec![("a".to_string(), "waiting".to_string())],
             "its Secret moved to another key and it synced there: A0's claim is free"
         );
@@ -564,22 +571,12 @@ mod retrigger_tests {
         // Its Secret moved to another key where it lost the url to an older object: status forgets what the old
         // key registered (out of reach), and the account it recorded goes with it.
         let index = ClaimIndex::default();
-        index.upsert(Claimant {
-            account: Some("A0".into()),
-            synced: true,
-            ..claimant("b", "owner", 1)
-        });
-        index.upsert(Claimant {
-            account: Some("A0".into()),
-            ..claimant("a", "waiting", 5)
-        });
+        index.upsert(synced_in("b", "owner", 1, "A0"));
+        index.upsert(in_account("a", "waiting", 5, "A0"));
         let moved = claimant("b", "owner", 1);
         assert_eq!(moved.account, None);
         assert_eq!(index.upsert(moved), vec![("a".to_string(), "waiting".to_string())]);
-        let me = Claimant {
-            account: Some("A0".into()),
-            ..claimant("a", "waiting", 5)
-        };
+        let me = in_account("a", "waiting", 5, "A0");
         let others = index.sharing(&me.claims);
         assert_eq!(
             conflicting_owner(&me, "A0", others.iter().map(Arc::as_ref)),

@@ -113,12 +113,8 @@ async fn preview_with<P: Provider>(
         Ok(mut observation) => {
             // Under Full, a provider that writes a new registration without reading first writes over what it
             // would otherwise adopt (taking over without a write is what Observe is for).
-            if let (false, true, true, Some(write)) = (
-                observe_only,
-                observation.adopt,
-                recorded.never_synced(),
-                P::first_write_without_reading(&desired),
-            ) {
+            let adopts_under_full = !observe_only && observation.adopt && recorded.never_synced();
+            if let Some(write) = P::first_write_without_reading(&desired).filter(|_| adopts_under_full) {
                 observation.adopt = false;
                 observation.writes = vec![write];
             }

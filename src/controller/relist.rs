@@ -12,8 +12,8 @@
 //! handles a gap deletion exactly like a watched one.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kube::ResourceExt;
@@ -116,29 +116,21 @@ impl kube::runtime::utils::Backoff for WatchBackoff {
     }
 }
 
-/// Which watchers have completed their first list. Until a namespace is listed its objects are not reconciled (the
-/// claim index would not yet know every claimant there); a namespace that cannot be listed (its RoleBinding gone)
-/// holds back only itself.
+/// Whether every registration watcher has completed its first list. Until then nothing is reconciled: the claim
+/// index would not yet know every claimant, and an identity's claimants may live in several namespaces. A namespace
+/// that cannot be listed (its RoleBinding gone) holds back every one, as `/readyz` says.
 #[derive(Debug, Default)]
-pub struct Listed {
-    all: AtomicBool,
-    namespaces: Mutex<HashSet<String>>,
-}
+pub struct Listed(AtomicBool);
 
 impl Listed {
-    /// The watcher of `scope` (`None`: the whole cluster) has listed.
-    pub fn mark(&self, scope: Option<&str>) {
-        match scope {
-            None => self.all.store(true, Ordering::SeqCst),
-            Some(ns) => {
-                self.namespaces.lock().expect("listed lock").insert(ns.to_string());
-            }
-        }
+    /// Every watcher has listed.
+    pub fn mark(&self) {
+        self.0.store(true, Ordering::SeqCst);
     }
 
-    /// Whether objects in `namespace` may be reconciled.
-    pub fn covers(&self, namespace: &str) -> bool {
-        self.all.load(Ordering::SeqCst) || self.namespaces.lock().expect("listed lock").contains(namespace)
+    /// Whether objects may be reconciled.
+    pub fn done(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -215,13 +207,11 @@ mod tests {
     }
 
     #[test]
-    fn a_listed_namespace_is_covered_and_an_unlisted_one_is_not() {
+    fn nothing_is_listed_until_marked() {
         let listed = Listed::default();
-        assert!(!listed.covers("shop"));
-        listed.mark(Some("shop"));
-        assert!(listed.covers("shop") && !listed.covers("billing"));
-        listed.mark(None);
-        assert!(listed.covers("billing"), "a cluster-wide list covers every namespace");
+        assert!(!listed.done());
+        listed.mark();
+        assert!(listed.done());
     }
 
     #[test]

@@ -98,7 +98,7 @@ pub async fn run_controller(
     let wakes = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let (decide, decided) = (wakes.clone(), wakes);
     let listed = Arc::new(Listed::default());
-    let secrets_listed_flag = listed.clone();
+    let (secrets_listed, retriggers_listed) = (listed.clone(), listed.clone());
     let on_listed = {
         let (listed, store, retrigger, guard) = (listed.clone(), store.clone(), retrigger.clone(), guard.clone());
         move |scope: Option<&str>, all: bool| {
@@ -109,7 +109,7 @@ pub async fn run_controller(
             if !all {
                 return;
             }
-            listed.mark(None);
+            listed.mark();
             for obj in store.state() {
                 let _ = retrigger.unbounded_send(ObjectRef::from_obj(obj.as_ref()));
             }
@@ -160,9 +160,7 @@ pub async fn run_controller(
     // watch, retrigger and resync — for up to 30 s.
     .filter(move |event| {
         futures::future::ready(match event {
-            Ok(WatchEvent::Apply(obj)) => {
-                listed.covers(&obj.namespace().unwrap_or_default()) && decided.load(std::sync::atomic::Ordering::SeqCst)
-            }
+            Ok(WatchEvent::Apply(_)) => listed.done() && decided.load(std::sync::atomic::Ordering::SeqCst),
             Ok(WatchEvent::Delete(_)) => false,
             Ok(_) => true,
             Err(_) => false,
@@ -194,8 +192,6 @@ pub async fn run_controller(
     let readiness = spawn_readiness_gauge(store.clone(), providers, context.clone());
     let resyncs = tokio::spawn(async move { resync.run(retrigger).await });
     let secret_users = indexes.clone();
-    let secrets_listed = secrets_listed_flag;
-    let retriggers_listed = secrets_listed.clone();
     let (secret_progress, retrigger_progress) = (options.progress.clone(), options.progress.clone());
     // Secrets as metadata only: values are read at reconcile time, and served again only while this watch reports
     // them unchanged (`secret_cache.rs`). In the label opt-in mode only labelled Secrets are watched (labelling one
@@ -210,11 +206,11 @@ pub async fn run_controller(
     .touched_objects();
     Controller::for_stream(stream, store)
         .watches_stream(secrets, move |secret: PartialObjectMeta<Secret>| {
-            // Before a namespace is listed, the listing itself triggers its registrations.
-            let namespace = secret.namespace().unwrap_or_default();
-            if !secrets_listed.covers(&namespace) {
+            // Before every namespace is listed, the listing itself triggers every registration.
+            if !secrets_listed.done() {
                 return Vec::new();
             }
+            let namespace = secret.namespace().unwrap_or_default();
             let users = secret_users.secrets.users_of(&namespace, &secret.name_any());
             if !users.is_empty() {
                 secret_progress.queued();
@@ -224,9 +220,7 @@ pub async fn run_controller(
         // Wakes from the claim index and the resync queue wait for the first listing too (it triggers every object).
         .reconcile_on(
             retriggered
-                .filter(move |woken| {
-                    futures::future::ready(retriggers_listed.covers(woken.namespace.as_deref().unwrap_or_default()))
-                })
+                .filter(move |_| futures::future::ready(retriggers_listed.done()))
                 .inspect(move |_| retrigger_progress.queued()),
         )
         .with_config(ControllerConfig::default().concurrency(options.concurrency))

@@ -169,6 +169,19 @@ pub struct SyncOutcome {
     pub corrected: Vec<&'static str>,
 }
 
+#[cfg(test)]
+impl SyncOutcome {
+    /// What status records after this sync applied `applied_hash`: the next pass's `Recorded`.
+    pub fn recorded<'a>(&'a self, applied_hash: &'a str) -> Recorded<'a> {
+        Recorded {
+            registration: Some(&self.registration),
+            applied_hash: Some(applied_hash),
+            observed_hash: self.observed_hash.as_deref(),
+            ..Recorded::default()
+        }
+    }
+}
+
 /// The result of a removal.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Removal {

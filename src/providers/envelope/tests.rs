@@ -271,12 +271,7 @@ async fn a_rotated_basic_auth_password_replaces_the_callback() {
         ..desired("https://r.example/a")
     };
     let first = sync(&provider, &account, &with_password("pw-one")).await.unwrap();
-    let recorded = Recorded {
-        registration: Some(&first.registration),
-        applied_hash: Some("hash-one"),
-        observed_hash: first.observed_hash.as_deref(),
-        ..Recorded::default()
-    };
+    let recorded = first.recorded("hash-one");
     let same = provider
         .sync(&account, &with_password("pw-one"), "hash-one", recorded)
         .await
@@ -306,12 +301,7 @@ async fn a_new_callback_is_one_list_and_one_add_and_its_resync_only_lists_and_wr
     // The resync: the id the add returned is trusted (DocStudio has no update), nothing written, and nothing new to
     // record in status either.
     sim.clear_requests();
-    let recorded = Recorded {
-        registration: Some(&first.registration),
-        applied_hash: Some("hash"),
-        observed_hash: first.observed_hash.as_deref(),
-        ..Recorded::default()
-    };
+    let recorded = first.recorded("hash");
     let again = provider.sync(&account, &d, "hash", recorded).await.expect("sync succeeds");
     assert!(again.changes.is_empty(), "{:?}", again.changes);
     assert_eq!((sim.count("callback/list"), sim.count("callback/add")), (1, 0));

@@ -1,8 +1,8 @@
 //! Unisender Go webhooks (`spec.mail`): `webhook/set|get|delete.json`, keyed by URL.
 //!
-//! Sync = `get` the URL (in the spelling the provider answered last time; skipped before the first write), plan (pure,
-//! `plan.rs`), then `set` the full object and `delete` URLs this object registered before. `set` is create-or-replace by URL, so
-//! a lost status write can never duplicate a webhook. Drift is judged against the fingerprint of what the provider
+//! Sync = `get` the URL (in the spelling the provider answered last time; skipped before the first write), plan
+//! (pure, `plan.rs`), then `set` the full object and `delete` URLs this object registered before. `set` is
+//! create-or-replace by URL, so a lost status write can never duplicate a webhook. Drift is judged against the fingerprint of what the provider
 //! answered after the last write (`status.observedHash`): however it spells, drops or normalises fields, an unchanged
 //! answer is never written again.
 

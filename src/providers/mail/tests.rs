@@ -75,12 +75,7 @@ async fn a_new_webhook_is_created_and_a_second_pass_only_reads() {
     assert_eq!((sim.count("webhook/get"), sim.count("webhook/set")), (0, 1));
 
     sim.clear_requests();
-    let recorded = Recorded {
-        registration: Some(&first.registration),
-        applied_hash: Some("hash"),
-        observed_hash: first.observed_hash.as_deref(),
-        ..Recorded::default()
-    };
+    let recorded = first.recorded("hash");
     let again = sync(&provider, &account, &d, recorded).await;
     assert!(again.changes.is_empty(), "{:?}", again.changes);
     assert_eq!((sim.count("webhook/get"), sim.count("webhook/set")), (1, 0));
@@ -127,12 +122,7 @@ async fn a_change_at_the_provider_is_repaired_and_a_stopped_webhook_reactivated(
     let (provider, account) = (provider(), account(&sim, KEY));
     let d = desired("https://r.example/drift");
     let first = sync(&provider, &account, &d, Recorded::default()).await;
-    let recorded = Recorded {
-        registration: Some(&first.registration),
-        applied_hash: Some("hash"),
-        observed_hash: first.observed_hash.as_deref(),
-        ..Recorded::default()
-    };
+    let recorded = first.recorded("hash");
     let mut changed = d.set_body();
     changed["max_parallel"] = json!(50);
     sim.put_webhook(KEY, changed).unwrap();
@@ -154,12 +144,7 @@ async fn a_url_change_sets_the_new_url_and_deletes_the_old_one() {
     let sim = simulator().await;
     let (provider, account) = (provider(), account(&sim, KEY));
     let first = sync(&provider, &account, &desired("https://r.example/old"), Recorded::default()).await;
-    let recorded = Recorded {
-        registration: Some(&first.registration),
-        applied_hash: Some("hash"),
-        observed_hash: first.observed_hash.as_deref(),
-        ..Recorded::default()
-    };
+    let recorded = first.recorded("hash");
     let outcome = provider
         .sync(&account, &desired("https://r.example/new"), "changed", recorded)
         .await

@@ -195,7 +195,7 @@ async fn cleanup_with<P: Provider>(
         .or_else(|| registration.and_then(|r| r.account.clone()))
         .unwrap_or_default();
 
-    let me = Claimant::of(obj, P::claims(block), Some(&account_id));
+    let me = Claimant::of(obj, P::claims(block), Some(&account_id)).spanning_accounts(P::IDENTITY_SPANS_ACCOUNTS);
     let others = ctx.indexes.claims.sharing(&me.claims);
     if let Some((owner, claim)) = conflicting_owner(&me, &account_id, others.iter().map(Arc::as_ref)) {
         // What this object once registered may be exactly what the owner holds now: removing it would break the

@@ -142,7 +142,7 @@ pub async fn admit<P: Provider>(
     }
 
     // 5. Two objects claiming one provider-side identity: the older owns it.
-    let me = Claimant::of(obj, P::claims(block), None);
+    let me = Claimant::of(obj, P::claims(block), None).spanning_accounts(P::IDENTITY_SPANS_ACCOUNTS);
     if let Some((owner, claim)) = gates.owner(&me, &account.id()) {
         let message = format!(
             "{claim} is already owned by {owner} (the older registration); this object waits until {owner} releases it"

@@ -91,7 +91,7 @@ pub fn claimant_seen_by_others(providers: &Providers, obj: &CallbackRegistration
         .collect();
     Claimant {
         held,
-        ..Claimant::of(obj, claims, None)
+        ..Claimant::of(obj, claims, None).spanning_accounts(providers.identity_spans_accounts(&obj.spec))
     }
 }
 

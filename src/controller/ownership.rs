@@ -25,6 +25,12 @@ pub struct Claimant {
     pub held: Vec<String>,
     /// The object has synced with the provider before (it holds what it claims).
     pub synced: bool,
+    /// Its provider's identities are one namespace for every account ([`Provider::IDENTITY_SPANS_ACCOUNTS`]: a
+    /// DocStudio mailbox holds one callback list whichever token reads it), so claimants compete whatever account
+    /// each uses.
+    ///
+    /// [`Provider::IDENTITY_SPANS_ACCOUNTS`]: crate::providers::Provider::IDENTITY_SPANS_ACCOUNTS
+    pub any_account: bool,
 }
 
 impl Claimant {
@@ -46,6 +52,15 @@ impl Claimant {
             claims,
             held: Vec::new(),
             synced: obj.status.as_ref().is_some_and(|s| s.applied_hash.is_some()),
+            any_account: false,
+        }
+    }
+
+    /// The same claimant, competing with every account's when `spans` ([`Claimant::any_account`]).
+    pub fn spanning_accounts(self, spans: bool) -> Claimant {
+        Claimant {
+            any_account: spans,
+            ..self
         }
     }
 
@@ -59,7 +74,8 @@ impl Claimant {
     }
 
     fn same_account(&self, other: &Claimant, my_account: &str) -> bool {
-        (self.namespace == other.namespace && self.secret == other.secret)
+        self.any_account
+            || (self.namespace == other.namespace && self.secret == other.secret)
             || other.account.as_deref() == Some(my_account)
     }
 
@@ -69,7 +85,8 @@ impl Claimant {
     /// must still be woken when the owner leaves (soak seed 7: it waited behind a deleted owner until its resync).
     /// Waking one too many costs one reconcile that re-checks and changes nothing.
     fn maybe_same_account(&self, other: &Claimant) -> bool {
-        (self.namespace == other.namespace && self.secret == other.secret)
+        self.any_account
+            || (self.namespace == other.namespace && self.secret == other.secret)
             || match (&self.account, &other.account) {
                 (Some(mine), Some(theirs)) => mine == theirs,
                 _ => true,
@@ -108,7 +125,7 @@ pub fn conflicting_owner<'a>(
                 .same_account(o, my_account)
                 .then(|| me.claims.iter().find(|c| o.claims.contains(c)))
                 .flatten();
-            let held = (o.account.as_deref() == Some(my_account))
+            let held = (me.any_account || o.account.as_deref() == Some(my_account))
                 .then(|| me.claims.iter().find(|c| o.held.contains(c)))
                 .flatten();
             asked.or(held).map(|c| (o, c))
@@ -139,6 +156,7 @@ mod tests {
             claims: claims.iter().map(|c| c.to_string()).collect(),
             held: Vec::new(),
             synced: false,
+            any_account: false,
         }
     }
 
@@ -229,6 +247,8 @@ pub struct ClaimIndex {
 struct ClaimIndexInner {
     by_claim: std::collections::HashMap<String, Vec<Arc<Claimant>>>,
     claimants: std::collections::HashMap<String, Arc<Claimant>>,
+    /// Owners a younger claimant of theirs wrote over (see [`ClaimIndex::take_contested`]).
+    contested: std::collections::HashSet<String>,
 }
 
 fn key_of(namespace: &str, name: &str) -> String {
@@ -277,6 +297,7 @@ impl ClaimIndex {
         .collect::<Vec<_>>();
         let claimant = Arc::new(claimant);
         let mut behind_an_older = false;
+        let mut contested = Vec::new();
         // A claim it already made, with the same account and sync state, changes nothing for those sharing it.
         let same_standing = previous.as_ref().is_some_and(|previous| {
             previous.uid == claimant.uid && previous.synced == claimant.synced && previous.account == claimant.account
@@ -294,6 +315,28 @@ impl ClaimIndex {
                 behind_an_older |= entry
                     .iter()
                     .any(|o| claimant.is_older(o) && claimant.maybe_same_account(o));
+                // Ownership is checked before the write, so a younger claimant can write on an identity the moment
+                // before an older one takes it (its spec moved there mid-pass): both wrote (soak seed 2: two
+                // envelope callbacks for one url). The younger learns it lost on its own status write (above);
+                // the owner is woken too, to read again and repair what the younger wrote over — or, where
+                // nothing can be read (edna), to write its own state again.
+                let wrote_over: Vec<&Arc<Claimant>> = if claimant.synced {
+                    entry
+                        .iter()
+                        .filter(|o| claimant.is_older(o) && claimant.maybe_same_account(o))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let written_over = entry
+                    .iter()
+                    .any(|o| o.synced && o.is_older(&claimant) && o.maybe_same_account(&claimant));
+                for owner in wrote_over {
+                    contested.push((owner.namespace.clone(), owner.name.clone()));
+                }
+                if written_over {
+                    contested.push((claimant.namespace.clone(), claimant.name.clone()));
+                }
             }
             entry.push(Arc::clone(&claimant));
         }
@@ -304,6 +347,10 @@ impl ClaimIndex {
         // envelope objects in two namespaces both Synced on one callback).
         if behind_an_older {
             woken.push((claimant.namespace.clone(), claimant.name.clone()));
+        }
+        for (namespace, name) in contested {
+            inner.contested.insert(key_of(&namespace, &name));
+            woken.push((namespace, name));
         }
         inner.claimants.insert(key, claimant);
         woken.sort();
@@ -319,6 +366,7 @@ impl ClaimIndex {
         if inner.claimants.get(&key).is_none_or(|c| c.uid != uid) {
             return Vec::new();
         }
+        inner.contested.remove(&key);
         let mut woken: Vec<(String, String)> = inner
             .remove(&key)
             .into_iter()
@@ -327,6 +375,13 @@ impl ClaimIndex {
         woken.sort();
         woken.dedup();
         woken
+    }
+
+    /// Whether a younger claimant wrote on an identity `namespace/name` owns since its last pass (taken once): its
+    /// next pass must not trust what it recorded. The wake-up itself was returned by [`upsert`](Self::upsert).
+    pub fn take_contested(&self, namespace: &str, name: &str) -> bool {
+        let mut inner = self.inner.lock().expect("claim index lock");
+        inner.contested.remove(&key_of(namespace, name))
     }
 
     /// Every other claimant sharing at least one of `claims`.
@@ -385,6 +440,7 @@ mod index_tests {
             claims: claims.iter().map(|c| c.to_string()).collect(),
             held: Vec::new(),
             synced: false,
+            any_account: false,
         }
     }
 
@@ -426,6 +482,7 @@ mod retrigger_tests {
             claims: vec!["x".into()],
             held: Vec::new(),
             synced: false,
+            any_account: false,
         }
     }
 
@@ -545,9 +602,14 @@ mod retrigger_tests {
         };
         assert_eq!(
             index.upsert(young_synced.clone()),
-            vec![("b".to_string(), "young".to_string())],
-            "it now shares account A with an older claimant: it re-checks its ownership"
+            vec![
+                ("a".to_string(), "old".to_string()),
+                ("b".to_string(), "young".to_string())
+            ],
+            "it now shares account A with an older claimant: it re-checks its ownership, and the owner repairs what \
+             it may have written over"
         );
+        assert!(index.take_contested("a", "old"));
         assert!(
             index.upsert(young_synced).is_empty(),
             "once: an unchanged status wakes nobody"
@@ -582,6 +644,95 @@ mod retrigger_tests {
             conflicting_owner(&me, "A0", others.iter().map(Arc::as_ref)),
             None,
             "an object of another namespace whose account is not known holds nothing in A0"
+        );
+    }
+
+    #[test]
+    fn a_younger_claimant_that_wrote_on_an_owned_identity_wakes_the_owner_to_repair_it() {
+        // Soak seed 2: the younger passed the ownership gate, then the older's spec moved to the same url before
+        // the younger's add; both added. The younger's status write shows it synced on the owner's identity.
+        let index = ClaimIndex::default();
+        index.upsert(synced_in("a", "owner", 1, "A"));
+        assert_eq!(
+            index.upsert(in_account("b", "young", 5, "A")),
+            vec![("b".to_string(), "young".to_string())],
+            "it re-checks itself; it wrote nothing, so the owner sleeps on"
+        );
+        assert!(!index.take_contested("a", "owner"));
+        assert_eq!(
+            index.upsert(synced_in("b", "young", 5, "A")),
+            vec![
+                ("a".to_string(), "owner".to_string()),
+                ("b".to_string(), "young".to_string())
+            ]
+        );
+        assert!(
+            index.take_contested("a", "owner"),
+            "the owner's next pass does not trust its record"
+        );
+        assert!(!index.take_contested("a", "owner"), "taken once");
+        assert!(!index.take_contested("b", "young"));
+    }
+
+    #[test]
+    fn an_owner_arriving_after_a_younger_claimant_that_synced_on_its_identity_is_contested() {
+        // Start-up in the other order: the index learns of the younger's write first.
+        let index = ClaimIndex::default();
+        index.upsert(synced_in("b", "young", 5, "A"));
+        assert_eq!(
+            index.upsert(synced_in("a", "owner", 1, "A")),
+            vec![
+                ("a".to_string(), "owner".to_string()),
+                ("b".to_string(), "young".to_string())
+            ]
+        );
+        assert!(index.take_contested("a", "owner"));
+    }
+
+    #[test]
+    fn a_claimant_of_another_account_contests_nothing() {
+        let index = ClaimIndex::default();
+        index.upsert(synced_in("a", "owner", 1, "A"));
+        assert!(index.upsert(synced_in("b", "other", 5, "B")).is_empty());
+        assert!(!index.take_contested("a", "owner"));
+    }
+
+    #[test]
+    fn claims_spanning_accounts_compete_whatever_account_each_uses() {
+        // DocStudio: one mailbox is one callback list for every token; two objects with different tokens adding
+        // the same url to it made a duplicate (soak seed 2).
+        let index = ClaimIndex::default();
+        let owner = synced_in("a", "owner", 1, "A").spanning_accounts(true);
+        let other = in_account("b", "other", 5, "B").spanning_accounts(true);
+        index.upsert(owner.clone());
+        assert_eq!(
+            index.upsert(other.clone()),
+            vec![("b".to_string(), "other".to_string())],
+            "behind an older claimant of the mailbox: it re-checks"
+        );
+        let others = index.sharing(&other.claims);
+        assert_eq!(
+            conflicting_owner(&other, "B", others.iter().map(Arc::as_ref)),
+            Some(("a/owner".into(), "x".into()))
+        );
+        assert_eq!(
+            index.remove("a", "owner", "a/owner"),
+            vec![("b".to_string(), "other".to_string())],
+            "and takes over when the owner leaves"
+        );
+    }
+
+    #[test]
+    fn what_an_older_claimant_still_holds_in_a_mailbox_counts_for_every_account() {
+        let moved = Claimant {
+            claims: vec!["y".into()],
+            held: vec!["x".into()],
+            ..synced_in("a", "moved", 1, "A").spanning_accounts(true)
+        };
+        let newcomer = in_account("b", "newcomer", 5, "B").spanning_accounts(true);
+        assert_eq!(
+            conflicting_owner(&newcomer, "B", [&moved]),
+            Some(("a/moved".into(), "x".into()))
         );
     }
 

@@ -144,12 +144,14 @@ async fn apply_with<P: Provider>(
     // Write budget (budget.rs): once spent, the provider withholds writes that would only correct it.
     let key = object_key(obj);
     let spent = ctx.budget.spent(&key, &desired_hash, Instant::now());
+    // A younger claimant wrote on its identity (`ownership.rs`): edna, which cannot be read, writes again.
+    let written_over = ctx.indexes.claims.take_contested(&namespace, &obj.name_any());
     let recorded = Recorded {
         registration: status.and_then(|s| s.registration.as_deref()),
         applied_hash: status.and_then(|s| s.applied_hash.as_deref()),
         observed_hash: status.and_then(|s| s.observed_hash.as_deref()),
         corrections_spent: spent.as_deref(),
-        reconcile_requested: super::reconcile_request::is_new(obj),
+        reconcile_requested: super::reconcile_request::is_new(obj) || written_over,
     };
     let observe_only = obj.spec.management_policy() == ManagementPolicy::Observe;
     let result = if observe_only {

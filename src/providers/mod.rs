@@ -219,6 +219,10 @@ pub trait Provider: Clone + Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Whether its identities are one namespace for every account: a claim then conflicts with the same claim of
+    /// any account (DocStudio: a mailbox holds one callback list whichever token reads or writes it).
+    const IDENTITY_SPANS_ACCOUNTS: bool = false;
+
     /// The identities this block claims within an account: two objects of one account sharing a claim conflict.
     fn claims(block: &Self::Spec) -> Vec<String>;
 

@@ -80,6 +80,11 @@ impl Providers {
         self.dispatch(spec, Claims).unwrap_or_default()
     }
 
+    /// Whether `spec`'s provider shares its identities across accounts ([`Provider::IDENTITY_SPANS_ACCOUNTS`]).
+    pub fn identity_spans_accounts(&self, spec: &CallbackRegistrationSpec) -> bool {
+        self.dispatch(spec, SpansAccounts).unwrap_or_default()
+    }
+
     /// What a recorded `registration` of `spec`'s provider still holds ([`Provider::held_claims`]).
     pub fn held_claims_of(&self, spec: &CallbackRegistrationSpec, registration: &Registration) -> Vec<String> {
         self.dispatch(spec, HeldClaims(registration)).unwrap_or_default()
@@ -106,6 +111,14 @@ impl<'a> ProviderTask<'a> for Claims {
     type Output = Vec<String>;
     fn run<P: Provider>(self, _: &'a P, block: &'a P::Spec) -> Vec<String> {
         P::claims(block)
+    }
+}
+
+struct SpansAccounts;
+impl<'a> ProviderTask<'a> for SpansAccounts {
+    type Output = bool;
+    fn run<P: Provider>(self, _: &'a P, _: &'a P::Spec) -> bool {
+        P::IDENTITY_SPANS_ACCOUNTS
     }
 }
 

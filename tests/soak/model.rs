@@ -3,8 +3,8 @@
 //! apiserver gave; `checker.rs` compares its expectation with snapshots.
 //!
 //! Rules (docs/reliability.md, "The model"):
-//! - ownership: live objects claiming the same identity in the same account — the older (creation time, then uid)
-//!   owns it; the younger is Stalled with reason Conflict. An older object that moved away may still hold it (until
+//! - ownership: live objects claiming the same identity in the same account (envelope: in the one mailbox,
+//!   whatever account) — the older (creation time, then uid) owns it; the younger is Stalled with reason Conflict. An older object that moved away may still hold it (until
 //!   its own sync removes it; suspended, until it resumes): the younger may be either. An object in another namespace counts only once it has
 //!   synced with that account (the operator knows another namespace's account only from its status);
 //! - suspended objects: their registrations stay as they were (neither required nor a leak);
@@ -229,8 +229,9 @@ impl Model {
                 if !claims_now && !may_hold {
                     return None;
                 }
-                // The same Secret in the same namespace is always the same account.
-                let certain = if k.0 == key.0 {
+                // The same Secret in the same namespace is always the same account; a DocStudio mailbox is one
+                // list for every account, so an older envelope claimant anywhere owns the url.
+                let certain = if k.0 == key.0 || me.provider == Provider::Envelope {
                     Some(true)
                 } else {
                     my_account.and_then(|a| self.known_in(k, o, a))
@@ -352,7 +353,12 @@ impl Model {
         for k in users {
             let obj = self.objects.get(&k).unwrap().clone();
             if let Some(id) = self.identity(&k, &obj) {
-                if self.expected(&k) == Expected::Synced {
+                // The owner reconciles: mail and envelope read the provider and repair it. edna cannot be read, so
+                // it writes only if the key is not one its status may already record as applied (seed 2: the key
+                // went key0 → key1 → key0 before it synced key1; it rightly wrote nothing).
+                let may_have_applied = |k: &str| obj.synced_key.as_deref() == Some(k) || obj.may_have_synced.contains(k);
+                let writes = provider != Provider::Edna || key.as_deref().is_some_and(|k| !may_have_applied(k));
+                if writes && self.expected(&k) == Expected::Synced {
                     self.drifted.remove(&id);
                 }
                 if account_changed && provider != Provider::Envelope {

@@ -94,16 +94,16 @@ fn another_namespace_conflicts_when_the_operator_knows_the_older_is_in_that_acco
 #[test]
 fn an_older_claimant_that_could_have_synced_between_checks_may_still_own() {
     // Soak seed 2: the older object could sync with T1 between two checks; its Secret was deleted (then set to a
-    // revoked key) before the next check and it was suspended; its status may still name T1, so a younger object of
-    // T1 in another namespace may be Synced or wait with Conflict.
+    // revoked key) before the next check and it was suspended; its status may still name K1, so a younger object of
+    // K1 in another namespace may be Synced or wait with Conflict.
     let mut m = model_with_secrets();
-    m.create(key("a", "old"), obj(Provider::Envelope, "https://u", 1));
+    m.create(key("a", "old"), obj(Provider::Mail, "https://u", 1));
     m.note_possible_syncs();
-    m.set_secret("a", Provider::Envelope, None);
-    m.set_secret("a", Provider::Envelope, Some("BAD".into()));
+    m.set_secret("a", Provider::Mail, None);
+    m.set_secret("a", Provider::Mail, Some("BAD".into()));
     m.update(&key("a", "old"), |o| o.suspend = true);
     m.note_possible_syncs();
-    m.create(key("b", "young"), obj(Provider::Envelope, "https://u", 2));
+    m.create(key("b", "young"), obj(Provider::Mail, "https://u", 2));
     assert_eq!(m.expected(&key("b", "young")), Expected::SyncedOrConflict);
 }
 
@@ -355,4 +355,46 @@ fn an_older_claimant_that_itself_waits_behind_an_older_one_is_no_certain_owner()
     // Without the older one, "mid" syncs with the key: certain.
     m.delete(&key("b", "first"));
     assert_eq!(m.expected(&key("a", "young")), Expected::Conflict);
+}
+
+#[test]
+fn an_older_envelope_claimant_owns_the_url_in_any_namespace_whatever_its_account() {
+    // Soak seed 2: a DocStudio mailbox is one callback list for every token; two objects with different tokens
+    // both added the url. The operator treats the mailbox as one account, and so does the model.
+    let mut m = model_with_secrets();
+    m.set_secret("b", Provider::Envelope, Some("T2".into()));
+    m.create(key("a", "old"), obj(Provider::Envelope, "https://u", 1));
+    m.create(key("b", "young"), obj(Provider::Envelope, "https://u", 2));
+    assert_eq!(m.expected(&key("b", "young")), Expected::Conflict);
+    m.update(&key("a", "old"), |o| o.suspend = true);
+    assert_eq!(
+        m.expected(&key("b", "young")),
+        Expected::Conflict,
+        "suspended, it still owns the url"
+    );
+}
+
+#[test]
+fn edna_drift_stays_exempt_when_the_key_returns_to_one_it_may_have_applied() {
+    // Soak seed 2: key0 → key1 → key0 between two checks; the owner never applied key1, so key0 is what its status
+    // records as applied: no write, and the drift at the provider stays (edna cannot be read).
+    let mut m = model_with_secrets();
+    m.create(key("a", "e"), obj(Provider::Edna, "https://x", 1));
+    m.note_possible_syncs();
+    m.verified(&key("a", "e"));
+    let id = Identity::Edna {
+        key: "E1".into(),
+        field: "statusCallbackUrl".into(),
+    };
+    m.drifted.insert(id.clone());
+    m.set_secret("a", Provider::Edna, Some("E2".into()));
+    m.set_secret("a", Provider::Edna, Some("E1".into()));
+    assert!(m.drifted.contains(&id), "back to the key it applied: nothing written");
+    let e2 = Identity::Edna {
+        key: "E2".into(),
+        field: "statusCallbackUrl".into(),
+    };
+    m.drifted.insert(e2.clone());
+    m.set_secret("a", Provider::Edna, Some("E2".into()));
+    assert!(!m.drifted.contains(&e2), "a key it never applied: it writes");
 }

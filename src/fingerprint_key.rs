@@ -33,7 +33,7 @@ pub fn namespace(configured: Option<&str>, client: &Client) -> String {
 /// Loads the key from `file`.
 pub fn from_file(file: &Path) -> anyhow::Result<Vec<u8>> {
     let key = std::fs::read(file).with_context(|| format!("reading the fingerprint key file {}", file.display()))?;
-    let key = trim_newline(key);
+    let key = without_trailing_newline(key);
     if key.len() < MIN_KEY_LEN {
         bail!(
             "the fingerprint key file {} holds {} bytes; at least {MIN_KEY_LEN} are needed",
@@ -68,7 +68,9 @@ pub async fn load_or_create(client: &Client, namespace: &str, name: &str) -> any
     {
         return key_of(&secret, namespace, name);
     }
-    let fresh: [u8; 32] = rand::random();
+    // Stored as text (64 hex digits): a raw random key ends in a line break one time in 128, which a reader that
+    // tolerates an admin's trailing newline would cut off (the soak: an operator restart refused its own key).
+    let fresh = hex::encode(rand::random::<[u8; 32]>()).into_bytes();
     let secret = Secret {
         metadata: ObjectMeta {
             name: Some(name.to_string()),
@@ -81,13 +83,13 @@ pub async fn load_or_create(client: &Client, namespace: &str, name: &str) -> any
         },
         // Never rotated in place: a new key changes every fingerprint (one re-write per registration).
         immutable: Some(true),
-        data: Some(BTreeMap::from([(DATA_KEY.to_string(), ByteString(fresh.to_vec()))])),
+        data: Some(BTreeMap::from([(DATA_KEY.to_string(), ByteString(fresh.clone()))])),
         ..Secret::default()
     };
     match api.create(&PostParams::default(), &secret).await {
         Ok(_) => {
             info!(secret = %format!("{namespace}/{name}"), "created the fingerprint key");
-            Ok(fresh.to_vec())
+            Ok(fresh)
         }
         // Another replica created it first: use theirs.
         Err(kube::Error::Api(status)) if status.code == 409 => {
@@ -106,7 +108,7 @@ fn key_of(secret: &Secret, namespace: &str, name: &str) -> anyhow::Result<Vec<u8
         .data
         .as_ref()
         .and_then(|d| d.get(DATA_KEY))
-        .map(|b| trim_newline(b.0.clone()))
+        .map(|b| without_trailing_newline(b.0.clone()))
         .unwrap_or_default();
     if key.len() < MIN_KEY_LEN {
         bail!(
@@ -122,4 +124,46 @@ fn trim_newline(mut key: Vec<u8>) -> Vec<u8> {
         key.pop();
     }
     key
+}
+
+/// A stored key without the line break `echo` or an editor leaves — unless what remains is too short: then the break
+/// is part of the key. Earlier versions stored 32 raw random bytes, and one key in 128 ends in `\n` or `\r`; cutting
+/// it refused the operator's own key at the next start (and would change every fingerprint).
+fn without_trailing_newline(key: Vec<u8>) -> Vec<u8> {
+    let trimmed = trim_newline(key.clone());
+    if trimmed.len() >= MIN_KEY_LEN { trimmed } else { key }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secret_with(key: &[u8]) -> Secret {
+        Secret {
+            data: Some(BTreeMap::from([(DATA_KEY.to_string(), ByteString(key.to_vec()))])),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn a_raw_key_ending_in_a_line_break_is_kept_whole() {
+        // What earlier versions generated one time in 128: cutting it left 31 bytes and the operator refused to start.
+        let mut raw = vec![7u8; 31];
+        raw.push(b'\n');
+        assert_eq!(key_of(&secret_with(&raw), "ns", "k").unwrap(), raw);
+        raw[31] = b'\r';
+        assert_eq!(key_of(&secret_with(&raw), "ns", "k").unwrap(), raw);
+    }
+
+    #[test]
+    fn an_admins_trailing_newline_is_not_part_of_the_key() {
+        let text = b"0123456789abcdef0123456789abcdef\n";
+        assert_eq!(key_of(&secret_with(text), "ns", "k").unwrap(), text[..32].to_vec());
+    }
+
+    #[test]
+    fn too_short_keys_are_refused() {
+        assert!(key_of(&secret_with(b"short\n"), "ns", "k").is_err());
+        assert!(key_of(&Secret::default(), "ns", "k").is_err());
+    }
 }

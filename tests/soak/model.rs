@@ -356,7 +356,8 @@ impl Model {
                 // The owner reconciles: mail and envelope read the provider and repair it. edna cannot be read, so
                 // it writes only if the key is not one its status may already record as applied (seed 2: the key
                 // went key0 → key1 → key0 before it synced key1; it rightly wrote nothing).
-                let may_have_applied = |k: &str| obj.synced_key.as_deref() == Some(k) || obj.may_have_synced.contains(k);
+                let may_have_applied =
+                    |k: &str| obj.synced_key.as_deref() == Some(k) || obj.may_have_synced.contains(k);
                 let writes = provider != Provider::Edna || key.as_deref().is_some_and(|k| !may_have_applied(k));
                 if writes && self.expected(&k) == Expected::Synced {
                     self.drifted.remove(&id);

@@ -183,9 +183,13 @@ impl Model {
             return Some(!self.may_lose(other, o));
         }
         // Seen in sync with it, and it could sync with no other key since (soak seed 1: seen with key1, then it
-        // synced with key0 between two checks before its Secret was deleted — its status names key0).
+        // synced with key0 between two checks before its Secret was deleted — its status names key0). Unless its
+        // Secret now names another key and it is not suspended: a `Conflict` pass with that key forgets the old
+        // account's registration (soak seed 2, 900 operations: m281's Secret moved to a revoked key while it
+        // waited behind an older object; the operator rightly stopped counting it in key0).
         if o.synced_key.as_deref() == Some(key) {
-            return Some(o.may_have_synced.iter().all(|k| k == key));
+            let may_have_forgotten = !o.suspend && current.is_some_and(|c| c != key);
+            return Some(!may_have_forgotten && o.may_have_synced.iter().all(|k| k == key));
         }
         if o.may_have_synced.contains(key) {
             return Some(false);

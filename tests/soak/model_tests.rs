@@ -398,3 +398,21 @@ fn edna_drift_stays_exempt_when_the_key_returns_to_one_it_may_have_applied() {
     m.set_secret("a", Provider::Edna, Some("E2".into()));
     assert!(!m.drifted.contains(&e2), "a key it never applied: it writes");
 }
+
+#[test]
+fn a_waiting_claimant_whose_secret_moved_to_another_key_may_have_forgotten_the_old_account() {
+    // Soak seed 2, 900 operations: ns1/m281 synced url1 with key0, moved to url3 behind the older (suspended) m271,
+    // and its Secret then held a revoked key: its `Conflict` pass with that key forgot the key0 registration, so a
+    // younger object of key0 in another namespace may own url3.
+    let mut m = model_with_secrets();
+    m.create(key("b", "first"), obj(Provider::Mail, "https://3", 1));
+    m.update(&key("b", "first"), |o| o.suspend = true);
+    m.create(key("b", "waiting"), obj(Provider::Mail, "https://1", 2));
+    m.note_possible_syncs();
+    m.verified(&key("b", "waiting"));
+    m.update(&key("b", "waiting"), |o| o.url = "https://3".into());
+    m.create(key("a", "young"), obj(Provider::Mail, "https://3", 3));
+    m.set_secret("b", Provider::Mail, Some("BAD".into()));
+    m.delete(&key("b", "first"));
+    assert_eq!(m.expected(&key("a", "young")), Expected::SyncedOrConflict);
+}

@@ -119,19 +119,15 @@ fn key_of(secret: &Secret, namespace: &str, name: &str) -> anyhow::Result<Vec<u8
     Ok(key)
 }
 
-fn trim_newline(mut key: Vec<u8>) -> Vec<u8> {
-    while key.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-        key.pop();
-    }
-    key
-}
-
 /// A stored key without the line break `echo` or an editor leaves — unless what remains is too short: then the break
 /// is part of the key. Earlier versions stored 32 raw random bytes, and one key in 128 ends in `\n` or `\r`; cutting
 /// it refused the operator's own key at the next start (and would change every fingerprint).
-fn without_trailing_newline(key: Vec<u8>) -> Vec<u8> {
-    let trimmed = trim_newline(key.clone());
-    if trimmed.len() >= MIN_KEY_LEN { trimmed } else { key }
+fn without_trailing_newline(mut key: Vec<u8>) -> Vec<u8> {
+    let kept = key.len() - key.iter().rev().take_while(|b| **b == b'\n' || **b == b'\r').count();
+    if kept >= MIN_KEY_LEN {
+        key.truncate(kept);
+    }
+    key
 }
 
 #[cfg(test)]

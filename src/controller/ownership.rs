@@ -312,29 +312,23 @@ impl ClaimIndex {
                         .filter(|o| o.is_older(&claimant) && o.maybe_same_account(&claimant))
                         .map(|o| (o.namespace.clone(), o.name.clone())),
                 );
-                behind_an_older |= entry
+                let mut older = entry
                     .iter()
-                    .any(|o| claimant.is_older(o) && claimant.maybe_same_account(o));
+                    .filter(|o| claimant.is_older(o) && claimant.maybe_same_account(o))
+                    .peekable();
+                behind_an_older |= older.peek().is_some();
                 // Ownership is checked before the write, so a younger claimant can write on an identity the moment
                 // before an older one takes it (its spec moved there mid-pass): both wrote (soak seed 2: two
                 // envelope callbacks for one url). The younger learns it lost on its own status write (above);
                 // the owner is woken too, to read again and repair what the younger wrote over — or, where
                 // nothing can be read (edna), to write its own state again.
-                let wrote_over: Vec<&Arc<Claimant>> = if claimant.synced {
-                    entry
-                        .iter()
-                        .filter(|o| claimant.is_older(o) && claimant.maybe_same_account(o))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let written_over = entry
-                    .iter()
-                    .any(|o| o.synced && o.is_older(&claimant) && o.maybe_same_account(&claimant));
-                for owner in wrote_over {
-                    contested.push((owner.namespace.clone(), owner.name.clone()));
+                if claimant.synced {
+                    contested.extend(older.map(|o| (o.namespace.clone(), o.name.clone())));
                 }
-                if written_over {
+                if entry
+                    .iter()
+                    .any(|o| o.synced && o.is_older(&claimant) && o.maybe_same_account(&claimant))
+                {
                     contested.push((claimant.namespace.clone(), claimant.name.clone()));
                 }
             }

@@ -36,9 +36,9 @@ pub struct EnvelopeProvider {
 impl Provider for EnvelopeProvider {
     const NAME: &'static str = "envelope";
     const LABEL: &'static str = "DocStudio";
-    /// DocStudio's public instance and the white-label hosts it documents.
     /// Any token with access to a mailbox sees and changes its one callback list.
     const IDENTITY_SPANS_ACCOUNTS: bool = true;
+    /// DocStudio's public instance and the white-label hosts it documents.
     const ENDPOINTS: Endpoints = Endpoints {
         default: "https://api.docstudio.com",
         regional: &["https://api.centredo.com", "https://api.whitedoc.ua"],

@@ -209,19 +209,49 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
     eprintln!("   created {n} in {created_in:.1?}");
 
     let deadline = Instant::now() + Duration::from_secs(1800);
+    let mut progress_at = Instant::now() + Duration::from_secs(60);
     loop {
-        let ready = observed.lock().unwrap().ready_at.len();
+        let (ready, errors) = {
+            let seen = observed.lock().unwrap();
+            (seen.ready_at.len(), seen.watch_errors)
+        };
         if ready >= n || Instant::now() > deadline {
             break;
+        }
+        if Instant::now() > progress_at {
+            eprintln!(
+                "   {ready}/{n} Ready after {:.0?} (watch errors {errors})",
+                started.elapsed()
+            );
+            progress_at += Duration::from_secs(60);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (ready_count, ready_in) = {
         let seen = observed.lock().unwrap();
         let last = seen.ready_at.values().max().copied().unwrap_or(started);
+        if seen.watch_errors > 0 {
+            eprintln!(
+                "   the bench's watch answered {} error(s), the first: {}",
+                seen.watch_errors,
+                seen.first_watch_error.as_deref().unwrap_or("-")
+            );
+        }
         (seen.ready_at.len(), last.duration_since(started))
     };
     eprintln!("   {ready_count}/{n} Ready after {ready_in:.1?}");
+    // Short of all Ready at the deadline: whether the objects are not Ready or the watch fell behind, a LIST tells.
+    let ready_listed = if ready_count < n {
+        let listed = observe::ready_by_list(cluster.client.clone()).await;
+        eprintln!(
+            "   a LIST {:.0?} after the first create finds {} Ready",
+            started.elapsed(),
+            listed.map_or("(the listing failed)".into(), |r| format!("{r}/{n}"))
+        );
+        listed
+    } else {
+        None
+    };
     let versions_at_ready: u32 = observed.lock().unwrap().versions.values().map(|(_, c)| c).sum();
     let requests_at_ready = observe::apiserver_requests(&cluster.client).await;
     let apiserver_requests_per_registration: BTreeMap<String, f64> = requests_at_ready
@@ -286,10 +316,11 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
     let calls_at_rest = provider_calls(&mail, &edna, &envelope);
     let provider_writes_at_rest = provider_writes(&calls_at_rest) - writes_before;
     let versions_after_rest: u32 = observed.lock().unwrap().versions.values().map(|(_, c)| c).sum();
-    let mut rss_at_rest = 0;
+    let (mut rss_at_rest, mut anon_at_rest, mut file_at_rest) = (0, 0, 0);
     for (k, pid) in pids.iter().enumerate() {
         let (rss, _) = observe::rss(*pid);
-        rss_at_rest += rss;
+        let (anon, file) = observe::rss_by_kind(*pid);
+        (rss_at_rest, anon_at_rest, file_at_rest) = (rss_at_rest + rss, anon_at_rest + anon, file_at_rest + file);
         let shard = &mut per_shard[k];
         shard.rest_rss_mib = rss as f64 / 1048576.0;
         shard.rest_rss_mib_per_1000 = shard.rest_rss_mib * 1000.0 / shard.objects as f64;
@@ -351,6 +382,7 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
         latency_ms: options.latency.as_millis() as u64,
         created_in_s: created_in.as_secs_f64(),
         ready_count,
+        ready_listed,
         ready_in_s: ready_in.as_secs_f64(),
         ready_after_last_create_s: ready_in.saturating_sub(created_in).as_secs_f64(),
         apiserver_requests_per_registration,
@@ -359,6 +391,8 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
         status_writes_per_registration: versions_at_ready as f64 / n as f64,
         peak_rss_mib: peak_rss as f64 / 1048576.0,
         rest_rss_mib: rss_at_rest as f64 / 1048576.0,
+        rest_rss_anon_mib: anon_at_rest as f64 / 1048576.0,
+        rest_rss_file_mib: file_at_rest as f64 / 1048576.0,
         rest_window_s: rest.as_secs_f64(),
         rest_cpu_percent: cpu_at_rest * 100.0,
         rest_provider_writes: provider_writes_at_rest,

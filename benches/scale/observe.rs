@@ -16,6 +16,9 @@ pub struct Observed {
     pub ready_at: HashMap<String, Instant>,
     /// resourceVersion changes seen after the object's creation (finalizer add + status writes).
     pub versions: HashMap<String, (String, u32)>,
+    /// Errors the watch answered (it re-watches or relists after each); the first is kept to print.
+    pub watch_errors: u64,
+    pub first_watch_error: Option<String>,
 }
 
 pub type Shared = Arc<Mutex<Observed>>;
@@ -28,7 +31,15 @@ pub fn watch(client: kube::Client) -> (Shared, tokio::task::JoinHandle<()>) {
         let api: Api<CallbackRegistration> = Api::all(client);
         let mut stream = watcher::watcher(api, watcher::Config::default()).boxed();
         while let Some(event) = stream.next().await {
-            let Ok(event) = event else { continue };
+            let event = match event {
+                Ok(event) => event,
+                Err(err) => {
+                    let mut seen = sink.lock().unwrap();
+                    seen.watch_errors += 1;
+                    seen.first_watch_error.get_or_insert_with(|| err.to_string());
+                    continue;
+                }
+            };
             let objs = match event {
                 Event::Apply(o) | Event::InitApply(o) => vec![o],
                 _ => continue,
@@ -42,11 +53,7 @@ pub fn watch(client: kube::Client) -> (Shared, tokio::task::JoinHandle<()>) {
                     entry.0 = version;
                     entry.1 += 1;
                 }
-                let ready = obj
-                    .status
-                    .as_ref()
-                    .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-                if ready {
+                if is_ready(&obj) {
                     seen.ready_at.entry(uid).or_insert_with(Instant::now);
                 }
             }
@@ -55,18 +62,51 @@ pub fn watch(client: kube::Client) -> (Shared, tokio::task::JoinHandle<()>) {
     (shared, task)
 }
 
+fn is_ready(obj: &CallbackRegistration) -> bool {
+    obj.status
+        .as_ref()
+        .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// How many registrations a LIST finds Ready, page by page: the ground truth when the watch above may have fallen
+/// behind (at 100,000 objects on a loaded apiserver). `None` when the listing fails.
+pub async fn ready_by_list(client: kube::Client) -> Option<usize> {
+    let api: Api<CallbackRegistration> = Api::all(client);
+    let mut params = kube::api::ListParams::default().limit(500);
+    let mut ready = 0;
+    loop {
+        let page = api.list(&params).await.ok()?;
+        ready += page.items.iter().filter(|obj| is_ready(obj)).count();
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Some(ready),
+        }
+    }
+}
+
 /// Resident set size of `pid` in bytes (VmRSS), and its peak (VmHWM).
 pub fn rss(pid: u32) -> (u64, u64) {
+    let field = status_fields(pid);
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The resident set of `pid` split into anonymous and file-backed bytes (RssAnon, RssFile).
+pub fn rss_by_kind(pid: u32) -> (u64, u64) {
+    let field = status_fields(pid);
+    (field("RssAnon:"), field("RssFile:"))
+}
+
+/// A reader of `/proc/<pid>/status`'s kB fields, in bytes (0 when absent).
+fn status_fields(pid: u32) -> impl Fn(&str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
+    move |name: &str| {
         status
             .lines()
             .find(|l| l.starts_with(name))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|v| v.parse::<u64>().ok())
             .map_or(0, |kb| kb * 1024)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    }
 }
 
 /// CPU time (user + system) of `pid` so far.

@@ -31,6 +31,8 @@ pub struct Figures {
     pub latency_ms: u64,
     pub created_in_s: f64,
     pub ready_count: usize,
+    /// Ready by a LIST at the deadline, when the bench's watch had not seen all Ready by then.
+    pub ready_listed: Option<usize>,
     pub ready_in_s: f64,
     /// From the last create accepted to all Ready: the operator's own tail once the apiserver took every object.
     pub ready_after_last_create_s: f64,
@@ -41,6 +43,9 @@ pub struct Figures {
     pub status_writes_per_registration: f64,
     pub peak_rss_mib: f64,
     pub rest_rss_mib: f64,
+    /// The rest RSS split: anonymous (heap, stacks) and file-backed (the binary's code and read-only data).
+    pub rest_rss_anon_mib: f64,
+    pub rest_rss_file_mib: f64,
     pub rest_window_s: f64,
     pub rest_cpu_percent: f64,
     pub rest_provider_writes: u64,
@@ -113,7 +118,7 @@ pub fn print_table(options: &Options, all: &[Figures], nulls: &[Figures]) {
     println!("{}", header.iter().map(|_| "---").collect::<Vec<_>>().join(" | "));
     for f in all {
         println!(
-            "{} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1}x | {} | {} | {}/{} | {:.2} | {:.1} | {:.1} | {:.2} | {} | {} | {:.1} | {}",
+            "{} | {:.1} | {:.1} | {:.1} | {:.2} | {:.1}x | {} | {} | {}/{}{} | {:.2} | {:.1} | {:.1} | {:.2} | {} | {} | {:.1} | {}",
             f.n,
             f.created_in_s,
             f.ready_in_s,
@@ -127,6 +132,8 @@ pub fn print_table(options: &Options, all: &[Figures], nulls: &[Figures]) {
             )),
             f.ready_count,
             f.n,
+            f.ready_listed
+                .map_or(String::new(), |listed| format!(" (a LIST: {listed})")),
             f.status_writes_per_registration,
             f.peak_rss_mib,
             f.rest_rss_mib,
@@ -160,6 +167,13 @@ pub fn print_table(options: &Options, all: &[Figures], nulls: &[Figures]) {
                 );
             }
         }
+    }
+    println!("\nrest RSS by kind (anonymous: heap and stacks; file: the binary's code and data):");
+    for f in all {
+        println!(
+            "  N={}: anonymous {:.1} MiB, file {:.1} MiB",
+            f.n, f.rest_rss_anon_mib, f.rest_rss_file_mib
+        );
     }
     println!("\nprovider calls per registration (by provider and operation):");
     for f in all {

@@ -318,8 +318,7 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
     let versions_after_rest: u32 = observed.lock().unwrap().versions.values().map(|(_, c)| c).sum();
     let (mut rss_at_rest, mut anon_at_rest, mut file_at_rest) = (0, 0, 0);
     for (k, pid) in pids.iter().enumerate() {
-        let (rss, _) = observe::rss(*pid);
-        let (anon, file) = observe::rss_by_kind(*pid);
+        let (rss, anon, file) = observe::rss_by_kind(*pid);
         (rss_at_rest, anon_at_rest, file_at_rest) = (rss_at_rest + rss, anon_at_rest + anon, file_at_rest + file);
         let shard = &mut per_shard[k];
         shard.rest_rss_mib = rss as f64 / 1048576.0;

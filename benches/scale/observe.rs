@@ -90,10 +90,11 @@ pub fn rss(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// The resident set of `pid` split into anonymous and file-backed bytes (RssAnon, RssFile).
-pub fn rss_by_kind(pid: u32) -> (u64, u64) {
+/// The resident set of `pid`, whole and split into anonymous and file-backed bytes (VmRSS, RssAnon, RssFile), from
+/// one read of its status.
+pub fn rss_by_kind(pid: u32) -> (u64, u64, u64) {
     let field = status_fields(pid);
-    (field("RssAnon:"), field("RssFile:"))
+    (field("VmRSS:"), field("RssAnon:"), field("RssFile:"))
 }
 
 /// A reader of `/proc/<pid>/status`'s kB fields, in bytes (0 when absent).

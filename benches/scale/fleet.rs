@@ -327,11 +327,17 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
 
     // Delete everything and count what the providers still hold.
     let delete_started = Instant::now();
+    eprintln!(
+        "   at rest: RSS {:.1} MiB (anonymous {:.1}, file {:.1}), CPU {:.2} %, provider writes {provider_writes_at_rest}, \
+         status writes {}",
+        rss_at_rest as f64 / 1048576.0,
+        anon_at_rest as f64 / 1048576.0,
+        file_at_rest as f64 / 1048576.0,
+        cpu_at_rest * 100.0,
+        versions_after_rest - versions_at_ready
+    );
     for ns in &test_namespaces {
-        let api: Api<CallbackRegistration> = Api::namespaced(cluster.client.clone(), &ns.name);
-        api.delete_collection(&DeleteParams::default(), &ListParams::default())
-            .await
-            .expect("deleting");
+        delete_all(&Api::namespaced(cluster.client.clone(), &ns.name)).await;
     }
     let all: Api<CallbackRegistration> = Api::all(cluster.client.clone());
     let prefix = format!("bench-{run}-");
@@ -414,6 +420,24 @@ async fn create(api: &Api<CallbackRegistration>, obj: &CallbackRegistration) {
                 panic!("creating a registration: {status:?}")
             }
             Err(err) if attempt == 10 => panic!("creating a registration: {err}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200 * attempt)).await,
+        }
+    }
+}
+
+/// Deletes every registration of one namespace, retrying as [`create`] does: a collection delete is idempotent, and
+/// its answer (every object it deleted) is large enough at 100,000 objects for a loaded apiserver to cut it off.
+async fn delete_all(api: &Api<CallbackRegistration>) {
+    for attempt in 1..=10 {
+        match api
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+        {
+            Ok(_) => return,
+            Err(kube::Error::Api(status)) if status.code != 429 && status.code < 500 => {
+                panic!("deleting registrations: {status:?}")
+            }
+            Err(err) if attempt == 10 => panic!("deleting registrations: {err}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(200 * attempt)).await,
         }
     }

@@ -4,6 +4,7 @@
 mod backoff;
 mod breaker;
 mod budget;
+mod cached;
 mod change_filter;
 mod cleanup;
 mod conditions;
@@ -84,6 +85,8 @@ pub enum Error {
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
     #[error("object has no namespace")]
     NoNamespace,
+    #[error(transparent)]
+    Unpack(#[from] cached::UnpackError),
     #[error("reading a Secret: {0}")]
     SecretRead(String),
     #[error("hashing the desired state: {0}")]

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use tracing::{debug, info, instrument, warn};
 
 use super::backoff::jittered;
+use super::cached::CachedRegistration;
 use super::conditions::{Verdict, ready_state};
 use super::events::{events_for, publish};
 use super::gates::{Admitted, BlockClass, Blocked, Gatekeeper, admit};
@@ -39,9 +40,10 @@ type Pass<'a> = Pin<Box<dyn Future<Output = Result<Action, Error>> + Send + 'a>>
 
 /// The controller's entry point: the finalizer decides whether this is an apply or a cleanup.
 #[instrument(skip_all, fields(namespace = obj.namespace().as_deref().unwrap_or(""), name = %obj.name_any()))]
-pub async fn reconcile(obj: Arc<CallbackRegistration>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(obj: Arc<CachedRegistration>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let _in_flight = super::progress::InFlight::start(&ctx.progress);
+    let obj = Arc::new(obj.unpack()?);
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     if let Some(guard) = ctx.guard.as_ref().filter(|_| obj.meta().deletion_timestamp.is_none()) {
         // Before the finalizer goes on: cleanup must keep its permissions if the namespace is deleted.
@@ -61,7 +63,7 @@ pub async fn reconcile(obj: Arc<CallbackRegistration>, ctx: Arc<Context>) -> Res
 }
 
 /// Retries a failed reconciliation with per-object backoff (kube errors, cleanup that must be retried).
-pub fn error_policy(obj: Arc<CallbackRegistration>, err: &Error, ctx: Arc<Context>) -> Action {
+pub fn error_policy(obj: Arc<CachedRegistration>, err: &Error, ctx: Arc<Context>) -> Action {
     if added_finalizer_to_a_stale_copy(err) {
         // The change that made the copy stale wakes the object again (the change filter passes finalizer changes):
         // a backoff here only delayed Ready by seconds for a few percent of new objects at scale.
@@ -78,7 +80,7 @@ pub fn error_policy(obj: Arc<CallbackRegistration>, err: &Error, ctx: Arc<Contex
         _ => (None, None),
     };
     // A cleanup is retried no later than its deadline, where it is abandoned.
-    let delay = ctx.backoff.next_delay(&object_key(&obj), retry_after);
+    let delay = ctx.backoff.next_delay(&object_key(obj.as_ref()), retry_after);
     let delay = not_after.map_or(delay, |limit| delay.min(limit));
     warn!(name = %obj.name_any(), error = %err, retry_in = ?delay, "reconciliation failed");
     ctx.metrics.reconcile_error("Error");
@@ -458,7 +460,7 @@ pub(super) fn target_of(obj: &CallbackRegistration) -> String {
         .unwrap_or_else(|| "the registration".into())
 }
 
-pub(super) fn object_key(obj: &CallbackRegistration) -> String {
+pub(super) fn object_key(obj: &impl Resource) -> String {
     format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
 }
 

@@ -43,11 +43,11 @@ impl Sweep {
     }
 
     /// Turns `event` into plain applies and deletes. `cached` yields what the cache holds now (read only at the end
-    /// of a relist); the relist's own applies have reached it by then.
-    pub fn step<K: kube::Resource + Clone>(
+    /// of a relist, one object at a time); the relist's own applies have reached it by then.
+    pub fn step<K: kube::Resource + Clone, I: IntoIterator<Item = Arc<K>>>(
         &mut self,
         event: WatchEvent<K>,
-        cached: impl FnOnce() -> Vec<Arc<K>>,
+        cached: impl FnOnce() -> I,
     ) -> Swept<K> {
         match event {
             WatchEvent::Init => {
@@ -62,7 +62,7 @@ impl Sweep {
             }
             WatchEvent::InitDone => {
                 let marked = self.marked.take().unwrap_or_default();
-                let gone = unmarked(&cached(), self.scope.as_deref(), &marked);
+                let gone = unmarked(cached(), self.scope.as_deref(), &marked);
                 Swept {
                     events: gone.into_iter().map(WatchEvent::Delete).collect(),
                     listed: true,
@@ -135,9 +135,13 @@ impl Listed {
 }
 
 /// The cached objects in `scope` whose uid the relist did not mark: deleted while the watch was away.
-pub fn unmarked<K: kube::Resource + Clone>(cached: &[Arc<K>], scope: Option<&str>, marked: &HashSet<String>) -> Vec<K> {
+pub fn unmarked<K: kube::Resource + Clone>(
+    cached: impl IntoIterator<Item = Arc<K>>,
+    scope: Option<&str>,
+    marked: &HashSet<String>,
+) -> Vec<K> {
     cached
-        .iter()
+        .into_iter()
         .filter(|obj| scope.is_none_or(|ns| obj.namespace().as_deref() == Some(ns)))
         .filter(|obj| !marked.contains(&obj.uid().unwrap_or_default()))
         .map(|obj| obj.as_ref().clone())

@@ -19,6 +19,7 @@ use tracing::{info, warn};
 
 use super::backoff::Backoff;
 use super::breaker::CredentialBreaker;
+use super::cached::CachedRegistration;
 use super::change_filter::ChangeFilter;
 use super::decode;
 use super::guard::BindingGuard;
@@ -64,7 +65,7 @@ pub async fn run_controller(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     on_synced: impl Fn() + Send + Sync + 'static,
 ) {
-    let (store, mut writer) = reflector::store::<CallbackRegistration>();
+    let (store, mut writer) = reflector::store::<CachedRegistration>();
     // The store is declared synced at once: this stream never hands the reflector a relist (`relist.rs` turns them
     // into applies and deletes), and the controller would otherwise hold every reconciliation until one arrives.
     // What the wait was for — reconciling only once every object is known, so no claimant acts before an older one
@@ -111,7 +112,7 @@ pub async fn run_controller(
             }
             listed.mark();
             for obj in store.state() {
-                let _ = retrigger.unbounded_send(ObjectRef::from_obj(obj.as_ref()));
+                let _ = retrigger.unbounded_send(ObjectRef::from_obj(obj.as_ref()).into_kind_unchecked(()));
             }
             on_synced();
         }
@@ -139,7 +140,7 @@ pub async fn run_controller(
             key.as_str() == crate::api::ORPHAN_ANNOTATION || key.as_str() == crate::api::RECONCILE_REQUEST_ANNOTATION
         });
     })
-    .reflect(writer)
+    // Indexed while still typed (the claim and Secret indexes read the spec and status), then packed for the cache.
     .inspect(move |event| match event {
         Ok(event) => {
             for woken in index.observe(event) {
@@ -148,11 +149,18 @@ pub async fn run_controller(
             if let WatchEvent::Delete(obj) = event {
                 deleted_filter.forget(obj);
                 deleted_resync.cancel(obj);
-                release_guard(&deleted_guard, &deleted_store, &obj.namespace().unwrap_or_default());
                 deleted_recorder.forget(&obj.uid().unwrap_or_default());
             }
         }
         Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
+    })
+    .map(|event| event.map(packed))
+    .reflect(writer)
+    .inspect(move |event| {
+        // After the reflector: the guard goes only once the cache holds no registration of the namespace.
+        if let Ok(WatchEvent::Delete(obj)) = event {
+            release_guard(&deleted_guard, &deleted_store, &obj.namespace().unwrap_or_default());
+        }
     })
     // Only spec, finalizer, deletion and annotation changes wake the reconciler (not our own status writes); a
     // deleted object has nothing left to reconcile. Watch errors stop here (logged above; each watcher retries on
@@ -189,7 +197,7 @@ pub async fn run_controller(
 
     let abandon_reasons = super::cleanup::Abandoned::ALL.map(super::cleanup::Abandoned::as_str);
     metrics.start_event_counters_at_zero(Providers::NAMES, &abandon_reasons);
-    let readiness = spawn_readiness_gauge(store.clone(), providers, context.clone());
+    let readiness = spawn_readiness_gauge(store.clone(), context.clone());
     let resyncs = tokio::spawn(async move { resync.run(retrigger).await });
     let secret_users = indexes.clone();
     let (secret_progress, retrigger_progress) = (options.progress.clone(), options.progress.clone());
@@ -216,12 +224,16 @@ pub async fn run_controller(
                 secret_progress.queued();
             }
             users
+                .into_iter()
+                .map(|user| user.into_kind_unchecked(()))
+                .collect::<Vec<_>>()
         })
         // Wakes from the claim index and the resync queue wait for the first listing too (it triggers every object).
         .reconcile_on(
             retriggered
                 .filter(move |_| futures::future::ready(retriggers_listed.done()))
-                .inspect(move |_| retrigger_progress.queued()),
+                .inspect(move |_| retrigger_progress.queued())
+                .map(|woken| woken.into_kind_unchecked(())),
         )
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
         .graceful_shutdown_on(shutdown)
@@ -255,7 +267,7 @@ fn registration_watch(
     client: &kube::Client,
     namespaces: &[String],
     shard_selector: Option<&str>,
-    store: &reflector::Store<CallbackRegistration>,
+    store: &reflector::Store<CachedRegistration>,
     metrics: &Metrics,
     on_listed: OnListed,
 ) -> BoxStream<'static, Result<WatchEvent<CallbackRegistration>, watcher::Error>> {
@@ -284,7 +296,7 @@ fn registration_watch(
             .flat_map(move |event| {
                 let events = match event {
                     Ok(event) => {
-                        let swept = sweep.step(event, || store.state());
+                        let swept = sweep.step(event, || unpacked(&store));
                         if swept.listed && std::mem::take(&mut first_list) {
                             let all = listed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == total;
                             on_listed(scope.as_deref(), all);
@@ -390,7 +402,7 @@ fn secret_watch(
 }
 
 /// Releases the RoleBinding guard of `namespace` once the cache holds no registration there (`guard.rs`).
-fn release_guard(guard: &Option<Arc<BindingGuard>>, store: &reflector::Store<CallbackRegistration>, namespace: &str) {
+fn release_guard(guard: &Option<Arc<BindingGuard>>, store: &reflector::Store<CachedRegistration>, namespace: &str) {
     let Some(guard) = guard.clone() else { return };
     let empty = {
         let store = store.clone();
@@ -410,37 +422,57 @@ fn release_guard(guard: &Option<Arc<BindingGuard>>, store: &reflector::Store<Cal
 }
 
 /// Keeps `callback_operator_registrations{provider,ready}` and `callback_operator_credential_breakers_open{provider}`
-/// current from the store (cheap: a scan every 15 s). A breaker whose Secret no registration names is closed here.
+/// current from the store's summaries (cheap: a scan every 15 s, nothing unpacked). A breaker whose Secret no
+/// registration names is closed here.
 fn spawn_readiness_gauge(
-    store: reflector::Store<CallbackRegistration>,
-    providers: Providers,
+    store: reflector::Store<CachedRegistration>,
     context: Arc<Context>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             let mut counts: std::collections::HashMap<crate::telemetry::ReadinessLabels, i64> =
                 std::collections::HashMap::new();
-            let mut secrets_in_use = std::collections::HashSet::new();
             for obj in store.state() {
-                let provider = providers.name_of(&obj.spec).unwrap_or("unknown").to_string();
-                let ready = obj
-                    .status
-                    .as_ref()
-                    .and_then(|s| super::conditions::ready_state(&s.conditions))
-                    .map(|(status, _)| status.to_string())
-                    .unwrap_or_else(|| "Unknown".into());
-                *counts
-                    .entry(crate::telemetry::ReadinessLabels { provider, ready })
-                    .or_default() += 1;
-                let namespace = obj.namespace().unwrap_or_default();
-                secrets_in_use.insert(format!("{namespace}/{}", obj.spec.credentials_ref.name));
+                let summary = obj.summary();
+                let labels = crate::telemetry::ReadinessLabels {
+                    provider: summary.provider.unwrap_or("unknown").to_string(),
+                    ready: summary.ready.to_string(),
+                };
+                *counts.entry(labels).or_default() += 1;
             }
             context.metrics.set_registrations(counts);
-            context.breaker.forget_unused(|key| secrets_in_use.contains(key));
+            let secrets_in_use = context.indexes.secrets.in_use();
+            context.breaker.forget_unused(|key| {
+                key.split_once('/')
+                    .is_some_and(|(ns, name)| secrets_in_use.contains(&(ns.to_string(), name.to_string())))
+            });
             context
                 .metrics
                 .set_credential_breakers_open(context.breaker.open_by_provider(Providers::NAMES));
             tokio::time::sleep(Duration::from_secs(15)).await;
         }
+    })
+}
+
+/// A watch event's object packed for the cache.
+fn packed(event: WatchEvent<CallbackRegistration>) -> WatchEvent<CachedRegistration> {
+    match event {
+        WatchEvent::Apply(obj) => WatchEvent::Apply(CachedRegistration::pack(&obj)),
+        WatchEvent::InitApply(obj) => WatchEvent::InitApply(CachedRegistration::pack(&obj)),
+        WatchEvent::Delete(obj) => WatchEvent::Delete(CachedRegistration::pack(&obj)),
+        WatchEvent::Init => WatchEvent::Init,
+        WatchEvent::InitDone => WatchEvent::InitDone,
+    }
+}
+
+/// Every cached object, unpacked one at a time as the caller goes (a relist's sweep reads them all: a typed copy of
+/// the whole cache at once would cost what packing saves).
+fn unpacked(store: &reflector::Store<CachedRegistration>) -> impl Iterator<Item = Arc<CallbackRegistration>> {
+    store.state().into_iter().filter_map(|cached| {
+        cached
+            .unpack()
+            .inspect_err(|err| warn!(name = %cached.name_any(), error = %err, "cache"))
+            .ok()
+            .map(Arc::new)
     })
 }

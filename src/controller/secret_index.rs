@@ -36,6 +36,11 @@ impl SecretIndex {
         self.record(namespace, registration, &[]);
     }
 
+    /// Every Secret some registration references, as (namespace, name).
+    pub fn in_use(&self) -> HashSet<(String, String)> {
+        self.users.lock().expect("secret index lock").keys().cloned().collect()
+    }
+
     /// The registrations to reconcile when the Secret `namespace/name` changes.
     pub fn users_of(&self, namespace: &str, name: &str) -> Vec<ObjectRef<CallbackRegistration>> {
         let users = self.users.lock().expect("secret index lock");
@@ -60,6 +65,9 @@ mod tests {
         names.sort();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(index.users_of("shop", "basic").len(), 1);
+        let in_use = index.in_use();
+        assert_eq!(in_use.len(), 3);
+        assert!(in_use.contains(&("other".to_string(), "creds".to_string())));
     }
 
     #[test]

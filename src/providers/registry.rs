@@ -36,6 +36,17 @@ macro_rules! register_providers {
                 Self { $($field: <$module::$provider as Provider>::new(options),)+ }
             }
 
+            /// The provider's name for `spec` (`mail`), if exactly one block is set. Needs no client: the
+            /// controller's cache records it as each object arrives.
+            pub fn name_for(spec: &CallbackRegistrationSpec) -> Option<&'static str> {
+                let blocks = [$((<$module::$provider as Provider>::block(spec).is_some(), <$module::$provider as Provider>::NAME)),+];
+                let mut set = blocks.iter().filter(|(is_set, _)| *is_set).map(|(_, name)| *name);
+                match (set.next(), set.next()) {
+                    (Some(name), None) => Some(name),
+                    _ => None,
+                }
+            }
+
             /// Runs `task` with the provider whose block `spec` holds. `None` when not exactly one block is set
             /// (only an object that bypassed the schema's CEL rule).
             pub fn dispatch<'a, T: ProviderTask<'a>>(
@@ -70,11 +81,6 @@ macro_rules! register_providers {
 pub(crate) use register_providers;
 
 impl Providers {
-    /// The provider's name for `spec` (`mail`), if exactly one block is set.
-    pub fn name_of(&self, spec: &CallbackRegistrationSpec) -> Option<&'static str> {
-        self.dispatch(spec, Name)
-    }
-
     /// The provider-side identities `spec` claims.
     pub fn claims_of(&self, spec: &CallbackRegistrationSpec) -> Vec<String> {
         self.dispatch(spec, Claims).unwrap_or_default()
@@ -95,14 +101,6 @@ impl Providers {
         let mut secrets = vec![spec.credentials_ref.name.clone()];
         secrets.extend(self.dispatch(spec, ReferencedSecrets).unwrap_or_default());
         secrets
-    }
-}
-
-struct Name;
-impl<'a> ProviderTask<'a> for Name {
-    type Output = &'static str;
-    fn run<P: Provider>(self, _: &'a P, _: &'a P::Spec) -> &'static str {
-        P::NAME
     }
 }
 

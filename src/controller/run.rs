@@ -1,5 +1,6 @@
-//! Wiring: the CallbackRegistration watch (feeding the claim index), the metadata-only Secret watch mapped through
-//! the Secret index, re-triggers for released identities, bounded concurrency, graceful shutdown.
+//! Wiring: the CallbackRegistration watch (feeding the claim index, then the packed cache: `cached.rs`), the
+//! metadata-only Secret watch mapped through the Secret index, re-triggers for released identities, bounded
+//! concurrency, graceful shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::watcher::{self, Event as WatchEvent};
-use kube::{Api, ResourceExt};
+use kube::{Api, Resource, ResourceExt};
 use tracing::{info, warn};
 
 use super::backoff::Backoff;
@@ -296,7 +297,7 @@ fn registration_watch(
             .flat_map(move |event| {
                 let events = match event {
                     Ok(event) => {
-                        let swept = sweep.step(event, || unpacked(&store));
+                        let swept = sweep.step(event, || unpacked(&store, scope.as_deref()));
                         if swept.listed && std::mem::take(&mut first_list) {
                             let all = listed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == total;
                             on_listed(scope.as_deref(), all);
@@ -465,10 +466,17 @@ fn packed(event: WatchEvent<CallbackRegistration>) -> WatchEvent<CachedRegistrat
     }
 }
 
-/// Every cached object, unpacked one at a time as the caller goes (a relist's sweep reads them all: a typed copy of
-/// the whole cache at once would cost what packing saves).
-fn unpacked(store: &reflector::Store<CachedRegistration>) -> impl Iterator<Item = Arc<CallbackRegistration>> {
-    store.state().into_iter().filter_map(|cached| {
+/// The cached objects of `scope` (`None`: every namespace), unpacked one at a time as the caller goes: a relist's
+/// sweep reads them all, and a typed copy of the whole cache at once would cost what packing saves. Each watcher's
+/// sweep unpacks only its own namespace (after an apiserver restart every namespace's watcher relists).
+fn unpacked(
+    store: &reflector::Store<CachedRegistration>,
+    scope: Option<&str>,
+) -> impl Iterator<Item = Arc<CallbackRegistration>> {
+    let in_scope = move |cached: &Arc<CachedRegistration>| {
+        scope.is_none_or(|namespace| cached.meta().namespace.as_deref() == Some(namespace))
+    };
+    store.state().into_iter().filter(in_scope).filter_map(|cached| {
         cached
             .unpack()
             .inspect_err(|err| warn!(name = %cached.name_any(), error = %err, "cache"))

@@ -484,3 +484,31 @@ fn unpacked(
             .map(Arc::new)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration(namespace: &str, name: &str) -> CallbackRegistration {
+        let spec = serde_json::from_value(serde_json::json!({"credentialsRef": {"name": "s"}})).unwrap();
+        let mut obj = CallbackRegistration::new(name, spec);
+        obj.metadata.namespace = Some(namespace.into());
+        obj
+    }
+
+    #[test]
+    fn a_namespace_watchers_sweep_unpacks_only_its_namespace() {
+        let (store, mut writer) = reflector::store::<CachedRegistration>();
+        for (namespace, name) in [("a", "one"), ("a", "two"), ("b", "three")] {
+            let packed = CachedRegistration::pack(&registration(namespace, name));
+            writer.apply_watcher_event(&WatchEvent::Apply(packed));
+        }
+        let names = |scope| {
+            let mut names: Vec<String> = unpacked(&store, scope).map(|obj| obj.name_any()).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names(Some("a")), ["one", "two"]);
+        assert_eq!(names(None), ["one", "three", "two"]);
+    }
+}

@@ -10,6 +10,7 @@ mod cleanup;
 mod conditions;
 mod decode;
 mod events;
+mod finalizer_added;
 mod gates;
 mod guard;
 mod indexes;
@@ -74,6 +75,8 @@ pub struct Context {
     guard: Option<Arc<guard::BindingGuard>>,
     /// What `/livez` reads: reconciliations in flight, work waiting.
     progress: Progress,
+    /// Copies the finalizer was just added to, so a second pass over one waits for the watch instead of patching again.
+    finalizer_added: finalizer_added::FinalizerAdded,
 }
 
 /// Errors that end a reconciliation early; provider errors never get here (they become conditions).

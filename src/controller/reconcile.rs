@@ -23,6 +23,7 @@ use super::backoff::jittered;
 use super::cached::CachedRegistration;
 use super::conditions::{Verdict, ready_state};
 use super::events::{events_for, publish};
+use super::finalizer_added::FinalizerAdded;
 use super::gates::{Admitted, BlockClass, Blocked, Gatekeeper, admit};
 use super::ownership::{Claimant, conflicting_owner};
 use super::secrets::NamespaceSecrets;
@@ -49,6 +50,12 @@ pub async fn reconcile(obj: Arc<CachedRegistration>, ctx: Arc<Context>) -> Resul
         // Before the finalizer goes on: cleanup must keep its permissions if the namespace is deleted.
         guard.ensure(&namespace).await;
     }
+    if ctx.finalizer_added.awaits_watch(&obj) {
+        // The pass before added the finalizer to this very copy; the watch brings the patched object and wakes it.
+        debug!(name = %obj.name_any(), "finalizer already added to this copy; waiting for the watch to catch up");
+        return Ok(Action::await_change());
+    }
+    let adds_finalizer = FinalizerAdded::would_add(&obj).then(|| obj.clone());
     let api: Api<CallbackRegistration> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
@@ -58,6 +65,9 @@ pub async fn reconcile(obj: Arc<CachedRegistration>, ctx: Arc<Context>) -> Resul
     })
     .await
     .map_err(|err| Error::Finalizer(Box::new(err)));
+    if let (Some(copy), Ok(_)) = (&adds_finalizer, &result) {
+        ctx.finalizer_added.added(copy);
+    }
     ctx.metrics.reconciled(result.is_ok(), started.elapsed().as_secs_f64());
     result
 }

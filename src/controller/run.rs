@@ -194,6 +194,7 @@ pub async fn run_controller(
         budget: super::budget::WriteBudget::default(),
         guard,
         progress: options.progress.clone(),
+        finalizer_added: Default::default(),
     });
 
     let abandon_reasons = super::cleanup::Abandoned::ALL.map(super::cleanup::Abandoned::as_str);

@@ -1,5 +1,5 @@
 //! The form a registration takes in the controller's cache: the metadata kube-runtime's store and scheduler key on
-//! (name, namespace, uid, resourceVersion) and the rest packed — the object's JSON, LZ4-compressed — unpacked once
+//! (name and namespace) and the rest packed — the object's JSON, LZ4-compressed — unpacked once
 //! per reconciliation and at the few places that read every object (the readiness gauge, a relist's sweep).
 //!
 //! Why: the cache holds every registration of the shard for the operator's lifetime. A typed object costs ~1.8 KB
@@ -23,7 +23,9 @@ use crate::providers::Providers;
 /// A CallbackRegistration as the controller's cache holds it.
 #[derive(Clone, Debug)]
 pub struct CachedRegistration {
-    /// Only what the store's keys and the scheduler's references read; everything else is in `packed`.
+    /// Only what the store's keys and the scheduler's references are compared by (name and namespace); everything
+    /// else is in `packed`. The uid and resourceVersion stay out: the store would copy both into every key, where
+    /// nothing reads them (their equality and hash are name and namespace), ~130 bytes per object twice over.
     metadata: ObjectMeta,
     /// The whole object as JSON, LZ4-compressed (with its uncompressed size in front).
     packed: Box<[u8]>,
@@ -68,8 +70,6 @@ impl CachedRegistration {
             metadata: ObjectMeta {
                 name: meta.name.clone(),
                 namespace: meta.namespace.clone(),
-                uid: meta.uid.clone(),
-                resource_version: meta.resource_version.clone(),
                 ..ObjectMeta::default()
             },
             packed: lz4_flex::block::compress_prepend_size_with_dict(&json, DICTIONARY.as_bytes()).into_boxed_slice(),
@@ -203,10 +203,14 @@ mod tests {
         assert_eq!(cached.name_any(), "r0");
         assert_eq!(cached.namespace().as_deref(), Some("shop"));
         let (a, b) = (ObjectRef::from_obj(&cached), ObjectRef::from_obj(&obj));
+        // Equal as keys (name and namespace), and the key carries no copies of the uid and resourceVersion.
         assert_eq!(a.clone().into_kind_unchecked::<CallbackRegistration>(()), b);
+        assert_eq!((a.extra.uid, a.extra.resource_version), (None, None));
+        // Both are still there for the reconciler, in the object it unpacks.
+        let unpacked = cached.unpack().unwrap();
         assert_eq!(
-            (a.extra.uid, a.extra.resource_version),
-            (b.extra.uid, b.extra.resource_version)
+            (unpacked.metadata.uid, unpacked.metadata.resource_version),
+            (obj.metadata.uid.clone(), obj.metadata.resource_version.clone())
         );
         assert_eq!(CachedRegistration::plural(&()), "callbackregistrations");
     }

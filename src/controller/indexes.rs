@@ -88,6 +88,7 @@ pub fn claimant_seen_by_others(providers: &Providers, obj: &CallbackRegistration
         .unwrap_or_default()
         .into_iter()
         .filter(|c| !claims.contains(c))
+        .map(std::sync::Arc::from)
         .collect();
     Claimant {
         held,

@@ -1,28 +1,34 @@
 //! Who owns a provider-side identity when several objects claim it: the oldest claimant (creation time, then uid)
 //! of the same account. Pure: the caller supplies the claimants from the controller's store.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Resource, ResourceExt};
+use smallvec::SmallVec;
 
 use crate::api::CallbackRegistration;
 
 /// One object's claim on provider-side identities.
+///
+/// Strings are shared (`Arc<str>`): the [`ClaimIndex`] holds one claimant per registration for the operator's
+/// lifetime, and interns what many of them spell the same way (namespace, Secret, account) and what its own map is
+/// keyed by (each claim, the name), instead of holding a copy of each per claimant.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Claimant {
-    pub namespace: String,
-    pub name: String,
-    pub uid: String,
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+    pub uid: Arc<str>,
     pub created: Option<Time>,
     /// The credentials Secret's name (same namespace + same Secret = same account for certain).
-    pub secret: String,
+    pub secret: Arc<str>,
     /// The account recorded in status, when the object has synced before.
-    pub account: Option<String>,
-    pub claims: Vec<String>,
+    pub account: Option<Arc<str>>,
+    pub claims: Vec<Arc<str>>,
     /// Identities its recorded registration still holds at the provider that its spec no longer asks for (a URL
     /// change or a removal not done yet): others wait for them only within the account that registration is in.
-    pub held: Vec<String>,
+    pub held: Vec<Arc<str>>,
     /// The object has synced with the provider before (it holds what it claims).
     pub synced: bool,
     /// Its provider's identities are one namespace for every account ([`Provider::IDENTITY_SPANS_ACCOUNTS`]: a
@@ -38,18 +44,19 @@ impl Claimant {
     /// one recorded in status.
     pub fn of(obj: &CallbackRegistration, claims: Vec<String>, account: Option<&str>) -> Claimant {
         Claimant {
-            namespace: obj.namespace().unwrap_or_default(),
-            name: obj.name_any(),
-            uid: obj.uid().unwrap_or_default(),
+            namespace: obj.namespace().unwrap_or_default().into(),
+            name: obj.name_any().into(),
+            uid: obj.uid().unwrap_or_default().into(),
             created: obj.meta().creation_timestamp.clone(),
-            secret: obj.spec.credentials_ref.name.clone(),
-            account: account.map(str::to_string).or_else(|| {
+            secret: obj.spec.credentials_ref.name.as_str().into(),
+            account: account.map(Arc::from).or_else(|| {
                 obj.status
                     .as_ref()
                     .and_then(|s| s.registration.as_ref())
-                    .and_then(|r| r.account.clone())
+                    .and_then(|r| r.account.as_deref())
+                    .map(Arc::from)
             }),
-            claims,
+            claims: claims.into_iter().map(Arc::from).collect(),
             held: Vec::new(),
             synced: obj.status.as_ref().is_some_and(|s| s.applied_hash.is_some()),
             any_account: false,
@@ -65,18 +72,23 @@ impl Claimant {
     }
 
     /// Every identity it is indexed under: what its spec claims and what it still holds.
-    fn all_claims(&self) -> impl Iterator<Item = &String> {
+    fn all_claims(&self) -> impl Iterator<Item = &Arc<str>> {
         self.claims.iter().chain(&self.held)
     }
 
     fn seniority(&self) -> (Option<&Time>, &str) {
-        (self.created.as_ref(), self.uid.as_str())
+        (self.created.as_ref(), &self.uid)
     }
 
     fn same_account(&self, other: &Claimant, my_account: &str) -> bool {
         self.any_account
             || (self.namespace == other.namespace && self.secret == other.secret)
             || other.account.as_deref() == Some(my_account)
+    }
+
+    /// The object's (namespace, name), to wake it.
+    fn object(&self) -> (String, String) {
+        (self.namespace.to_string(), self.name.to_string())
     }
 
     /// Whether two claimants may share an account, judged without reading Secrets: same namespace and Secret, the
@@ -137,7 +149,7 @@ pub fn conflicting_owner<'a>(
                 std::cmp::Ordering::Greater
             }
         })
-        .map(|(o, claim)| (format!("{}/{}", o.namespace, o.name), claim.clone()))
+        .map(|(o, claim)| (format!("{}/{}", o.namespace, o.name), claim.to_string()))
 }
 
 #[cfg(test)]
@@ -149,11 +161,11 @@ mod tests {
         Claimant {
             namespace: "shop".into(),
             name: name.into(),
-            uid: format!("uid-{name}"),
+            uid: format!("uid-{name}").into(),
             created: Some(Time(Timestamp::from_second(created).unwrap())),
             secret: secret.into(),
             account: None,
-            claims: claims.iter().map(|c| c.to_string()).collect(),
+            claims: claims.iter().map(|c| Arc::from(*c)).collect(),
             held: Vec::new(),
             synced: false,
             any_account: false,
@@ -245,10 +257,15 @@ pub struct ClaimIndex {
 
 #[derive(Debug, Default)]
 struct ClaimIndexInner {
-    by_claim: std::collections::HashMap<String, Vec<Arc<Claimant>>>,
-    claimants: std::collections::HashMap<String, Arc<Claimant>>,
+    /// Each key is the string its claimants' `claims`/`held` share. Almost every identity has one claimant, held
+    /// inline.
+    by_claim: HashMap<Arc<str>, SmallVec<[Arc<Claimant>; 1]>>,
+    /// namespace → name → claimant (the keys are the claimant's own strings).
+    claimants: HashMap<Arc<str>, HashMap<Arc<str>, Arc<Claimant>>>,
     /// Owners a younger claimant of theirs wrote over (see [`ClaimIndex::take_contested`]).
-    contested: std::collections::HashSet<String>,
+    contested: HashSet<String>,
+    /// Namespaces, Secret names and accounts: few distinct values, each spelled by many claimants.
+    strings: HashSet<Arc<str>>,
 }
 
 fn key_of(namespace: &str, name: &str) -> String {
@@ -261,10 +278,11 @@ impl ClaimIndex {
     /// the next claimant takes over now, not at its next resync).
     pub fn upsert(&self, claimant: Claimant) -> Vec<(String, String)> {
         let mut inner = self.inner.lock().expect("claim index lock");
-        let key = key_of(&claimant.namespace, &claimant.name);
+        let claimant = inner.intern(claimant);
+        let (namespace, name) = (claimant.namespace.clone(), claimant.name.clone());
         // Most watch events (status writes) change nothing that decides ownership: re-trigger nobody then, or
         // every status write at scale would wake other objects (and race their own status writes).
-        let previous = inner.claimants.get(&key).cloned();
+        let previous = inner.get(&namespace, &name).cloned();
         let unchanged = previous.as_ref().is_some_and(|previous| {
             previous.uid == claimant.uid
                 && previous.claims == claimant.claims
@@ -283,17 +301,17 @@ impl ClaimIndex {
         });
         let mut woken = match (&previous, released) {
             (Some(previous), true) => inner
-                .remove(&key)
+                .remove(&namespace, &name)
                 .into_iter()
                 .filter(|o| o.uid != previous.uid)
                 .collect(),
             _ => {
-                inner.remove(&key);
+                inner.remove(&namespace, &name);
                 Vec::new()
             }
         }
         .into_iter()
-        .map(|o: Arc<Claimant>| (o.namespace.clone(), o.name.clone()))
+        .map(|o: Arc<Claimant>| o.object())
         .collect::<Vec<_>>();
         let claimant = Arc::new(claimant);
         let mut behind_an_older = false;
@@ -310,7 +328,7 @@ impl ClaimIndex {
                     entry
                         .iter()
                         .filter(|o| o.is_older(&claimant) && o.maybe_same_account(&claimant))
-                        .map(|o| (o.namespace.clone(), o.name.clone())),
+                        .map(|o| o.object()),
                 );
                 let mut older = entry
                     .iter()
@@ -323,13 +341,13 @@ impl ClaimIndex {
                 // the owner is woken too, to read again and repair what the younger wrote over — or, where
                 // nothing can be read (edna), to write its own state again.
                 if claimant.synced {
-                    contested.extend(older.map(|o| (o.namespace.clone(), o.name.clone())));
+                    contested.extend(older.map(|o| o.object()));
                 }
                 if entry
                     .iter()
                     .any(|o| o.synced && o.is_older(&claimant) && o.maybe_same_account(&claimant))
                 {
-                    contested.push((claimant.namespace.clone(), claimant.name.clone()));
+                    contested.push(claimant.object());
                 }
             }
             entry.push(Arc::clone(&claimant));
@@ -340,13 +358,13 @@ impl ClaimIndex {
         // once), and nothing else would wake it — the older one's status write came first (soak seed 7: two
         // envelope objects in two namespaces both Synced on one callback).
         if behind_an_older {
-            woken.push((claimant.namespace.clone(), claimant.name.clone()));
+            woken.push(claimant.object());
         }
         for (namespace, name) in contested {
             inner.contested.insert(key_of(&namespace, &name));
             woken.push((namespace, name));
         }
-        inner.claimants.insert(key, claimant);
+        inner.claimants.entry(namespace).or_default().insert(name, claimant);
         woken.sort();
         woken.dedup();
         woken
@@ -356,16 +374,11 @@ impl ClaimIndex {
     /// replaced it); returns the claimants that shared a claim with it, so the next one takes over at once.
     pub fn remove(&self, namespace: &str, name: &str, uid: &str) -> Vec<(String, String)> {
         let mut inner = self.inner.lock().expect("claim index lock");
-        let key = key_of(namespace, name);
-        if inner.claimants.get(&key).is_none_or(|c| c.uid != uid) {
+        if inner.get(namespace, name).is_none_or(|c| &*c.uid != uid) {
             return Vec::new();
         }
-        inner.contested.remove(&key);
-        let mut woken: Vec<(String, String)> = inner
-            .remove(&key)
-            .into_iter()
-            .map(|o| (o.namespace.clone(), o.name.clone()))
-            .collect();
+        inner.contested.remove(&key_of(namespace, name));
+        let mut woken: Vec<(String, String)> = inner.remove(namespace, name).into_iter().map(|o| o.object()).collect();
         woken.sort();
         woken.dedup();
         woken
@@ -379,7 +392,7 @@ impl ClaimIndex {
     }
 
     /// Every other claimant sharing at least one of `claims`.
-    pub fn sharing(&self, claims: &[String]) -> Vec<Arc<Claimant>> {
+    pub fn sharing(&self, claims: &[Arc<str>]) -> Vec<Arc<Claimant>> {
         let inner = self.inner.lock().expect("claim index lock");
         let mut out: Vec<Arc<Claimant>> = Vec::new();
         for claim in claims {
@@ -394,16 +407,70 @@ impl ClaimIndex {
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.inner.lock().expect("claim index lock").claimants.len()
+        self.inner
+            .lock()
+            .expect("claim index lock")
+            .claimants
+            .values()
+            .map(HashMap::len)
+            .sum()
+    }
+
+    /// How many distinct strings the index holds for namespaces, Secrets and accounts.
+    #[cfg(test)]
+    fn interned(&self) -> usize {
+        self.inner.lock().expect("claim index lock").strings.len()
     }
 }
 
 impl ClaimIndexInner {
-    /// Removes the claimant under `key`; returns the others that shared one of its claims (same account possible).
-    fn remove(&mut self, key: &str) -> Vec<Arc<Claimant>> {
-        let Some(gone) = self.claimants.remove(key) else {
+    fn get(&self, namespace: &str, name: &str) -> Option<&Arc<Claimant>> {
+        self.claimants.get(namespace)?.get(name)
+    }
+
+    /// `claimant` with its strings shared with what the index already holds: each claim with the key of its entry,
+    /// namespace, Secret and account with every other claimant spelling them the same.
+    fn intern(&mut self, mut claimant: Claimant) -> Claimant {
+        // Strings nobody holds any more (their claimants gone) are dropped once they are the larger part.
+        let live: usize = self.claimants.values().map(HashMap::len).sum();
+        if self.strings.len() > 2 * live + 64 {
+            self.strings.retain(|s| Arc::strong_count(s) > 1);
+        }
+        claimant.namespace = self.shared(claimant.namespace);
+        claimant.secret = self.shared(claimant.secret);
+        claimant.account = claimant.account.map(|account| self.shared(account));
+        for claim in claimant.claims.iter_mut().chain(claimant.held.iter_mut()) {
+            if let Some((key, _)) = self.by_claim.get_key_value(claim) {
+                *claim = key.clone();
+            }
+        }
+        claimant.claims.shrink_to_fit();
+        claimant.held.shrink_to_fit();
+        claimant
+    }
+
+    fn shared(&mut self, s: Arc<str>) -> Arc<str> {
+        match self.strings.get(&s) {
+            Some(held) => held.clone(),
+            None => {
+                self.strings.insert(s.clone());
+                s
+            }
+        }
+    }
+
+    /// Removes the claimant `namespace/name`; returns the others that shared one of its claims (same account
+    /// possible).
+    fn remove(&mut self, namespace: &str, name: &str) -> Vec<Arc<Claimant>> {
+        let Some(names) = self.claimants.get_mut(namespace) else {
             return Vec::new();
         };
+        let Some(gone) = names.remove(name) else {
+            return Vec::new();
+        };
+        if names.is_empty() {
+            self.claimants.remove(namespace);
+        }
         let mut sharing = Vec::new();
         for claim in gone.all_claims() {
             if let Some(list) = self.by_claim.get_mut(claim) {
@@ -431,7 +498,7 @@ mod index_tests {
             created: Some(Time(Timestamp::from_second(created).unwrap())),
             secret: "s".into(),
             account: None,
-            claims: claims.iter().map(|c| c.to_string()).collect(),
+            claims: claims.iter().map(|c| Arc::from(*c)).collect(),
             held: Vec::new(),
             synced: false,
             any_account: false,
@@ -447,6 +514,45 @@ mod index_tests {
             vec![("ns".to_string(), "young".to_string())]
         );
         assert_eq!(index.sharing(&["x".into()]).len(), 2);
+    }
+
+    #[test]
+    fn what_many_claimants_spell_alike_is_held_once_and_dropped_with_them() {
+        let index = ClaimIndex::default();
+        for i in 0..100 {
+            let name = format!("c{i}");
+            index.upsert(Claimant {
+                account: Some("acct".into()),
+                ..claimant(&name, i, &["shared"])
+            });
+        }
+        // "ns", "s" and "acct", whatever the number of claimants.
+        assert_eq!(index.interned(), 3);
+        let sharing = index.sharing(&["shared".into()]);
+        assert_eq!(sharing.len(), 100);
+        assert!(
+            sharing
+                .windows(2)
+                .all(|pair| Arc::ptr_eq(&pair[0].namespace, &pair[1].namespace)
+                    && Arc::ptr_eq(&pair[0].account.clone().unwrap(), &pair[1].account.clone().unwrap())
+                    && Arc::ptr_eq(&pair[0].claims[0], &pair[1].claims[0]))
+        );
+        for i in 0..100 {
+            let name = format!("c{i}");
+            index.remove("ns", &name, &name);
+        }
+        // Claimants come and go in ever new namespaces: the strings of those gone do not pile up.
+        for i in 0..500 {
+            let name = format!("d{i}");
+            let namespace = format!("ns{i}");
+            index.upsert(Claimant {
+                namespace: namespace.as_str().into(),
+                ..claimant(&name, i, &["other"])
+            });
+            index.remove(&namespace, &name, &name);
+        }
+        assert!(index.interned() <= 2 * index.len() + 64 + 2, "{}", index.interned());
+        assert_eq!(index.len(), 0);
     }
 
     #[test]
@@ -469,7 +575,7 @@ mod retrigger_tests {
         Claimant {
             namespace: ns.into(),
             name: name.into(),
-            uid: format!("{ns}/{name}"),
+            uid: format!("{ns}/{name}").into(),
             created: Some(Time(Timestamp::from_second(created).unwrap())),
             secret: "s".into(),
             account: None,

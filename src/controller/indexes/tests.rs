@@ -76,7 +76,7 @@ fn the_owner_deleted_wakes_the_younger_claimant_after_leaving_the_index() {
     assert_eq!(woken, vec![ObjectRef::new("young").within("shop")]);
     // What the woken claimant's gate reads: the owner is gone before it is woken.
     let left = indexes.claims.sharing(&["mail url https://a/x".into()]);
-    assert!(left.iter().all(|c| c.name == "young"), "{left:?}");
+    assert!(left.iter().all(|c| &*c.name == "young"), "{left:?}");
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn an_owner_moving_to_another_url_keeps_claiming_the_old_one_until_its_status_dr
         "the spec moved, the webhook at https://a/x is still the owner's: nobody is woken yet"
     );
     let sharing = indexes.claims.sharing(&["mail url https://a/x".into()]);
-    assert!(sharing.iter().any(|c| c.name == "owner"), "{sharing:?}");
+    assert!(sharing.iter().any(|c| &*c.name == "owner"), "{sharing:?}");
 
     let synced = with_registration(webhook("owner", 1, "https://a/y"), &["https://a/y"]);
     assert_eq!(

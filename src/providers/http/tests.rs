@@ -64,11 +64,18 @@ async fn redirects_are_not_followed_and_name_the_target_host() {
 async fn a_huge_body_is_refused_without_reading_it() {
     let sim = simulator().await;
     let http = client(Duration::from_secs(10));
+    let body = 300 * 1024 * 1024;
     sim.inject(Fault::huge_body_mib(300), 1);
-    let started = Instant::now();
     let err = get(&http, &sim).await.unwrap_err();
     assert_eq!(err.reason(), Reason::ProviderResponseTooLarge, "{err}");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    // Refused once the cap was read, not after the whole body: what the simulator wrote is the part read plus what
+    // the loopback sockets between them buffer (a few MiB), a small part of the 300 MiB. (Counted in bytes rather
+    // than timed: a loaded machine makes any time bound flaky.)
+    let written = sim.streamed_bytes();
+    assert!(
+        written < body / 8,
+        "{written} of {body} bytes written before the refusal"
+    );
     // The connection is usable again afterwards (a fresh one: the refused one was dropped).
     assert!(get(&http, &sim).await.is_ok());
 }

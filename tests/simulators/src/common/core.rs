@@ -122,6 +122,12 @@ impl SimCore {
         self.shutdown.clone()
     }
 
+    /// Bytes of generated bodies ([`Fault::HugeBody`](super::Fault::HugeBody), [`Fault::SlowDrip`](super::Fault::SlowDrip))
+    /// written so far: a client that refuses a huge body without reading it leaves this far below the body's size.
+    pub fn streamed_bytes(&self) -> u64 {
+        self.generator.written()
+    }
+
     /// All recorded calls, oldest first (at most [`LOG_CAPACITY`](super::LOG_CAPACITY)).
     pub fn requests(&self) -> Vec<RequestRecord> {
         lock(&self.log).records()

@@ -71,6 +71,10 @@ macro_rules! impl_sim_controls {
             pub fn inject_for(&self, op: &str, fault: $crate::common::Fault, times: u32) {
                 self.core.inject_for(op, fault, times)
             }
+            /// Bytes of generated (huge or dripped) bodies written so far.
+            pub fn streamed_bytes(&self) -> u64 {
+                self.core.streamed_bytes()
+            }
             /// Drop pending faults.
             pub fn clear_faults(&self) {
                 self.core.clear_faults()

@@ -10,6 +10,8 @@
 //! generator's task ends. Nothing is buffered beyond the sockets' windows.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -34,10 +36,11 @@ pub(crate) enum Pace {
     Drip(u64),
 }
 
-/// One simulator's generator: its address, and a client to read from it.
+/// One simulator's generator: its address, a client to read from it, and how many body bytes it has written.
 pub(crate) struct Generator {
     addr: SocketAddr,
     client: reqwest::Client,
+    written: Arc<AtomicU64>,
 }
 
 impl Generator {
@@ -45,6 +48,8 @@ impl Generator {
     async fn start(shutdown: Shutdown) -> std::io::Result<Generator> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
+        let written = Arc::new(AtomicU64::new(0));
+        let counter = written.clone();
         tokio::spawn(async move {
             loop {
                 let stream = tokio::select! {
@@ -55,10 +60,11 @@ impl Generator {
                     },
                 };
                 let stop = shutdown.clone();
+                let counter = counter.clone();
                 tokio::spawn(async move {
                     tokio::select! {
                         _ = stop.wait() => {}
-                        _ = serve_one(stream) => {}
+                        _ = serve_one(stream, &counter) => {}
                     }
                 });
             }
@@ -67,7 +73,13 @@ impl Generator {
             .no_proxy()
             .build()
             .map_err(std::io::Error::other)?;
-        Ok(Generator { addr, client })
+        Ok(Generator { addr, client, written })
+    }
+
+    /// Body bytes written to the sockets so far, over every answer: what a reader took, plus at most what the
+    /// sockets between the generator and the reader buffer.
+    pub(crate) fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
     }
 
     /// A `200 application/json` answer whose body of `total` bytes comes from the generator.
@@ -93,6 +105,11 @@ impl LazyGenerator {
     pub(crate) async fn get(&self, shutdown: &Shutdown) -> std::io::Result<&Generator> {
         self.0.get_or_try_init(|| Generator::start(shutdown.clone())).await
     }
+
+    /// [`Generator::written`], 0 before its first use.
+    pub(crate) fn written(&self) -> u64 {
+        self.0.get().map_or(0, Generator::written)
+    }
 }
 
 /// Byte `pos` of a body of `total` bytes: a JSON-looking prefix, `a` filler, a closing suffix
@@ -112,7 +129,7 @@ fn fill(buf: &mut [u8], pos: u64, total: u64) {
 }
 
 /// Read the request head (`GET /<total>/<bytes_per_sec> ...`), then write the chunked answer.
-async fn serve_one(mut stream: TcpStream) -> std::io::Result<()> {
+async fn serve_one(mut stream: TcpStream, written: &AtomicU64) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut head = Vec::with_capacity(512);
     let mut byte = [0u8; 256];
@@ -148,6 +165,7 @@ async fn serve_one(mut stream: TcpStream) -> std::io::Result<()> {
         fill(&mut buf[..n], pos, total);
         stream.write_all(format!("{n:x}\r\n").as_bytes()).await?;
         stream.write_all(&buf[..n]).await?;
+        written.fetch_add(n as u64, Ordering::Relaxed);
         stream.write_all(b"\r\n").await?;
         pos += n as u64;
         if !pause.is_zero() {

@@ -145,11 +145,10 @@ async fn abandon<P: Provider>(obj: &CallbackRegistration, ctx: &Context, reason:
         "cleanup abandoned"
     );
     publish(
-        &ctx.recorder,
+        &ctx.events,
         obj,
         vec![event(EventType::Warning, EventReason::CleanupAbandoned, note)],
-    )
-    .await;
+    );
 }
 
 /// Removes the registration at the provider (policy `Delete`) unless another object owns it or the user asked to
@@ -213,7 +212,7 @@ async fn cleanup_with<P: Provider>(
 
 /// Lets the object go with nothing removed at the provider, and a Normal Event saying why.
 async fn leave_be(ctx: &Context, obj: &CallbackRegistration, reason: EventReason, note: String) {
-    publish(&ctx.recorder, obj, vec![event(EventType::Normal, reason, note)]).await;
+    publish(&ctx.events, obj, vec![event(EventType::Normal, reason, note)]);
 }
 
 async fn remove_at_provider<P: Provider>(
@@ -245,16 +244,15 @@ async fn remove_at_provider<P: Provider>(
                 .into_iter()
                 .map(|c| event(EventType::Normal, c.reason, c.message))
                 .collect();
-            publish(&ctx.recorder, obj, events).await;
+            publish(&ctx.events, obj, events);
             Ok(())
         }
         Ok(Removal::Unsupported(note)) => {
             publish(
-                &ctx.recorder,
+                &ctx.events,
                 obj,
                 vec![event(EventType::Warning, EventReason::RemoteDeletionUnsupported, note)],
-            )
-            .await;
+            );
             Ok(())
         }
         Err(err) if err.class() == ErrorClass::Permanent => {

@@ -1,10 +1,8 @@
 //! Events: on provider-side mutations and on Ready transitions, never on a no-op resync.
 
-use kube::Resource;
 use kube::runtime::events::{Event, EventType};
 
-use super::recorder::EventRecorder;
-use tracing::warn;
+use super::event_queue::EventQueue;
 
 use super::conditions::Verdict;
 use crate::api::{CallbackRegistration, EventReason};
@@ -57,14 +55,10 @@ fn ready_status(verdict: &Verdict) -> &'static str {
     }
 }
 
-/// Publishes events; a failure to publish is logged, never fails the reconciliation.
-pub async fn publish(recorder: &EventRecorder, obj: &CallbackRegistration, events: Vec<Event>) {
-    let reference = obj.object_ref(&());
-    for event in events {
-        if let Err(err) = recorder.publish(&event, &reference).await {
-            warn!(reason = %event.reason, error = %err, "publishing an Event failed");
-        }
-    }
+/// Hands `events` about `obj` to the queue that publishes them (`event_queue.rs`): never waits, never fails the
+/// reconciliation.
+pub fn publish(queue: &EventQueue, obj: &CallbackRegistration, events: Vec<Event>) {
+    queue.publish(obj, events);
 }
 
 /// A single Warning or Normal event, for cleanup paths.

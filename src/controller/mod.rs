@@ -9,6 +9,7 @@ mod change_filter;
 mod cleanup;
 mod conditions;
 mod decode;
+mod event_queue;
 mod events;
 mod finalizer_added;
 mod gates;
@@ -59,7 +60,8 @@ pub struct Settings {
 /// Shared by every reconciliation.
 pub struct Context {
     pub client: kube::Client,
-    pub recorder: recorder::EventRecorder,
+    /// Where passes hand their Events (published in the background by the recorder).
+    pub events: event_queue::EventQueue,
     pub metrics: Metrics,
     pub providers: Providers,
     pub settings: Settings,

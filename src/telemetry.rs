@@ -74,7 +74,6 @@ pub struct Metrics {
     leader: Gauge,
     malformed_objects: Counter,
     cleanup_abandoned: Family<AbandonedLabels, Counter>,
-    events_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -162,12 +161,6 @@ impl Metrics {
              (deadline, annotation, rejected)",
             cleanup_abandoned.clone(),
         );
-        let events_dropped = Counter::default();
-        registry.register(
-            "events_dropped",
-            "Events not published because the queue to the apiserver was full (the apiserver fell behind for long)",
-            events_dropped.clone(),
-        );
         Metrics {
             registry: Arc::new(registry),
             reconciliations,
@@ -183,7 +176,6 @@ impl Metrics {
             leader,
             malformed_objects,
             cleanup_abandoned,
-            events_dropped,
         }
     }
 
@@ -284,10 +276,6 @@ impl Metrics {
                 })
                 .set(n);
         }
-    }
-
-    pub fn events_dropped(&self, n: usize) {
-        self.events_dropped.inc_by(n as u64);
     }
 
     pub fn malformed_object(&self) {

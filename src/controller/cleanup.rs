@@ -145,10 +145,11 @@ async fn abandon<P: Provider>(obj: &CallbackRegistration, ctx: &Context, reason:
         "cleanup abandoned"
     );
     publish(
-        &ctx.events,
+        &ctx.recorder,
         obj,
         vec![event(EventType::Warning, EventReason::CleanupAbandoned, note)],
-    );
+    )
+    .await;
 }
 
 /// Removes the registration at the provider (policy `Delete`) unless another object owns it or the user asked to
@@ -212,7 +213,7 @@ async fn cleanup_with<P: Provider>(
 
 /// Lets the object go with nothing removed at the provider, and a Normal Event saying why.
 async fn leave_be(ctx: &Context, obj: &CallbackRegistration, reason: EventReason, note: String) {
-    publish(&ctx.events, obj, vec![event(EventType::Normal, reason, note)]);
+    publish(&ctx.recorder, obj, vec![event(EventType::Normal, reason, note)]).await;
 }
 
 async fn remove_at_provider<P: Provider>(
@@ -244,15 +245,16 @@ async fn remove_at_provider<P: Provider>(
                 .into_iter()
                 .map(|c| event(EventType::Normal, c.reason, c.message))
                 .collect();
-            publish(&ctx.events, obj, events);
+            publish(&ctx.recorder, obj, events).await;
             Ok(())
         }
         Ok(Removal::Unsupported(note)) => {
             publish(
-                &ctx.events,
+                &ctx.recorder,
                 obj,
                 vec![event(EventType::Warning, EventReason::RemoteDeletionUnsupported, note)],
-            );
+            )
+            .await;
             Ok(())
         }
         Err(err) if err.class() == ErrorClass::Permanent => {

@@ -1,8 +1,10 @@
 //! Events: on provider-side mutations and on Ready transitions, never on a no-op resync.
 
+use kube::Resource;
 use kube::runtime::events::{Event, EventType};
 
-use super::event_queue::EventQueue;
+use super::recorder::EventRecorder;
+use tracing::warn;
 
 use super::conditions::Verdict;
 use crate::api::{CallbackRegistration, EventReason};
@@ -55,10 +57,14 @@ fn ready_status(verdict: &Verdict) -> &'static str {
     }
 }
 
-/// Hands `events` about `obj` to the queue that publishes them (`event_queue.rs`): never waits, never fails the
-/// reconciliation.
-pub fn publish(queue: &EventQueue, obj: &CallbackRegistration, events: Vec<Event>) {
-    queue.publish(obj, events);
+/// Publishes events; a failure to publish is logged, never fails the reconciliation.
+pub async fn publish(recorder: &EventRecorder, obj: &CallbackRegistration, events: Vec<Event>) {
+    let reference = obj.object_ref(&());
+    for event in events {
+        if let Err(err) = recorder.publish(&event, &reference).await {
+            warn!(reason = %event.reason, error = %err, "publishing an Event failed");
+        }
+    }
 }
 
 /// A single Warning or Normal event, for cleanup paths.

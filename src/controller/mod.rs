@@ -9,7 +9,6 @@ mod change_filter;
 mod cleanup;
 mod conditions;
 mod decode;
-mod event_queue;
 mod events;
 mod finalizer_added;
 mod gates;
@@ -60,8 +59,7 @@ pub struct Settings {
 /// Shared by every reconciliation.
 pub struct Context {
     pub client: kube::Client,
-    /// Where passes hand their Events (published in the background by the recorder).
-    pub events: event_queue::EventQueue,
+    pub recorder: recorder::EventRecorder,
     pub metrics: Metrics,
     pub providers: Providers,
     pub settings: Settings,

@@ -183,7 +183,7 @@ pub async fn run_controller(
 
     let context = Arc::new(Context {
         client: client.clone(),
-        events: super::event_queue::EventQueue::start(recorder, metrics.clone()),
+        recorder,
         metrics: metrics.clone(),
         providers: providers.clone(),
         backoff: Backoff::new(options.settings.backoff_base, options.settings.backoff_max),

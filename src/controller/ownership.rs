@@ -439,6 +439,14 @@ impl ClaimIndexInner {
         claimant.namespace = self.shared(claimant.namespace);
         claimant.secret = self.shared(claimant.secret);
         claimant.account = claimant.account.map(|account| self.shared(account));
+        // The name map keeps the key it was first given (a map insert replaces the value only): share that one.
+        if let Some((name, _)) = self
+            .claimants
+            .get(&claimant.namespace)
+            .and_then(|names| names.get_key_value(&claimant.name))
+        {
+            claimant.name = name.clone();
+        }
         for claim in claimant.claims.iter_mut().chain(claimant.held.iter_mut()) {
             if let Some((key, _)) = self.by_claim.get_key_value(claim) {
                 *claim = key.clone();
@@ -528,6 +536,17 @@ mod index_tests {
         }
         // "ns", "s" and "acct", whatever the number of claimants.
         assert_eq!(index.interned(), 3);
+        // An update of a claimant shares the name its map entry is keyed by.
+        index.upsert(Claimant {
+            account: Some("acct".into()),
+            synced: true,
+            ..claimant("c0", 0, &["shared"])
+        });
+        {
+            let inner = index.inner.lock().unwrap();
+            let (key, held) = inner.claimants["ns"].get_key_value("c0").unwrap();
+            assert!(Arc::ptr_eq(key, &held.name));
+        }
         let sharing = index.sharing(&["shared".into()]);
         assert_eq!(sharing.len(), 100);
         assert!(

@@ -262,6 +262,8 @@ struct ClaimIndexInner {
     by_claim: HashMap<Arc<str>, SmallVec<[Arc<Claimant>; 1]>>,
     /// namespace → name → claimant (the keys are the claimant's own strings).
     claimants: HashMap<Arc<str>, HashMap<Arc<str>, Arc<Claimant>>>,
+    /// How many claimants `claimants` holds (kept, not summed: interning reads it on every watch event).
+    live: usize,
     /// Owners a younger claimant of theirs wrote over (see [`ClaimIndex::take_contested`]).
     contested: HashSet<String>,
     /// Namespaces, Secret names and accounts: few distinct values, each spelled by many claimants.
@@ -364,7 +366,7 @@ impl ClaimIndex {
             inner.contested.insert(key_of(&namespace, &name));
             woken.push((namespace, name));
         }
-        inner.claimants.entry(namespace).or_default().insert(name, claimant);
+        inner.insert(namespace, name, claimant);
         woken.sort();
         woken.dedup();
         woken
@@ -407,13 +409,7 @@ impl ClaimIndex {
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.inner
-            .lock()
-            .expect("claim index lock")
-            .claimants
-            .values()
-            .map(HashMap::len)
-            .sum()
+        self.inner.lock().expect("claim index lock").live
     }
 
     /// How many distinct strings the index holds for namespaces, Secrets and accounts.
@@ -424,6 +420,19 @@ impl ClaimIndex {
 }
 
 impl ClaimIndexInner {
+    /// Adds `claimant` under `namespace/name` (removed first by every caller: the entry's key is its own name string).
+    fn insert(&mut self, namespace: Arc<str>, name: Arc<str>, claimant: Arc<Claimant>) {
+        if self
+            .claimants
+            .entry(namespace)
+            .or_default()
+            .insert(name, claimant)
+            .is_none()
+        {
+            self.live += 1;
+        }
+    }
+
     fn get(&self, namespace: &str, name: &str) -> Option<&Arc<Claimant>> {
         self.claimants.get(namespace)?.get(name)
     }
@@ -432,21 +441,12 @@ impl ClaimIndexInner {
     /// namespace, Secret and account with every other claimant spelling them the same.
     fn intern(&mut self, mut claimant: Claimant) -> Claimant {
         // Strings nobody holds any more (their claimants gone) are dropped once they are the larger part.
-        let live: usize = self.claimants.values().map(HashMap::len).sum();
-        if self.strings.len() > 2 * live + 64 {
+        if self.strings.len() > 2 * self.live + 64 {
             self.strings.retain(|s| Arc::strong_count(s) > 1);
         }
         claimant.namespace = self.shared(claimant.namespace);
         claimant.secret = self.shared(claimant.secret);
         claimant.account = claimant.account.map(|account| self.shared(account));
-        // The name map keeps the key it was first given (a map insert replaces the value only): share that one.
-        if let Some((name, _)) = self
-            .claimants
-            .get(&claimant.namespace)
-            .and_then(|names| names.get_key_value(&claimant.name))
-        {
-            claimant.name = name.clone();
-        }
         for claim in claimant.claims.iter_mut().chain(claimant.held.iter_mut()) {
             if let Some((key, _)) = self.by_claim.get_key_value(claim) {
                 *claim = key.clone();
@@ -479,6 +479,7 @@ impl ClaimIndexInner {
         if names.is_empty() {
             self.claimants.remove(namespace);
         }
+        self.live -= 1;
         let mut sharing = Vec::new();
         for claim in gone.all_claims() {
             if let Some(list) = self.by_claim.get_mut(claim) {
@@ -536,7 +537,7 @@ mod index_tests {
         }
         // "ns", "s" and "acct", whatever the number of claimants.
         assert_eq!(index.interned(), 3);
-        // An update of a claimant shares the name its map entry is keyed by.
+        // An update of a claimant shares the name its map entry is keyed by (upsert removes the entry first).
         index.upsert(Claimant {
             account: Some("acct".into()),
             synced: true,

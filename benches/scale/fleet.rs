@@ -298,11 +298,11 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
     }
     let peak_rss: u64 = peaks.iter().sum();
 
-    // At rest: three resync intervals with nothing to do; CPU over the last 60 s of it. The null controller has no
+    // At rest (`--rest`, 3 min by default) with nothing to do; CPU over the last 60 s of it. The null controller has no
     // rest to measure.
     let writes_before = provider_writes(&calls_at_ready);
     let rest = match subject {
-        Subject::Operator { .. } => options.rest.unwrap_or(options.resync * 3),
+        Subject::Operator { .. } => options.rest,
         Subject::Null => Duration::ZERO,
     };
     let cpu_window = rest.min(Duration::from_secs(60));

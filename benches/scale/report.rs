@@ -91,7 +91,7 @@ pub fn print_table(options: &Options, all: &[Figures], nulls: &[Figures]) {
         options.concurrency,
         options.namespaces,
         humantime::format_duration(options.resync),
-        humantime::format_duration(options.rest.unwrap_or(options.resync * 3)),
+        humantime::format_duration(options.rest),
         options.shards,
     );
     let null_of = |f: &Figures| nulls.iter().find(|null| null.n == f.n);

@@ -10,7 +10,6 @@ mod cleanup;
 mod conditions;
 mod decode;
 mod events;
-mod finalizer_added;
 mod gates;
 mod guard;
 mod indexes;
@@ -29,6 +28,7 @@ mod secret_index;
 mod secrets;
 mod shard;
 mod status;
+mod written_copies;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,8 +75,8 @@ pub struct Context {
     guard: Option<Arc<guard::BindingGuard>>,
     /// What `/livez` reads: reconciliations in flight, work waiting.
     progress: Progress,
-    /// Copies the finalizer was just added to, so a second pass over one waits for the watch instead of patching again.
-    finalizer_added: finalizer_added::FinalizerAdded,
+    /// Copies a pass just wrote the finalizer or status from, so a second pass over one does not write again.
+    written: Arc<written_copies::WrittenCopies>,
 }
 
 /// Errors that end a reconciliation early; provider errors never get here (they become conditions).

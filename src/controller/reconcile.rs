@@ -23,11 +23,11 @@ use super::backoff::jittered;
 use super::cached::CachedRegistration;
 use super::conditions::{Verdict, ready_state};
 use super::events::{events_for, publish};
-use super::finalizer_added::FinalizerAdded;
 use super::gates::{Admitted, BlockClass, Blocked, Gatekeeper, admit};
 use super::ownership::{Claimant, conflicting_owner};
 use super::secrets::NamespaceSecrets;
 use super::status::{PassResult, Synced, next_status};
+use super::written_copies::{Freshness, STALE_RETRY, WrittenCopies};
 use super::{Context, Error};
 use crate::api::{CallbackRegistration, EventReason, FINALIZER, ManagementPolicy, Reason};
 use crate::providers::{
@@ -50,12 +50,19 @@ pub async fn reconcile(obj: Arc<CachedRegistration>, ctx: Arc<Context>) -> Resul
         // Before the finalizer goes on: cleanup must keep its permissions if the namespace is deleted.
         guard.ensure(&namespace).await;
     }
-    if ctx.finalizer_added.awaits_watch(&obj) {
-        // The pass before added the finalizer to this very copy; the watch brings the patched object and wakes it.
-        debug!(name = %obj.name_any(), "finalizer already added to this copy; waiting for the watch to catch up");
-        return Ok(Action::await_change());
+    // A pass before this one wrote from this very copy; the watch has not delivered the write yet (`written_copies.rs`).
+    match ctx.written.check(&obj) {
+        Freshness::Fresh => {}
+        Freshness::AwaitWatch => {
+            debug!(name = %obj.name_any(), "finalizer already added to this copy; waiting for the watch to catch up");
+            return Ok(Action::await_change());
+        }
+        Freshness::RetrySoon => {
+            debug!(name = %obj.name_any(), "status already written from this copy; retrying once the watch caught up");
+            return Ok(Action::requeue(STALE_RETRY));
+        }
     }
-    let adds_finalizer = FinalizerAdded::would_add(&obj).then(|| obj.clone());
+    let adds_finalizer = WrittenCopies::would_add_finalizer(&obj).then(|| obj.clone());
     let api: Api<CallbackRegistration> = Api::namespaced(ctx.client.clone(), &namespace);
     let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
@@ -66,7 +73,7 @@ pub async fn reconcile(obj: Arc<CachedRegistration>, ctx: Arc<Context>) -> Resul
     .await
     .map_err(|err| Error::Finalizer(Box::new(err)));
     if let (Some(copy), Ok(_)) = (&adds_finalizer, &result) {
-        ctx.finalizer_added.added(copy);
+        ctx.written.finalizer_added(copy);
     }
     ctx.metrics.reconciled(result.is_ok(), started.elapsed().as_secs_f64());
     result
@@ -452,6 +459,7 @@ async fn write_status(
         &Patch::Apply(&patch),
     )
     .await?;
+    ctx.written.status_written(obj);
     ctx.metrics.status_written();
     Ok(())
 }

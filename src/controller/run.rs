@@ -30,6 +30,7 @@ use super::recorder::EventRecorder;
 use super::relist::{Listed, Sweep, WatchBackoff};
 use super::resync::ResyncQueue;
 use super::secret_cache::SecretCache;
+use super::written_copies::WrittenCopies;
 use super::{Context, Settings};
 use crate::api::CallbackRegistration;
 use crate::providers::Providers;
@@ -80,6 +81,8 @@ pub async fn run_controller(
     let (retrigger, retriggered) = futures::channel::mpsc::unbounded::<ObjectRef<CallbackRegistration>>();
     let resync = Arc::new(ResyncQueue::default());
     let wake_filter = Arc::new(ChangeFilter::default());
+    let written = Arc::new(WrittenCopies::default());
+    let watched_written = written.clone();
     let guard = options
         .guard_binding
         .clone()
@@ -147,10 +150,17 @@ pub async fn run_controller(
             for woken in index.observe(event) {
                 let _ = woken_retrigger.unbounded_send(woken);
             }
-            if let WatchEvent::Delete(obj) = event {
-                deleted_filter.forget(obj);
-                deleted_resync.cancel(obj);
-                deleted_recorder.forget(&obj.uid().unwrap_or_default());
+            match event {
+                // A version other than the one a pass wrote from ends that memory (`written_copies.rs`).
+                WatchEvent::Apply(obj) => watched_written.observed(obj),
+                WatchEvent::Delete(obj) => {
+                    let uid = obj.uid().unwrap_or_default();
+                    deleted_filter.forget(obj);
+                    deleted_resync.cancel(obj);
+                    deleted_recorder.forget(&uid);
+                    watched_written.forget(&uid);
+                }
+                _ => {}
             }
         }
         Err(err) => warn!(error = %err, "CallbackRegistration watch error"),
@@ -194,7 +204,7 @@ pub async fn run_controller(
         budget: super::budget::WriteBudget::default(),
         guard,
         progress: options.progress.clone(),
-        finalizer_added: Default::default(),
+        written,
     });
 
     let abandon_reasons = super::cleanup::Abandoned::ALL.map(super::cleanup::Abandoned::as_str);

@@ -15,11 +15,13 @@
 //!
 //! Only that exact copy (uid and resourceVersion) is held back: any other version — ours, or a newer one someone
 //! else wrote — is reconciled as usual, and the watch delivering any other version ends the memory, so it holds only
-//! writes in flight.
+//! writes in flight. And only for [`STALE_WINDOW`]: a write the apiserver took without a new version (nothing
+//! changed, e.g. a field an older CRD schema prunes) never brings another copy, and the object must not wait for one
+//! forever.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::{Resource, ResourceExt};
 
@@ -32,6 +34,10 @@ const MAX_REMEMBERED: usize = 10_000;
 /// How soon a pass over a copy older than its own status write is retried: the watch delivers within milliseconds
 /// unless it is reconnecting.
 pub const STALE_RETRY: Duration = Duration::from_secs(1);
+
+/// How long after a write a pass over the copy it was made from is held back; later, the copy is reconciled as usual
+/// (a watch this late has reconnected and relisted, or the write made no new version).
+const STALE_WINDOW: Duration = Duration::from_secs(10);
 
 /// What a pass wrote from a copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,10 +57,19 @@ pub enum Freshness {
     RetrySoon,
 }
 
-/// uid → the resourceVersion of the copy written from, and what was written.
+/// A write made from one copy of an object.
+#[derive(Debug)]
+struct Written {
+    /// The resourceVersion of the copy written from.
+    version: String,
+    wrote: Wrote,
+    at: Instant,
+}
+
+/// uid → the write made from a copy of it.
 #[derive(Debug, Default)]
 pub struct WrittenCopies {
-    written: Mutex<HashMap<String, (String, Wrote)>>,
+    written: Mutex<HashMap<String, Written>>,
 }
 
 /// The copy a pass reads, as far as this decision goes.
@@ -82,15 +97,19 @@ impl<'a> Copy<'a> {
     }
 }
 
-/// Pure: what a pass over `copy` does, given what was written from which version of it (`written`).
-fn freshness(copy: &Copy, written: Option<(&str, Wrote)>) -> Freshness {
+/// Pure: what a pass over `copy` does at `now`, given the write made from a version of it (`written`).
+fn freshness(copy: &Copy, written: Option<&Written>, now: Instant) -> Freshness {
     match written {
-        Some((version, wrote)) if version == copy.resource_version => match wrote {
-            Wrote::Finalizer if copy.adds_finalizer() => Freshness::AwaitWatch,
-            // A deletion is never held back: cleanup reads what it needs from the provider's side.
-            Wrote::Status if !copy.deleting => Freshness::RetrySoon,
-            _ => Freshness::Fresh,
-        },
+        Some(Written { version, wrote, at })
+            if version == copy.resource_version && now.saturating_duration_since(*at) < STALE_WINDOW =>
+        {
+            match wrote {
+                Wrote::Finalizer if copy.adds_finalizer() => Freshness::AwaitWatch,
+                // A deletion is never held back: cleanup reads what it needs from the provider's side.
+                Wrote::Status if !copy.deleting => Freshness::RetrySoon,
+                _ => Freshness::Fresh,
+            }
+        }
         _ => Freshness::Fresh,
     }
 }
@@ -102,8 +121,7 @@ impl WrittenCopies {
             return Freshness::Fresh;
         };
         let mut written = self.lock();
-        let remembered = written.get(copy.uid).map(|(version, wrote)| (version.as_str(), *wrote));
-        let freshness = freshness(&copy, remembered);
+        let freshness = freshness(&copy, written.get(copy.uid), Instant::now());
         if freshness == Freshness::Fresh {
             written.remove(copy.uid);
         }
@@ -133,7 +151,7 @@ impl WrittenCopies {
         let mut written = self.lock();
         if written
             .get(copy.uid)
-            .is_some_and(|(version, _)| version != copy.resource_version)
+            .is_some_and(|w| w.version != copy.resource_version)
         {
             written.remove(copy.uid);
         }
@@ -152,10 +170,15 @@ impl WrittenCopies {
         if written.len() >= MAX_REMEMBERED {
             written.clear();
         }
-        written.insert(copy.uid.to_string(), (copy.resource_version.to_string(), wrote));
+        let entry = Written {
+            version: copy.resource_version.to_string(),
+            wrote,
+            at: Instant::now(),
+        };
+        written.insert(copy.uid.to_string(), entry);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Wrote)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Written>> {
         self.written.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -248,6 +271,35 @@ mod tests {
         let with_status = copy("11", &[FINALIZER]);
         written.status_written(&with_status);
         assert_eq!(written.check(&deleting(with_status)), Freshness::Fresh);
+    }
+
+    #[test]
+    fn a_copy_is_held_back_only_for_a_while_after_the_write() {
+        // A write that made no new version (nothing changed at the apiserver) never brings another copy.
+        let stale = copy("11", &[FINALIZER]);
+        let stale = Copy::of(&stale).unwrap();
+        let at = Instant::now();
+        let written = Written {
+            version: "11".into(),
+            wrote: Wrote::Status,
+            at,
+        };
+        assert_eq!(
+            freshness(&stale, Some(&written), at + STALE_RETRY),
+            Freshness::RetrySoon
+        );
+        assert_eq!(freshness(&stale, Some(&written), at + STALE_WINDOW), Freshness::Fresh);
+        let patched = Written {
+            wrote: Wrote::Finalizer,
+            ..written
+        };
+        let unpatched = copy("11", &[]);
+        let unpatched = Copy::of(&unpatched).unwrap();
+        assert_eq!(freshness(&unpatched, Some(&patched), at), Freshness::AwaitWatch);
+        assert_eq!(
+            freshness(&unpatched, Some(&patched), at + STALE_WINDOW),
+            Freshness::Fresh
+        );
     }
 
     #[test]

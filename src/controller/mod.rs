@@ -28,6 +28,7 @@ mod secret_index;
 mod secrets;
 mod shard;
 mod status;
+mod trigger_queue;
 mod written_copies;
 
 use std::sync::Arc;
@@ -77,6 +78,8 @@ pub struct Context {
     progress: Progress,
     /// Copies a pass just wrote the finalizer or status from, so a second pass over one does not write again.
     written: Arc<written_copies::WrittenCopies>,
+    /// Where triggers wait for a slot (`trigger_queue.rs`): told when a pass starts.
+    triggers: Arc<trigger_queue::TriggerQueue>,
 }
 
 /// Errors that end a reconciliation early; provider errors never get here (they become conditions).

@@ -44,6 +44,12 @@ type Pass<'a> = Pin<Box<dyn Future<Output = Result<Action, Error>> + Send + 'a>>
 pub async fn reconcile(obj: Arc<CachedRegistration>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let _in_flight = super::progress::InFlight::start(&ctx.progress);
+    // The pass reads the newest cached copy: any trigger still waiting for this object is served by it.
+    let meta = obj.meta();
+    ctx.triggers.started(
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default(),
+    );
     let obj = Arc::new(obj.unpack()?);
     let namespace = obj.namespace().ok_or(Error::NoNamespace)?;
     if let Some(guard) = ctx.guard.as_ref().filter(|_| obj.meta().deletion_timestamp.is_none()) {

@@ -30,6 +30,7 @@ use super::recorder::EventRecorder;
 use super::relist::{Listed, Sweep, WatchBackoff};
 use super::resync::ResyncQueue;
 use super::secret_cache::SecretCache;
+use super::trigger_queue::TriggerQueue;
 use super::written_copies::WrittenCopies;
 use super::{Context, Settings};
 use crate::api::CallbackRegistration;
@@ -82,6 +83,9 @@ pub async fn run_controller(
     let resync = Arc::new(ResyncQueue::default());
     let wake_filter = Arc::new(ChangeFilter::default());
     let written = Arc::new(WrittenCopies::default());
+    // Every trigger (watch, Secrets, claim index, resync) waits here, not in the controller's scheduler: twice the
+    // slots are with the controller at once, enough to keep each slot busy.
+    let triggers = Arc::new(TriggerQueue::new(2 * usize::from(options.concurrency.max(1))));
     let watched_written = written.clone();
     let guard = options
         .guard_binding
@@ -189,6 +193,21 @@ pub async fn run_controller(
     .inspect({
         let progress = options.progress.clone();
         move |_| progress.queued()
+    })
+    // Into the trigger queue; nothing reaches the controller's scheduler from here (it polls this stream, which keeps
+    // the watch, the reflector and the indexes running).
+    .filter_map({
+        let triggers = triggers.clone();
+        move |touched| {
+            if let Ok(obj) = &touched {
+                let meta = obj.meta();
+                triggers.push(
+                    meta.namespace.as_deref().unwrap_or_default(),
+                    meta.name.as_deref().unwrap_or_default(),
+                );
+            }
+            futures::future::ready(None::<Result<CachedRegistration, watcher::Error>>)
+        }
     });
 
     let context = Arc::new(Context {
@@ -205,6 +224,7 @@ pub async fn run_controller(
         guard,
         progress: options.progress.clone(),
         written,
+        triggers: triggers.clone(),
     });
 
     let abandon_reasons = super::cleanup::Abandoned::ALL.map(super::cleanup::Abandoned::as_str);
@@ -213,6 +233,7 @@ pub async fn run_controller(
     let resyncs = tokio::spawn(async move { resync.run(retrigger).await });
     let secret_users = indexes.clone();
     let (secret_progress, retrigger_progress) = (options.progress.clone(), options.progress.clone());
+    let (secret_triggers, retriggers, finished) = (triggers.clone(), triggers.clone(), triggers.clone());
     // Secrets as metadata only: values are read at reconcile time, and served again only while this watch reports
     // them unchanged (`secret_cache.rs`). In the label opt-in mode only labelled Secrets are watched (labelling one
     // later is an Added event that wakes its users).
@@ -235,28 +256,46 @@ pub async fn run_controller(
             if !users.is_empty() {
                 secret_progress.queued();
             }
-            users
-                .into_iter()
-                .map(|user| user.into_kind_unchecked(()))
-                .collect::<Vec<_>>()
+            for user in &users {
+                secret_triggers.push_ref(user);
+            }
+            Vec::<ObjectRef<CachedRegistration>>::new()
         })
         // Wakes from the claim index and the resync queue wait for the first listing too (it triggers every object).
+        // They go into the trigger queue; what the controller gets is the queue's output.
         .reconcile_on(
-            retriggered
-                .filter(move |_| futures::future::ready(retriggers_listed.done()))
-                .inspect(move |_| retrigger_progress.queued())
-                .map(|woken| woken.into_kind_unchecked(())),
+            futures::stream::select(
+                retriggered
+                    .filter(move |_| futures::future::ready(retriggers_listed.done()))
+                    .inspect(move |_| retrigger_progress.queued())
+                    .filter_map(move |woken| {
+                        retriggers.push_ref(&woken);
+                        futures::future::ready(None)
+                    }),
+                triggers.clone().handed(),
+            )
+            .map(|handed| handed.into_kind_unchecked(())),
         )
         .with_config(ControllerConfig::default().concurrency(options.concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
-        .for_each(|result| async move {
+        .for_each(move |result| {
+            // Every pass's end, whatever its result, frees its room in the trigger queue.
+            match &result {
+                Ok((obj_ref, _)) => finished.finished(obj_ref),
+                Err(kube::runtime::controller::Error::ObjectNotFound(obj_ref)) => finished.finished(obj_ref.as_ref()),
+                Err(kube::runtime::controller::Error::ReconcilerFailed(_, obj_ref)) => {
+                    finished.finished(obj_ref.as_ref())
+                }
+                Err(_) => {}
+            }
             if let Err(err) = result {
                 match err {
                     kube::runtime::controller::Error::ObjectNotFound(_) => {}
                     other => warn!(error = %other, "controller"),
                 }
             }
+            futures::future::ready(())
         })
         .await;
     readiness.abort();

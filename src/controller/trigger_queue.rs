@@ -1,0 +1,364 @@
+//! The queue every trigger waits in before kube-runtime's controller takes it.
+//!
+//! kube-runtime's scheduler takes every trigger at once and keeps each waiting object in a hash map, a hash set and
+//! a delay queue, each holding a full `ReconcileRequest` (an object reference of four owned strings and a reason),
+//! and none of the three shrinks once drained: a burst of new registrations (9,000 waiting for a slot at the peak of
+//! the 10,000 bench) left their capacity allocated for the operator's whole life. Here a waiting registration is one
+//! small key (namespace interned) in a queue and a map that are given back once the backlog is gone, and the
+//! controller is handed only about as many triggers as it has slots, so its own tables stay small.
+//!
+//! What the controller's scheduler did is kept: a trigger for an object that is waiting, or handed over and not yet
+//! started, is merged into it (a pass reads the newest cached copy when it starts); a trigger for an object whose
+//! pass is running runs it once more afterwards. The controller's own retries (`Action::requeue` after an error or a
+//! stale copy) stay with its scheduler: few objects wait for one.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use futures::Stream;
+use kube::runtime::reflector::ObjectRef;
+use tokio::sync::Notify;
+
+use crate::api::CallbackRegistration;
+
+/// A registration's name within its (interned) namespace.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Key {
+    namespace: Arc<str>,
+    name: Box<str>,
+}
+
+/// Where a registration with a pending trigger is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// In this queue.
+    Waiting,
+    /// Handed to the controller; its pass has not started.
+    Handed,
+    /// Handed to the controller and running; `again`: triggered since it started, so it runs once more.
+    Running { again: bool },
+}
+
+/// A backlog this long or longer is given back to the allocator once drained.
+const SHRINK_ABOVE: usize = 256;
+
+/// The queue's state and decisions, without IO or clocks.
+#[derive(Debug)]
+pub struct Queue {
+    order: VecDeque<Arc<Key>>,
+    states: HashMap<Arc<Key>, State>,
+    namespaces: HashSet<Arc<str>>,
+    /// Handed or running, as handed by this queue.
+    handed: usize,
+    limit: usize,
+}
+
+impl Queue {
+    /// A queue that lets at most `limit` of its triggers be with the controller at once.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            order: VecDeque::new(),
+            states: HashMap::new(),
+            namespaces: HashSet::new(),
+            handed: 0,
+            limit: limit.max(1),
+        }
+    }
+
+    /// A trigger for (`namespace`, `name`). Returns whether something new waits (the consumer may have work).
+    pub fn push(&mut self, namespace: &str, name: &str) -> bool {
+        let key = self.key(namespace, name);
+        match self.states.get_mut(&key) {
+            None => {
+                self.states.insert(key.clone(), State::Waiting);
+                self.order.push_back(key);
+                true
+            }
+            // Not started yet: the pass will read the copy this trigger is about.
+            Some(State::Waiting | State::Handed) => false,
+            Some(State::Running { again }) => {
+                *again = true;
+                false
+            }
+        }
+    }
+
+    /// The next registration to hand to the controller, if it has room for one more.
+    pub fn hand(&mut self) -> Option<(Arc<str>, Box<str>)> {
+        if self.handed >= self.limit {
+            return None;
+        }
+        while let Some(key) = self.order.pop_front() {
+            // Keys whose trigger a pass already served stay in the order until they surface.
+            if let Some(state @ State::Waiting) = self.states.get_mut(&key) {
+                *state = State::Handed;
+                self.handed += 1;
+                let handed = (key.namespace.clone(), key.name.clone());
+                self.shrink_if_drained();
+                return Some(handed);
+            }
+        }
+        self.shrink_if_drained();
+        None
+    }
+
+    /// The controller started a pass of (`namespace`, `name`): it reads the newest cached copy, which serves any
+    /// trigger still waiting here.
+    pub fn started(&mut self, namespace: &str, name: &str) {
+        let Some(key) = self.existing_key(namespace, name) else {
+            return;
+        };
+        match self.states.get(&key).copied() {
+            Some(State::Handed) => {
+                self.states.insert(key, State::Running { again: false });
+            }
+            // A pass the controller scheduled itself (a retry) serves the waiting trigger.
+            Some(State::Waiting) => {
+                self.states.remove(&key);
+            }
+            Some(State::Running { .. }) | None => {}
+        }
+    }
+
+    /// A pass of (`namespace`, `name`) ended (whatever its result, or because the object was gone). Returns whether
+    /// the controller has room again.
+    pub fn finished(&mut self, namespace: &str, name: &str) -> bool {
+        let Some(key) = self.existing_key(namespace, name) else {
+            return false;
+        };
+        match self.states.get(&key).copied() {
+            Some(State::Running { again: true }) => {
+                self.states.insert(key.clone(), State::Waiting);
+                self.order.push_back(key);
+            }
+            // Handed and ended without starting: the object left the cache before its turn.
+            Some(State::Running { again: false } | State::Handed) => {
+                self.states.remove(&key);
+            }
+            Some(State::Waiting) | None => return false,
+        }
+        self.handed = self.handed.saturating_sub(1);
+        true
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+
+    fn key(&mut self, namespace: &str, name: &str) -> Arc<Key> {
+        let namespace = match self.namespaces.get(namespace) {
+            Some(interned) => interned.clone(),
+            None => {
+                let interned: Arc<str> = Arc::from(namespace);
+                self.namespaces.insert(interned.clone());
+                interned
+            }
+        };
+        Arc::new(Key {
+            namespace,
+            name: name.into(),
+        })
+    }
+
+    fn existing_key(&self, namespace: &str, name: &str) -> Option<Arc<Key>> {
+        let namespace = self.namespaces.get(namespace)?.clone();
+        let probe = Key {
+            namespace,
+            name: name.into(),
+        };
+        self.states.get_key_value(&probe).map(|(key, _)| key.clone())
+    }
+
+    /// Gives the burst's capacity back once nothing waits here (what kube-runtime's scheduler never does).
+    fn shrink_if_drained(&mut self) {
+        let oversized = |capacity: usize, len: usize| capacity >= SHRINK_ABOVE && capacity > 4 * len;
+        if !self.order.is_empty()
+            || !(oversized(self.order.capacity(), 0) || oversized(self.states.capacity(), self.states.len()))
+        {
+            return;
+        }
+        self.order = VecDeque::new();
+        self.states.shrink_to_fit();
+        let states = &self.states;
+        self.namespaces
+            .retain(|namespace| states.keys().any(|key| Arc::ptr_eq(&key.namespace, namespace)));
+        self.namespaces.shrink_to_fit();
+    }
+}
+
+/// The queue shared by the trigger sources (which push), the reconciler (which reports starts), the controller's
+/// results (which report ends) and the stream that hands triggers to the controller.
+#[derive(Debug)]
+pub struct TriggerQueue {
+    queue: Mutex<Queue>,
+    changed: Notify,
+}
+
+impl TriggerQueue {
+    /// Lets at most `limit` triggers be with the controller at once: enough to keep every slot busy (twice its
+    /// concurrency) without the controller's scheduler holding the backlog.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            queue: Mutex::new(Queue::new(limit)),
+            changed: Notify::new(),
+        }
+    }
+
+    /// A trigger for the registration (`namespace`, `name`).
+    pub fn push(&self, namespace: &str, name: &str) {
+        if self.lock().push(namespace, name) {
+            self.changed.notify_one();
+        }
+    }
+
+    /// A trigger for `obj_ref`'s registration.
+    pub fn push_ref<K: kube::Resource>(&self, obj_ref: &ObjectRef<K>) {
+        self.push(obj_ref.namespace.as_deref().unwrap_or_default(), &obj_ref.name);
+    }
+
+    /// The controller started a pass of the registration.
+    pub fn started(&self, namespace: &str, name: &str) {
+        self.lock().started(namespace, name);
+    }
+
+    /// The controller ended a pass of `obj_ref`'s registration.
+    pub fn finished<K: kube::Resource>(&self, obj_ref: &ObjectRef<K>) {
+        let namespace = obj_ref.namespace.as_deref().unwrap_or_default();
+        if self.lock().finished(namespace, &obj_ref.name) {
+            self.changed.notify_one();
+        }
+    }
+
+    /// The triggers, as the controller has room for them. One consumer: `Notify` keeps a wake that comes while it
+    /// is not waiting.
+    pub fn handed(self: Arc<Self>) -> impl Stream<Item = ObjectRef<CallbackRegistration>> + Send + 'static {
+        futures::stream::unfold(self, |queue| async move {
+            loop {
+                let next = queue.lock().hand();
+                if let Some((namespace, name)) = next {
+                    return Some((ObjectRef::new(&name).within(&namespace), queue));
+                }
+                queue.changed.notified().await;
+            }
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().expect("trigger queue lock")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hand_all(q: &mut Queue) -> Vec<String> {
+        std::iter::from_fn(|| q.hand())
+            .map(|(ns, name)| format!("{ns}/{name}"))
+            .collect()
+    }
+
+    #[test]
+    fn triggers_are_handed_in_arrival_order_up_to_the_limit() {
+        let mut q = Queue::new(2);
+        for name in ["a", "b", "c"] {
+            q.push("ns", name);
+        }
+        assert_eq!(hand_all(&mut q), ["ns/a", "ns/b"]);
+        q.started("ns", "a");
+        assert!(q.finished("ns", "a"), "a slot came free");
+        assert_eq!(hand_all(&mut q), ["ns/c"]);
+    }
+
+    #[test]
+    fn a_trigger_for_a_waiting_or_handed_object_is_merged() {
+        let mut q = Queue::new(10);
+        assert!(q.push("ns", "a"));
+        assert!(!q.push("ns", "a"), "waiting: merged");
+        assert_eq!(hand_all(&mut q), ["ns/a"]);
+        assert!(
+            !q.push("ns", "a"),
+            "handed, not started: the pass reads the newest copy"
+        );
+        q.started("ns", "a");
+        q.finished("ns", "a");
+        assert!(hand_all(&mut q).is_empty());
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_trigger_during_a_pass_runs_the_object_once_more_afterwards() {
+        let mut q = Queue::new(10);
+        q.push("ns", "a");
+        hand_all(&mut q);
+        q.started("ns", "a");
+        q.push("ns", "a");
+        q.push("ns", "a");
+        assert!(hand_all(&mut q).is_empty(), "not while its pass runs");
+        q.finished("ns", "a");
+        assert_eq!(hand_all(&mut q), ["ns/a"], "once, for both triggers");
+        q.started("ns", "a");
+        q.finished("ns", "a");
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn an_object_gone_before_its_turn_frees_its_room() {
+        let mut q = Queue::new(1);
+        q.push("ns", "a");
+        q.push("ns", "b");
+        assert_eq!(hand_all(&mut q), ["ns/a"]);
+        // The controller reports the object not found: no start, only an end.
+        assert!(q.finished("ns", "a"));
+        assert_eq!(hand_all(&mut q), ["ns/b"]);
+    }
+
+    #[test]
+    fn a_pass_the_controller_scheduled_itself_serves_a_waiting_trigger() {
+        let mut q = Queue::new(10);
+        q.push("ns", "a");
+        q.started("ns", "a");
+        assert!(hand_all(&mut q).is_empty(), "its retry read the newest copy");
+        assert!(!q.finished("ns", "a"), "not one of ours: no room freed");
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn passes_the_queue_never_handed_leave_its_count_alone() {
+        let mut q = Queue::new(1);
+        q.started("ns", "x");
+        assert!(!q.finished("ns", "x"));
+        q.push("ns", "a");
+        assert_eq!(hand_all(&mut q), ["ns/a"], "the room is still there");
+    }
+
+    #[test]
+    fn namespaces_are_told_apart() {
+        let mut q = Queue::new(10);
+        q.push("one", "a");
+        q.push("two", "a");
+        assert_eq!(hand_all(&mut q), ["one/a", "two/a"]);
+    }
+
+    #[test]
+    fn the_burst_capacity_is_given_back_once_drained() {
+        let mut q = Queue::new(10_000);
+        for i in 0..5_000 {
+            q.push(&format!("ns-{}", i % 50), &format!("r-{i}"));
+        }
+        assert!(q.order.capacity() >= 5_000);
+        let handed = hand_all(&mut q);
+        assert_eq!(handed.len(), 5_000);
+        for name in &handed {
+            let (ns, name) = name.split_once('/').unwrap();
+            q.started(ns, name);
+            q.finished(ns, name);
+        }
+        q.hand();
+        assert!(q.is_empty());
+        assert_eq!(q.order.capacity(), 0);
+        assert!(q.states.capacity() < 64, "map capacity {}", q.states.capacity());
+        assert!(q.namespaces.is_empty(), "no key left holds a namespace");
+    }
+}

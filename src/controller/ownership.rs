@@ -152,6 +152,22 @@ pub fn conflicting_owner<'a>(
         .map(|(o, claim)| (format!("{}/{}", o.namespace, o.name), claim.to_string()))
 }
 
+/// Whether a younger claimant that synced may have written on one of `me`'s identities in `my_account`: it shares a
+/// claim with `me`, and its account is `my_account` (or the same Secret in the same namespace) or not recorded. Pure.
+/// The claim index marks an owner contested while its own account may not be known yet; its pass knows it, and a
+/// younger claimant known to be in another account wrote on another tenant's identity, not on the owner's.
+pub fn written_over_by<'a>(me: &Claimant, my_account: &str, others: impl IntoIterator<Item = &'a Claimant>) -> bool {
+    others.into_iter().any(|o| {
+        o.uid != me.uid
+            && o.is_older(me)
+            && o.synced
+            && (me.same_account(o, my_account) || o.account.is_none())
+            && me
+                .all_claims()
+                .any(|claim| o.all_claims().any(|theirs| theirs == claim))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +186,41 @@ mod tests {
             synced: false,
             any_account: false,
         }
+    }
+
+    #[test]
+    fn only_a_younger_synced_claimant_that_may_be_in_the_owners_account_wrote_over_it() {
+        let owner = claimant("owner", 1, "creds", &["edna 42 status"]);
+        let mut young = claimant("young", 2, "other-creds", &["edna 42 status"]);
+        young.synced = true;
+        young.account = Some("acct-b".into());
+        assert!(
+            !written_over_by(&owner, "acct-a", [&young]),
+            "another tenant's identity"
+        );
+        assert!(written_over_by(&owner, "acct-b", [&young]), "the same account");
+        young.account = None;
+        assert!(
+            written_over_by(&owner, "acct-a", [&young]),
+            "account not recorded: assume the same"
+        );
+        young.account = Some("acct-b".into());
+        young.secret = "creds".into();
+        assert!(
+            written_over_by(&owner, "acct-a", [&young]),
+            "same Secret in the same namespace: same account"
+        );
+        young.synced = false;
+        assert!(!written_over_by(&owner, "acct-a", [&young]), "it wrote nothing yet");
+        let mut older = claimant("older", 0, "creds", &["edna 42 status"]);
+        older.synced = true;
+        assert!(
+            !written_over_by(&owner, "acct-a", [&older, &owner]),
+            "only younger claimants write over"
+        );
+        let mut elsewhere = claimant("elsewhere", 2, "creds", &["edna 43 status"]);
+        elsewhere.synced = true;
+        assert!(!written_over_by(&owner, "acct-a", [&elsewhere]), "no shared claim");
     }
 
     #[test]
@@ -391,6 +442,19 @@ impl ClaimIndex {
     pub fn take_contested(&self, namespace: &str, name: &str) -> bool {
         let mut inner = self.inner.lock().expect("claim index lock");
         inner.contested.remove(&key_of(namespace, name))
+    }
+
+    /// Whether a younger claimant may have written on what `namespace/name` owns in `my_account`
+    /// ([`written_over_by`]); an object the index does not hold is assumed written over.
+    pub fn written_over(&self, namespace: &str, name: &str, my_account: &str) -> bool {
+        let inner = self.inner.lock().expect("claim index lock");
+        let Some(me) = inner.get(namespace, name) else {
+            return true;
+        };
+        let sharing = me
+            .all_claims()
+            .flat_map(|claim| inner.by_claim.get(claim).into_iter().flatten());
+        written_over_by(me, my_account, sharing.map(Arc::as_ref))
     }
 
     /// Every other claimant sharing at least one of `claims`.

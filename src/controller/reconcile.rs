@@ -185,8 +185,14 @@ async fn apply_with<P: Provider>(
     // Write budget (budget.rs): once spent, the provider withholds writes that would only correct it.
     let key = object_key(obj);
     let spent = ctx.budget.spent(&key, &desired_hash, Instant::now());
-    // A younger claimant wrote on its identity (`ownership.rs`): edna, which cannot be read, writes again.
-    let written_over = ctx.indexes.claims.take_contested(&namespace, &obj.name_any());
+    // A younger claimant wrote on its identity (`ownership.rs`): edna, which cannot be read, writes again — unless
+    // that claimant is known to be in another account than the one this pass uses (the index marked it before
+    // this object's account was known; an extra edna write per such pair at scale).
+    let written_over = ctx.indexes.claims.take_contested(&namespace, &obj.name_any())
+        && ctx
+            .indexes
+            .claims
+            .written_over(&namespace, &obj.name_any(), &account.id());
     let recorded = Recorded {
         registration: status.and_then(|s| s.registration.as_deref()),
         applied_hash: status.and_then(|s| s.applied_hash.as_deref()),

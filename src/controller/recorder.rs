@@ -36,14 +36,44 @@ const NOTE_LIMIT: usize = 1024;
 const NAME_LIMIT: usize = 253;
 const FIELD_LIMIT: usize = 128;
 
-#[derive(Clone, Debug, PartialEq)]
+/// The last Event about one object, without a string: its name is the object's name and `stamp`
+/// (`event_name`), its namespace the object's.
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Last {
     /// Hash of what makes two Events equal (type, reason, action, note).
     key: u64,
-    name: String,
-    namespace: String,
+    /// The creation time the Event's name carries, in nanoseconds.
+    stamp: i128,
     count: i32,
     at: Instant,
+}
+
+/// The object an Event is about: its uid, held as the 128 bits of the UUID the apiserver assigns (no string per
+/// remembered object); any other uid as it is.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum ObjectId {
+    Uuid(u128),
+    Other(Box<str>),
+}
+
+impl ObjectId {
+    fn of(uid: &str) -> Self {
+        // Only the canonical form (lowercase hex, dashes at 8, 13, 18 and 23) maps to bits, so two different
+        // strings never meet in one entry.
+        let canonical = uid.len() == 36
+            && uid.bytes().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => b == b'-',
+                _ => matches!(b, b'0'..=b'9' | b'a'..=b'f'),
+            });
+        let bits = uid.bytes().filter(|b| *b != b'-').fold(0u128, |bits, b| {
+            (bits << 4) | u128::from((b as char).to_digit(16).unwrap_or(0) as u8)
+        });
+        if canonical {
+            Self::Uuid(bits)
+        } else {
+            Self::Other(uid.into())
+        }
+    }
 }
 
 /// What to do with an Event, given the last one published about the same object.
@@ -51,20 +81,15 @@ struct Last {
 pub enum Publish {
     /// A new Event.
     Create,
-    /// Patch the Event `name` (namespace) to this series count.
-    Repeat {
-        name: String,
-        namespace: String,
-        count: i32,
-    },
+    /// Patch the Event created at `stamp` to this series count.
+    Repeat { stamp: i128, count: i32 },
 }
 
 /// Pure: a repeat of `last` (equal and recent) joins its series.
 fn decide(last: Option<&Last>, key: u64, now: Instant) -> Publish {
     match last {
         Some(last) if last.key == key && now.duration_since(last.at) < SERIES_WINDOW => Publish::Repeat {
-            name: last.name.clone(),
-            namespace: last.namespace.clone(),
+            stamp: last.stamp,
             count: last.count.saturating_add(1),
         },
         _ => Publish::Create,
@@ -76,7 +101,7 @@ pub struct EventRecorder {
     client: kube::Client,
     controller: String,
     instance: String,
-    last: std::sync::Arc<Mutex<HashMap<String, Last>>>,
+    last: std::sync::Arc<Mutex<HashMap<ObjectId, Last>>>,
 }
 
 impl EventRecorder {
@@ -92,11 +117,12 @@ impl EventRecorder {
     pub async fn publish(&self, ev: &Event, regarding: &ObjectReference) -> Result<(), kube::Error> {
         let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
         let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
-        let object = regarding.uid.clone().unwrap_or_default();
+        let object = ObjectId::of(regarding.uid.as_deref().unwrap_or_default());
         let key = event_key(ev);
         let now = Instant::now();
         let decision = decide(self.lock().get(&object), key, now);
-        if let Publish::Repeat { name, namespace, count } = decision {
+        if let Publish::Repeat { stamp, count } = decision {
+            let name = event_name(&self.controller, regarding, stamp);
             let series = json!({"series": {
                 "count": count,
                 "lastObservedTime": MicroTime(Timestamp::now()),
@@ -107,8 +133,7 @@ impl EventRecorder {
                         object,
                         Last {
                             key,
-                            name,
-                            namespace,
+                            stamp,
                             count,
                             at: now,
                         },
@@ -120,15 +145,14 @@ impl EventRecorder {
                 Err(err) => return Err(err),
             }
         }
-        let event = build_event(&self.controller, &self.instance, ev, regarding, Timestamp::now());
-        let name = event.metadata.name.clone().unwrap_or_default();
+        let created = Timestamp::now();
+        let event = build_event(&self.controller, &self.instance, ev, regarding, created);
         api.create(&PostParams::default(), &event).await?;
         self.remember(
             object,
             Last {
                 key,
-                name,
-                namespace,
+                stamp: created.as_nanosecond(),
                 count: 1,
                 at: now,
             },
@@ -138,10 +162,10 @@ impl EventRecorder {
 
     /// The object is gone: its series ends.
     pub fn forget(&self, uid: &str) {
-        self.lock().remove(uid);
+        self.lock().remove(&ObjectId::of(uid));
     }
 
-    fn remember(&self, object: String, last: Last) {
+    fn remember(&self, object: ObjectId, last: Last) {
         let mut map = self.lock();
         if map.len() >= MAX_REMEMBERED && !map.contains_key(&object) {
             let now = Instant::now();
@@ -153,7 +177,7 @@ impl EventRecorder {
         map.insert(object, last);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Last>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectId, Last>> {
         self.last.lock().expect("event recorder lock")
     }
 }
@@ -167,15 +191,21 @@ fn event_key(ev: &Event) -> u64 {
     hasher.finish()
 }
 
-/// The Event about `regarding`; pure. The name is the object's name (shortened when needed) and the time.
-fn build_event(controller: &str, instance: &str, ev: &Event, regarding: &ObjectReference, now: Timestamp) -> K8sEvent {
-    let suffix = format!(".{:x}", now.as_nanosecond());
+/// The name of the Event about `regarding` created at `stamp` (nanoseconds); pure. The object's name (shortened
+/// when needed) and the time.
+fn event_name(controller: &str, regarding: &ObjectReference, stamp: i128) -> String {
+    let suffix = format!(".{stamp:x}");
     let base = regarding.name.as_deref().unwrap_or(controller);
     // Object names are DNS subdomains: cutting one keeps it valid unless the cut ends on a dot or a dash.
     let mut base = truncate(base, NAME_LIMIT - suffix.len()).replace('…', "");
     while base.ends_with(['.', '-']) {
         base.pop();
     }
+    format!("{base}{suffix}")
+}
+
+/// The Event about `regarding`; pure. Named by `event_name`.
+fn build_event(controller: &str, instance: &str, ev: &Event, regarding: &ObjectReference, now: Timestamp) -> K8sEvent {
     K8sEvent {
         action: Some(truncate(&ev.action, FIELD_LIMIT)),
         reason: Some(truncate(&ev.reason, FIELD_LIMIT)),
@@ -195,7 +225,7 @@ fn build_event(controller: &str, instance: &str, ev: &Event, regarding: &ObjectR
         ),
         metadata: ObjectMeta {
             namespace: regarding.namespace.clone(),
-            name: Some(format!("{base}{suffix}")),
+            name: Some(event_name(controller, regarding, now.as_nanosecond())),
             ..ObjectMeta::default()
         },
         ..K8sEvent::default()
@@ -260,21 +290,51 @@ mod tests {
         let key = event_key(&warning("rejected"));
         let last = Last {
             key,
-            name: "orders.1".into(),
-            namespace: "shop".into(),
+            stamp: 7,
             count: 1,
             at: now,
         };
         assert_eq!(decide(None, key, now), Publish::Create);
         assert_eq!(
             decide(Some(&last), key, now + Duration::from_secs(5)),
-            Publish::Repeat {
-                name: "orders.1".into(),
-                namespace: "shop".into(),
-                count: 2
-            }
+            Publish::Repeat { stamp: 7, count: 2 }
         );
         assert_eq!(decide(Some(&last), event_key(&warning("other")), now), Publish::Create);
         assert_eq!(decide(Some(&last), key, now + SERIES_WINDOW), Publish::Create);
+    }
+
+    #[test]
+    fn a_repeat_patches_the_event_the_first_publish_named() {
+        let regarding = ObjectReference {
+            name: Some("orders".into()),
+            namespace: Some("shop".into()),
+            ..ObjectReference::default()
+        };
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        let built = build_event("c", "i", &warning("x"), &regarding, now);
+        assert_eq!(
+            built.metadata.name,
+            Some(event_name("c", &regarding, now.as_nanosecond()))
+        );
+    }
+
+    #[test]
+    fn an_apiserver_uid_is_remembered_as_its_bits_and_any_other_as_it_is() {
+        let uid = "0b5a3c3e-8d1f-4f5e-9a3b-2c7d6e5f4a3b";
+        assert_eq!(
+            ObjectId::of(uid),
+            ObjectId::Uuid(0x0b5a3c3e_8d1f_4f5e_9a3b_2c7d6e5f4a3b)
+        );
+        assert_ne!(ObjectId::of(uid), ObjectId::of("0b5a3c3e-8d1f-4f5e-9a3b-2c7d6e5f4a3c"));
+        assert_eq!(ObjectId::of("not-a-uuid"), ObjectId::Other("not-a-uuid".into()));
+        assert_eq!(ObjectId::of(""), ObjectId::Other("".into()));
+        // Dashes elsewhere, upper case or a sign: kept as strings, never mistaken for the canonical uid.
+        for other in [
+            "0b5a3c3e8-d1f-4f5e-9a3b-2c7d6e5f4a3b",
+            "0B5A3C3E-8D1F-4F5E-9A3B-2C7D6E5F4A3B",
+            "+b5a3c3e-8d1f-4f5e-9a3b-2c7d6e5f4a3b",
+        ] {
+            assert_eq!(ObjectId::of(other), ObjectId::Other(other.into()));
+        }
     }
 }

@@ -29,6 +29,7 @@ mod secrets;
 mod shard;
 mod status;
 mod trigger_queue;
+mod uid;
 mod written_copies;
 
 use std::sync::Arc;

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Resource, ResourceExt};
 use smallvec::SmallVec;
 
+use super::uid::Uid;
 use crate::api::CallbackRegistration;
 
 /// One object's claim on provider-side identities.
@@ -19,7 +20,7 @@ use crate::api::CallbackRegistration;
 pub struct Claimant {
     pub namespace: Arc<str>,
     pub name: Arc<str>,
-    pub uid: Arc<str>,
+    pub uid: Uid,
     pub created: Option<Time>,
     /// The credentials Secret's name (same namespace + same Secret = same account for certain).
     pub secret: Arc<str>,
@@ -46,7 +47,7 @@ impl Claimant {
         Claimant {
             namespace: obj.namespace().unwrap_or_default().into(),
             name: obj.name_any().into(),
-            uid: obj.uid().unwrap_or_default().into(),
+            uid: Uid::of(obj.meta().uid.as_deref().unwrap_or_default()),
             created: obj.meta().creation_timestamp.clone(),
             secret: obj.spec.credentials_ref.name.as_str().into(),
             account: account.map(Arc::from).or_else(|| {
@@ -76,7 +77,7 @@ impl Claimant {
         self.claims.iter().chain(&self.held)
     }
 
-    fn seniority(&self) -> (Option<&Time>, &str) {
+    fn seniority(&self) -> (Option<&Time>, &Uid) {
         (self.created.as_ref(), &self.uid)
     }
 
@@ -177,7 +178,7 @@ mod tests {
         Claimant {
             namespace: "shop".into(),
             name: name.into(),
-            uid: format!("uid-{name}").into(),
+            uid: Uid::of(&format!("uid-{name}")),
             created: Some(Time(Timestamp::from_second(created).unwrap())),
             secret: secret.into(),
             account: None,
@@ -285,11 +286,11 @@ mod tests {
     fn on_a_creation_time_tie_the_claimant_that_already_synced_wins() {
         let holder = Claimant {
             synced: true,
-            uid: "zzz".into(),
+            uid: Uid::of("zzz"),
             ..claimant("holder", 1, "creds", &["x"])
         };
         let newcomer = Claimant {
-            uid: "aaa".into(),
+            uid: Uid::of("aaa"),
             ..claimant("newcomer", 1, "creds", &["x"])
         };
         assert!(conflicting_owner(&newcomer, "acct", [&holder]).is_some());
@@ -427,7 +428,7 @@ impl ClaimIndex {
     /// replaced it); returns the claimants that shared a claim with it, so the next one takes over at once.
     pub fn remove(&self, namespace: &str, name: &str, uid: &str) -> Vec<(String, String)> {
         let mut inner = self.inner.lock().expect("claim index lock");
-        if inner.get(namespace, name).is_none_or(|c| &*c.uid != uid) {
+        if inner.get(namespace, name).is_none_or(|c| c.uid != Uid::of(uid)) {
             return Vec::new();
         }
         inner.contested.remove(&key_of(namespace, name));
@@ -567,7 +568,7 @@ mod index_tests {
         Claimant {
             namespace: "ns".into(),
             name: name.into(),
-            uid: name.into(),
+            uid: Uid::of(name),
             created: Some(Time(Timestamp::from_second(created).unwrap())),
             secret: "s".into(),
             account: None,
@@ -659,7 +660,7 @@ mod retrigger_tests {
         Claimant {
             namespace: ns.into(),
             name: name.into(),
-            uid: format!("{ns}/{name}").into(),
+            uid: Uid::of(&format!("{ns}/{name}")),
             created: Some(Time(Timestamp::from_second(created).unwrap())),
             secret: "s".into(),
             account: None,
@@ -751,7 +752,7 @@ mod retrigger_tests {
         let index = ClaimIndex::default();
         index.upsert(claimant("a", "owner", 1));
         let recreated = Claimant {
-            uid: "new-uid".into(),
+            uid: Uid::of("new-uid"),
             ..claimant("a", "owner", 3)
         };
         index.upsert(recreated);

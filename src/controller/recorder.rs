@@ -27,6 +27,8 @@ use serde_json::json;
 // Cut on a character boundary, in bytes (the API's limits are in bytes), marked with `…` when cut.
 use crate::providers::cap_bytes as truncate;
 
+use super::uid::Uid;
+
 /// An Event equal to the previous one within this long joins its series; later it starts a new Event.
 pub const SERIES_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// At most this many objects' last Events are remembered (a flood of objects restarts their series, nothing worse).
@@ -46,34 +48,6 @@ struct Last {
     stamp: i128,
     count: i32,
     at: Instant,
-}
-
-/// The object an Event is about: its uid, held as the 128 bits of the UUID the apiserver assigns (no string per
-/// remembered object); any other uid as it is.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum ObjectId {
-    Uuid(u128),
-    Other(Box<str>),
-}
-
-impl ObjectId {
-    fn of(uid: &str) -> Self {
-        // Only the canonical form (lowercase hex, dashes at 8, 13, 18 and 23) maps to bits, so two different
-        // strings never meet in one entry.
-        let canonical = uid.len() == 36
-            && uid.bytes().enumerate().all(|(i, b)| match i {
-                8 | 13 | 18 | 23 => b == b'-',
-                _ => matches!(b, b'0'..=b'9' | b'a'..=b'f'),
-            });
-        let bits = uid.bytes().filter(|b| *b != b'-').fold(0u128, |bits, b| {
-            (bits << 4) | u128::from((b as char).to_digit(16).unwrap_or(0) as u8)
-        });
-        if canonical {
-            Self::Uuid(bits)
-        } else {
-            Self::Other(uid.into())
-        }
-    }
 }
 
 /// What to do with an Event, given the last one published about the same object.
@@ -101,7 +75,7 @@ pub struct EventRecorder {
     client: kube::Client,
     controller: String,
     instance: String,
-    last: std::sync::Arc<Mutex<HashMap<ObjectId, Last>>>,
+    last: std::sync::Arc<Mutex<HashMap<Uid, Last>>>,
 }
 
 impl EventRecorder {
@@ -117,7 +91,7 @@ impl EventRecorder {
     pub async fn publish(&self, ev: &Event, regarding: &ObjectReference) -> Result<(), kube::Error> {
         let namespace = regarding.namespace.clone().unwrap_or_else(|| "default".into());
         let api: Api<K8sEvent> = Api::namespaced(self.client.clone(), &namespace);
-        let object = ObjectId::of(regarding.uid.as_deref().unwrap_or_default());
+        let object = Uid::of(regarding.uid.as_deref().unwrap_or_default());
         let key = event_key(ev);
         let now = Instant::now();
         let decision = decide(self.lock().get(&object), key, now);
@@ -162,10 +136,10 @@ impl EventRecorder {
 
     /// The object is gone: its series ends.
     pub fn forget(&self, uid: &str) {
-        self.lock().remove(&ObjectId::of(uid));
+        self.lock().remove(&Uid::of(uid));
     }
 
-    fn remember(&self, object: ObjectId, last: Last) {
+    fn remember(&self, object: Uid, last: Last) {
         let mut map = self.lock();
         if map.len() >= MAX_REMEMBERED && !map.contains_key(&object) {
             let now = Instant::now();
@@ -177,7 +151,7 @@ impl EventRecorder {
         map.insert(object, last);
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectId, Last>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uid, Last>> {
         self.last.lock().expect("event recorder lock")
     }
 }
@@ -316,25 +290,5 @@ mod tests {
             built.metadata.name,
             Some(event_name("c", &regarding, now.as_nanosecond()))
         );
-    }
-
-    #[test]
-    fn an_apiserver_uid_is_remembered_as_its_bits_and_any_other_as_it_is() {
-        let uid = "0b5a3c3e-8d1f-4f5e-9a3b-2c7d6e5f4a3b";
-        assert_eq!(
-            ObjectId::of(uid),
-            ObjectId::Uuid(0x0b5a3c3e_8d1f_4f5e_9a3b_2c7d6e5f4a3b)
-        );
-        assert_ne!(ObjectId::of(uid), ObjectId::of("0b5a3c3e-8d1f-4f5e-9a3b-2c7d6e5f4a3c"));
-        assert_eq!(ObjectId::of("not-a-uuid"), ObjectId::Other("not-a-uuid".into()));
-        assert_eq!(ObjectId::of(""), ObjectId::Other("".into()));
-        // Dashes elsewhere, upper case or a sign: kept as strings, never mistaken for the canonical uid.
-        for other in [
-            "0b5a3c3e8-d1f-4f5e-9a3b-2c7d6e5f4a3b",
-            "0B5A3C3E-8D1F-4F5E-9A3B-2C7D6E5F4A3B",
-            "+b5a3c3e-8d1f-4f5e-9a3b-2c7d6e5f4a3b",
-        ] {
-            assert_eq!(ObjectId::of(other), ObjectId::Other(other.into()));
-        }
     }
 }

@@ -13,6 +13,7 @@ mod events;
 mod gates;
 mod guard;
 mod indexes;
+mod object_key;
 mod observe;
 mod ownership;
 mod preview;

@@ -8,7 +8,7 @@
 //! objects are ever waiting for one.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,39 +17,22 @@ use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::object_key::{Namespaces, ObjectKey};
 use crate::api::CallbackRegistration;
-
-/// A registration's name within its (interned) namespace.
-#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct Key {
-    namespace: Arc<str>,
-    name: Box<str>,
-}
 
 /// When each registration is next due. Rescheduling replaces the due time; the superseded heap entry is skipped
 /// when it surfaces (lazy deletion keeps rescheduling O(log n) without searching the heap).
 #[derive(Debug, Default)]
 pub struct Schedule {
-    due: HashMap<Arc<Key>, Instant>,
-    heap: BinaryHeap<Reverse<(Instant, Arc<Key>)>>,
-    namespaces: HashSet<Arc<str>>,
+    due: HashMap<Arc<ObjectKey>, Instant>,
+    heap: BinaryHeap<Reverse<(Instant, Arc<ObjectKey>)>>,
+    namespaces: Namespaces,
 }
 
 impl Schedule {
     /// Makes (`namespace`, `name`) due at `at`, replacing any earlier schedule of it.
     pub fn schedule(&mut self, namespace: &str, name: &str, at: Instant) {
-        let namespace = match self.namespaces.get(namespace) {
-            Some(interned) => interned.clone(),
-            None => {
-                let interned: Arc<str> = Arc::from(namespace);
-                self.namespaces.insert(interned.clone());
-                interned
-            }
-        };
-        let key = Arc::new(Key {
-            namespace,
-            name: name.into(),
-        });
+        let key = self.namespaces.key(namespace, name);
         self.due.insert(key.clone(), at);
         self.heap.push(Reverse((at, key)));
         // Superseded entries accumulate when objects are rescheduled before they are due (spec changes, Secret
@@ -62,13 +45,9 @@ impl Schedule {
 
     /// Forgets (`namespace`, `name`): it is not due any more.
     pub fn cancel(&mut self, namespace: &str, name: &str) {
-        let Some(namespace) = self.namespaces.get(namespace).cloned() else {
-            return;
-        };
-        self.due.remove(&Key {
-            namespace,
-            name: name.into(),
-        });
+        if let Some(key) = self.namespaces.probe(namespace, name) {
+            self.due.remove(&key);
+        }
     }
 
     /// Removes and returns every registration due at or before `now`, as (namespace, name).

@@ -13,21 +13,15 @@
 //! its start, so from here a handed object may already have read an older copy. The controller's own retries (`Action::requeue` after an error or a
 //! stale copy) stay with its scheduler: few objects wait for one.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use futures::Stream;
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::Notify;
 
+use super::object_key::{Namespaces, ObjectKey};
 use crate::api::CallbackRegistration;
-
-/// A registration's name within its (interned) namespace.
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct Key {
-    namespace: Arc<str>,
-    name: Box<str>,
-}
 
 /// Where a registration with a pending trigger is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,9 +41,9 @@ const SHRINK_ABOVE: usize = 256;
 /// The queue's state and decisions, without IO or clocks.
 #[derive(Debug)]
 pub struct Queue {
-    order: VecDeque<Arc<Key>>,
-    states: HashMap<Arc<Key>, State>,
-    namespaces: HashSet<Arc<str>>,
+    order: VecDeque<Arc<ObjectKey>>,
+    states: HashMap<Arc<ObjectKey>, State>,
+    namespaces: Namespaces,
     /// Handed or running, as handed by this queue.
     handed: usize,
     limit: usize,
@@ -61,7 +55,7 @@ impl Queue {
         Self {
             order: VecDeque::new(),
             states: HashMap::new(),
-            namespaces: HashSet::new(),
+            namespaces: Namespaces::default(),
             handed: 0,
             limit: limit.max(1),
         }
@@ -141,27 +135,12 @@ impl Queue {
         self.states.is_empty()
     }
 
-    fn key(&mut self, namespace: &str, name: &str) -> Arc<Key> {
-        let namespace = match self.namespaces.get(namespace) {
-            Some(interned) => interned.clone(),
-            None => {
-                let interned: Arc<str> = Arc::from(namespace);
-                self.namespaces.insert(interned.clone());
-                interned
-            }
-        };
-        Arc::new(Key {
-            namespace,
-            name: name.into(),
-        })
+    fn key(&mut self, namespace: &str, name: &str) -> Arc<ObjectKey> {
+        self.namespaces.key(namespace, name)
     }
 
-    fn existing_key(&self, namespace: &str, name: &str) -> Option<Arc<Key>> {
-        let namespace = self.namespaces.get(namespace)?.clone();
-        let probe = Key {
-            namespace,
-            name: name.into(),
-        };
+    fn existing_key(&self, namespace: &str, name: &str) -> Option<Arc<ObjectKey>> {
+        let probe = self.namespaces.probe(namespace, name)?;
         self.states.get_key_value(&probe).map(|(key, _)| key.clone())
     }
 
@@ -178,7 +157,6 @@ impl Queue {
         let states = &self.states;
         self.namespaces
             .retain(|namespace| states.keys().any(|key| Arc::ptr_eq(&key.namespace, namespace)));
-        self.namespaces.shrink_to_fit();
     }
 }
 

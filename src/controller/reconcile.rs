@@ -44,7 +44,7 @@ type Pass<'a> = Pin<Box<dyn Future<Output = Result<Action, Error>> + Send + 'a>>
 pub async fn reconcile(obj: Arc<CachedRegistration>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let _in_flight = super::progress::InFlight::start(&ctx.progress);
-    // The pass reads the newest cached copy: any trigger still waiting for this object is served by it.
+    // A trigger that came while the controller held this object runs it once more afterwards (`trigger_queue.rs`).
     let meta = obj.meta();
     ctx.triggers.started(
         meta.namespace.as_deref().unwrap_or_default(),

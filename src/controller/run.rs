@@ -280,19 +280,16 @@ pub async fn run_controller(
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)
         .for_each(move |result| {
+            use kube::runtime::controller::Error as ControllerError;
             // Every pass's end, whatever its result, frees its room in the trigger queue.
             match &result {
                 Ok((obj_ref, _)) => finished.finished(obj_ref),
-                Err(kube::runtime::controller::Error::ObjectNotFound(obj_ref)) => finished.finished(obj_ref.as_ref()),
-                Err(kube::runtime::controller::Error::ReconcilerFailed(_, obj_ref)) => {
-                    finished.finished(obj_ref.as_ref())
-                }
-                Err(_) => {}
-            }
-            if let Err(err) = result {
-                match err {
-                    kube::runtime::controller::Error::ObjectNotFound(_) => {}
-                    other => warn!(error = %other, "controller"),
+                Err(ControllerError::ObjectNotFound(obj_ref)) => finished.finished(obj_ref.as_ref()),
+                Err(err) => {
+                    if let ControllerError::ReconcilerFailed(_, obj_ref) = err {
+                        finished.finished(obj_ref.as_ref());
+                    }
+                    warn!(error = %err, "controller");
                 }
             }
             futures::future::ready(())

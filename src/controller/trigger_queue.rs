@@ -63,20 +63,19 @@ impl Queue {
 
     /// A trigger for (`namespace`, `name`). Returns whether something new waits (the consumer may have work).
     pub fn push(&mut self, namespace: &str, name: &str) -> bool {
-        let key = self.key(namespace, name);
+        // A key is made (two allocations) only for an object nothing here holds yet: most triggers at scale are not.
+        let Some(key) = self.existing_key(namespace, name) else {
+            let key = self.namespaces.key(namespace, name);
+            self.states.insert(key.clone(), State::Waiting);
+            self.order.push_back(key);
+            return true;
+        };
         match self.states.get_mut(&key) {
-            None => {
-                self.states.insert(key.clone(), State::Waiting);
-                self.order.push_back(key);
-                true
-            }
+            Some(State::Handed { again } | State::Running { again }) => *again = true,
             // Not handed yet: the pass will read the copy this trigger is about.
-            Some(State::Waiting) => false,
-            Some(State::Handed { again } | State::Running { again }) => {
-                *again = true;
-                false
-            }
+            Some(State::Waiting) | None => {}
         }
+        false
     }
 
     /// The next registration to hand to the controller, if it has room for one more.
@@ -133,10 +132,6 @@ impl Queue {
     #[cfg(test)]
     fn is_empty(&self) -> bool {
         self.states.is_empty()
-    }
-
-    fn key(&mut self, namespace: &str, name: &str) -> Arc<ObjectKey> {
-        self.namespaces.key(namespace, name)
     }
 
     fn existing_key(&self, namespace: &str, name: &str) -> Option<Arc<ObjectKey>> {

@@ -14,8 +14,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///
 /// Why: mimalloc returns a freed page to the OS a second after the free, but it only looks for returns that are due
 /// when some thread next needs a fresh page or collects. An idle operator does neither, so what it freed after a
-/// large sync, or minutes later when idle connections closed, stayed resident: ~4 MiB at rest with 10,000
-/// registrations (docs/benchmark.md, tenth session). A collect every few seconds returns it; at rest it costs a
+/// large sync stayed resident — ~4 MiB at rest with 10,000 registrations, freed in one step a few minutes after the
+/// sync (by our reading, the watches' periodic restart dropping buffers grown during it; docs/benchmark.md, tenth
+/// session). A collect every few seconds returns it; at rest it costs a
 /// walk over the calling thread's partly free pages, microseconds.
 #[cfg(feature = "mimalloc")]
 pub async fn returning_freed_memory<T>(operator: impl Future<Output = T>) -> T {

@@ -16,8 +16,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// when some thread next needs a fresh page or collects. An idle operator does neither, so what it freed after a
 /// large sync stayed resident — ~4 MiB at rest with 10,000 registrations, freed in one step a few minutes after the
 /// sync (by our reading, the watches' periodic restart dropping buffers grown during it; docs/benchmark.md, tenth
-/// session). A collect every few seconds returns it; at rest it costs a
-/// walk over the calling thread's partly free pages, microseconds.
+/// session). A collect every few seconds returns it; at rest it costs a walk over the calling thread's partly free
+/// pages, microseconds.
 #[cfg(feature = "mimalloc")]
 pub async fn returning_freed_memory<T>(operator: impl Future<Output = T>) -> T {
     // Each thread keeps its own empty pages until it collects: the main thread (the operator's own future runs

@@ -63,19 +63,23 @@ impl Queue {
 
     /// A trigger for (`namespace`, `name`). Returns whether something new waits (the consumer may have work).
     pub fn push(&mut self, namespace: &str, name: &str) -> bool {
-        // A key is made (two allocations) only for an object nothing here holds yet: most triggers at scale are not.
-        let Some(key) = self.existing_key(namespace, name) else {
-            let key = self.namespaces.key(namespace, name);
-            self.states.insert(key.clone(), State::Waiting);
-            self.order.push_back(key);
-            return true;
-        };
-        match self.states.get_mut(&key) {
-            Some(State::Handed { again } | State::Running { again }) => *again = true,
+        let probe = self.namespaces.probe(namespace, name);
+        match probe.and_then(|probe| self.states.get_mut(&probe)) {
+            Some(State::Handed { again } | State::Running { again }) => {
+                *again = true;
+                false
+            }
             // Not handed yet: the pass will read the copy this trigger is about.
-            Some(State::Waiting) | None => {}
+            Some(State::Waiting) => false,
+            // A key is made (two allocations) only for an object nothing here holds yet: most triggers at scale are
+            // not.
+            None => {
+                let key = self.namespaces.key(namespace, name);
+                self.states.insert(key.clone(), State::Waiting);
+                self.order.push_back(key);
+                true
+            }
         }
-        false
     }
 
     /// The next registration to hand to the controller, if it has room for one more.

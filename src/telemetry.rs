@@ -74,6 +74,7 @@ pub struct Metrics {
     leader: Gauge,
     malformed_objects: Counter,
     cleanup_abandoned: Family<AbandonedLabels, Counter>,
+    events_pending: Gauge,
 }
 
 impl Default for Metrics {
@@ -161,6 +162,12 @@ impl Metrics {
              (deadline, annotation, rejected)",
             cleanup_abandoned.clone(),
         );
+        let events_pending = Gauge::default();
+        registry.register(
+            "events_pending",
+            "Events handed to the background queue and not yet posted to the apiserver",
+            events_pending.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             reconciliations,
@@ -176,6 +183,7 @@ impl Metrics {
             leader,
             malformed_objects,
             cleanup_abandoned,
+            events_pending,
         }
     }
 
@@ -289,6 +297,10 @@ impl Metrics {
                 reason: reason.into(),
             })
             .inc();
+    }
+
+    pub fn set_events_pending(&self, pending: usize) {
+        self.events_pending.set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 
     pub fn set_leader(&self, leading: bool) {

@@ -253,6 +253,12 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
         None
     };
     let versions_at_ready: u32 = observed.lock().unwrap().versions.values().map(|(_, c)| c).sum();
+    // The operator posts its Events in the background (its `event_queue.rs`), after all Ready at a burst: the requests
+    // are counted once they are all posted, so every request a new registration costs is in the figure.
+    let events_posted_in = match subject {
+        Subject::Operator { .. } => Some(events_posted(&operators, started).await),
+        Subject::Null => None,
+    };
     let requests_at_ready = observe::apiserver_requests(&cluster.client).await;
     let apiserver_requests_per_registration: BTreeMap<String, f64> = requests_at_ready
         .iter()
@@ -390,6 +396,7 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
         ready_listed,
         ready_in_s: ready_in.as_secs_f64(),
         ready_after_last_create_s: ready_in.saturating_sub(created_in).as_secs_f64(),
+        events_posted_in_s: events_posted_in.map(|d| d.as_secs_f64()),
         apiserver_requests_per_registration,
         latency_floor_s: latency_floor(&objects, options),
         calls_per_registration: per_registration(&calls_at_ready, &by_provider),
@@ -406,6 +413,23 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
         left_at_providers: left_mail + left_envelope,
         edna_urls_kept_by_design: edna_urls_left,
         operator_exit: exit,
+    }
+}
+
+/// Waits until no operator has an Event waiting to be posted (for at most 10 minutes); the time since `started`.
+async fn events_posted(operators: &[Operator], started: Instant) -> Duration {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let mut pending = 0.0;
+        for operator in operators {
+            pending += total(&operator.metrics().await, "callback_operator_events_pending");
+        }
+        if pending == 0.0 || Instant::now() > deadline {
+            let posted_in = started.elapsed();
+            eprintln!("   Events all posted after {posted_in:.1?} ({pending} still waiting)");
+            return posted_in;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -36,7 +36,11 @@ pub struct Figures {
     pub ready_in_s: f64,
     /// From the last create accepted to all Ready: the operator's own tail once the apiserver took every object.
     pub ready_after_last_create_s: f64,
-    /// Requests the apiserver served from the first create to all Ready, per registration (every client).
+    /// From the first create to the operator's last Event posted (it posts them in the background: after all Ready
+    /// at a burst); `None` for the null controller, which posts none.
+    pub events_posted_in_s: Option<f64>,
+    /// Requests the apiserver served from the first create to all Ready and every Event posted, per registration
+    /// (every client).
     pub apiserver_requests_per_registration: BTreeMap<String, f64>,
     pub latency_floor_s: f64,
     pub calls_per_registration: BTreeMap<String, f64>,
@@ -184,8 +188,18 @@ pub fn print_table(options: &Options, all: &[Figures], nulls: &[Figures]) {
             .collect();
         println!("  N={}: {}", f.n, calls.join(", "));
     }
-    println!("\napiserver requests per registration, first create to all Ready (all clients; bench creates included):");
+    println!(
+        "\napiserver requests per registration, first create to all Ready and every Event posted (all clients; bench \
+         creates included):"
+    );
     for f in all {
+        if let Some(posted) = f.events_posted_in_s {
+            println!(
+                "  N={}: Events (posted in the background) all posted {posted:.1} s after the first create, {:.1} s after all Ready",
+                f.n,
+                posted - f.ready_in_s
+            );
+        }
         let requests: Vec<String> = f
             .apiserver_requests_per_registration
             .iter()

@@ -20,7 +20,7 @@ use kube::runtime::events::EventType;
 use kube::{Resource, ResourceExt};
 use tracing::warn;
 
-use super::events::{event, publish};
+use super::events::{event, publish_now};
 use super::ownership::{Claimant, conflicting_owner};
 use super::reconcile::{object_key, target_of};
 use super::secrets::NamespaceSecrets;
@@ -144,8 +144,8 @@ async fn abandon<P: Provider>(obj: &CallbackRegistration, ctx: &Context, reason:
         note = %note,
         "cleanup abandoned"
     );
-    publish(
-        &ctx.recorder,
+    publish_now(
+        &ctx.events,
         obj,
         vec![event(EventType::Warning, EventReason::CleanupAbandoned, note)],
     )
@@ -213,7 +213,7 @@ async fn cleanup_with<P: Provider>(
 
 /// Lets the object go with nothing removed at the provider, and a Normal Event saying why.
 async fn leave_be(ctx: &Context, obj: &CallbackRegistration, reason: EventReason, note: String) {
-    publish(&ctx.recorder, obj, vec![event(EventType::Normal, reason, note)]).await;
+    publish_now(&ctx.events, obj, vec![event(EventType::Normal, reason, note)]).await;
 }
 
 async fn remove_at_provider<P: Provider>(
@@ -245,12 +245,12 @@ async fn remove_at_provider<P: Provider>(
                 .into_iter()
                 .map(|c| event(EventType::Normal, c.reason, c.message))
                 .collect();
-            publish(&ctx.recorder, obj, events).await;
+            publish_now(&ctx.events, obj, events).await;
             Ok(())
         }
         Ok(Removal::Unsupported(note)) => {
-            publish(
-                &ctx.recorder,
+            publish_now(
+                &ctx.events,
                 obj,
                 vec![event(EventType::Warning, EventReason::RemoteDeletionUnsupported, note)],
             )

@@ -3,8 +3,7 @@
 use kube::Resource;
 use kube::runtime::events::{Event, EventType};
 
-use super::recorder::EventRecorder;
-use tracing::warn;
+use super::event_queue::EventQueue;
 
 use super::conditions::Verdict;
 use crate::api::{CallbackRegistration, EventReason};
@@ -57,14 +56,18 @@ fn ready_status(verdict: &Verdict) -> &'static str {
     }
 }
 
-/// Publishes events; a failure to publish is logged, never fails the reconciliation.
-pub async fn publish(recorder: &EventRecorder, obj: &CallbackRegistration, events: Vec<Event>) {
-    let reference = obj.object_ref(&());
-    for event in events {
-        if let Err(err) = recorder.publish(&event, &reference).await {
-            warn!(reason = %event.reason, error = %err, "publishing an Event failed");
-        }
+/// Publishes events in the background (`event_queue.rs`); a failure to publish is logged, never fails the
+/// reconciliation.
+pub async fn publish(queue: &EventQueue, obj: &CallbackRegistration, events: Vec<Event>) {
+    if events.is_empty() {
+        return;
     }
+    queue.publish(&obj.object_ref(&()), events).await;
+}
+
+/// Publishes events at once, in this pass: a deleted registration's last Events (`EventQueue::post_now`).
+pub async fn publish_now(queue: &EventQueue, obj: &CallbackRegistration, events: Vec<Event>) {
+    queue.post_now(&obj.object_ref(&()), events).await;
 }
 
 /// A single Warning or Normal event, for cleanup paths.

@@ -9,6 +9,7 @@ mod change_filter;
 mod cleanup;
 mod conditions;
 mod decode;
+mod event_queue;
 mod events;
 mod gates;
 mod guard;
@@ -62,7 +63,8 @@ pub struct Settings {
 /// Shared by every reconciliation.
 pub struct Context {
     pub client: kube::Client,
-    pub recorder: recorder::EventRecorder,
+    /// Events, posted in the background.
+    pub events: event_queue::EventQueue,
     pub metrics: Metrics,
     pub providers: Providers,
     pub settings: Settings,

@@ -439,7 +439,7 @@ async fn finish(
         }
     }
     let previous_ready = previous.and_then(|s| ready_state(&s.conditions));
-    publish(&ctx.recorder, obj, events_for(previous_ready, &pass.verdict, &changes)).await;
+    publish(&ctx.events, obj, events_for(previous_ready, &pass.verdict, &changes)).await;
     Ok(match then {
         Next::Resync(delay) => {
             ctx.resync.resync_after(obj, delay);

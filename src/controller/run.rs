@@ -23,6 +23,7 @@ use super::breaker::CredentialBreaker;
 use super::cached::CachedRegistration;
 use super::change_filter::ChangeFilter;
 use super::decode;
+use super::event_queue::{self, EventQueue};
 use super::guard::BindingGuard;
 use super::indexes::Indexes;
 use super::reconcile::{error_policy, reconcile};
@@ -100,7 +101,8 @@ pub async fn run_controller(
     let (deleted_filter, deleted_resync) = (wake_filter.clone(), resync.clone());
     let (deleted_guard, deleted_store) = (guard.clone(), store.clone());
     let recorder = EventRecorder::new(client.clone(), "callback-operator", options.instance.clone());
-    let deleted_recorder = recorder.clone();
+    let (events, events_worker) = EventQueue::start(recorder, metrics.clone(), event_queue::CAPACITY);
+    let deleted_events = events.clone();
     // Whether the current Apply wakes the reconciler, decided before the annotations are stripped (the filter
     // reads them) and read after the reflector and the indexes took the event. The stream is pulled one event at a
     // time through every stage, so one cell carries the decision from the first stage to the last.
@@ -161,7 +163,7 @@ pub async fn run_controller(
                     let uid = obj.uid().unwrap_or_default();
                     deleted_filter.forget(obj);
                     deleted_resync.cancel(obj);
-                    deleted_recorder.forget(&uid);
+                    deleted_events.forget(&uid);
                     watched_written.forget(&uid);
                 }
                 _ => {}
@@ -212,7 +214,7 @@ pub async fn run_controller(
 
     let context = Arc::new(Context {
         client: client.clone(),
-        recorder,
+        events: events.clone(),
         metrics: metrics.clone(),
         providers: providers.clone(),
         backoff: Backoff::new(options.settings.backoff_base, options.settings.backoff_max),
@@ -297,6 +299,7 @@ pub async fn run_controller(
         .await;
     readiness.abort();
     resyncs.abort();
+    events.drain(events_worker, event_queue::DRAIN).await;
     info!("controller stopped");
 }
 

@@ -1,0 +1,160 @@
+//! Events are posted in the background, one at a time, the way client-go's event broadcaster posts them: a pass
+//! hands its Events to this queue and ends, instead of holding its reconciliation slot until the apiserver has
+//! taken them.
+//!
+//! Why: an Event is the fourth apiserver write of a new registration (the create, the finalizer, the status, the
+//! Event). Posted from the pass, every object's Event competed with every other object's finalizer and status writes
+//! for the apiserver, and a burst of new registrations was Ready only once all of them were in (docs/benchmark.md,
+//! "Events off the reconciliation slots"). Posted from here, one at a time, they take a small share of the apiserver
+//! while a burst lasts and the rest after it; when nothing is waiting, an Event is posted as soon as it is handed in.
+//!
+//! Nothing is dropped (client-go drops Events when its queue is full): once `capacity` Events wait, a pass posts its
+//! own, as it did before this queue. One worker posts them in the order they were handed in, so an object's Events
+//! keep their order and the recorder's series (`recorder.rs`) sees them as they happened; the `forget` that ends a
+//! deleted object's series waits behind its Events. What still waits when the controller stops is posted for at most
+//! `DRAIN` (`EventQueue::drain`). A deleted registration's last Events are posted by its cleanup pass itself
+//! (`EventQueue::post_now`): they must be in before the object, and the operator's rights in its namespace, go.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::runtime::events::Event;
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use super::recorder::EventRecorder;
+use crate::telemetry::Metrics;
+
+/// At most this many Events wait (~0.5 KiB each with their strings: ~8 MiB when full, returned once posted).
+pub const CAPACITY: usize = 16_384;
+/// How long the Events still waiting when the controller stops are given to be posted.
+pub const DRAIN: Duration = Duration::from_secs(5);
+
+enum Message {
+    /// Boxed: the channel's slots hold a pointer, not the ~400-byte pair.
+    Publish(Box<(ObjectReference, Event)>),
+    /// The object is gone: its series ends (after its last Events are posted).
+    Forget(String),
+}
+
+/// Hands Events to the background worker; cheap to clone.
+#[derive(Clone)]
+pub struct EventQueue {
+    sender: mpsc::Sender<Message>,
+    recorder: EventRecorder,
+    /// Handed in and not yet posted (also `callback_operator_events_pending`).
+    pending: Arc<AtomicUsize>,
+    metrics: Metrics,
+}
+
+/// The worker posting the queue's Events; `EventQueue::drain` ends it, and so does dropping it (the controller
+/// abandoned at its shutdown deadline abandons its Events too).
+pub struct Worker(tokio::task::JoinHandle<()>);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl EventQueue {
+    /// The queue and its worker (spawned on the current runtime).
+    pub fn start(recorder: EventRecorder, metrics: Metrics, capacity: usize) -> (Self, Worker) {
+        let (sender, mut receiver) = mpsc::channel::<Message>(capacity.max(1));
+        let pending = Arc::new(AtomicUsize::new(0));
+        let queue = Self {
+            sender,
+            recorder: recorder.clone(),
+            pending: pending.clone(),
+            metrics: metrics.clone(),
+        };
+        metrics.set_events_pending(0);
+        let worker = tokio::spawn(async move {
+            while let Some(message) = receiver.recv().await {
+                match message {
+                    Message::Publish(published) => {
+                        let (regarding, event) = *published;
+                        post(&recorder, &regarding, &event).await;
+                        let left = pending.fetch_sub(1, Ordering::SeqCst) - 1;
+                        metrics.set_events_pending(left);
+                    }
+                    Message::Forget(uid) => recorder.forget(&uid),
+                }
+            }
+        });
+        (queue, Worker(worker))
+    }
+
+    /// Hands `events` about `regarding` to the worker; posts them here when the queue is full (in order: once one
+    /// did not fit, the rest are posted here too).
+    pub async fn publish(&self, regarding: &ObjectReference, events: Vec<Event>) {
+        let mut events = events.into_iter();
+        for event in events.by_ref() {
+            self.pending.fetch_add(1, Ordering::SeqCst);
+            match self
+                .sender
+                .try_send(Message::Publish(Box::new((regarding.clone(), event))))
+            {
+                Ok(()) => self.metrics.set_events_pending(self.pending.load(Ordering::SeqCst)),
+                Err(full_or_closed) => {
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
+                    if let Message::Publish(published) = full_or_closed.into_inner() {
+                        post(&self.recorder, regarding, &published.1).await;
+                    }
+                    break;
+                }
+            }
+        }
+        for event in events {
+            post(&self.recorder, regarding, &event).await;
+        }
+    }
+
+    /// Posts `events` about `regarding` now, in the caller: for the last Events about a deleted registration, which
+    /// must be in while the operator may still write there (a namespace-scoped install's RoleBinding in the namespace
+    /// is released once its last registration is gone, `guard.rs`) and before the object goes.
+    pub async fn post_now(&self, regarding: &ObjectReference, events: Vec<Event>) {
+        for event in events {
+            post(&self.recorder, regarding, &event).await;
+        }
+    }
+
+    /// The object is gone: its series ends once the Events handed in before are posted.
+    pub fn forget(&self, uid: &str) {
+        if self.sender.try_send(Message::Forget(uid.to_string())).is_err() {
+            // Full: forgotten now (an Event still waiting may start a series again, bounded by the recorder's cap).
+            self.recorder.forget(uid);
+        }
+    }
+
+    /// Events handed in and not yet posted.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::SeqCst)
+    }
+
+    /// Waits until every Event handed in is posted, for at most `deadline`, then stops the worker.
+    pub async fn drain(&self, worker: Worker, deadline: Duration) {
+        let drained = tokio::time::timeout(deadline, async {
+            while self.pending() > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            warn!(pending = self.pending(), "stopping with Events not yet posted");
+        }
+        worker.0.abort();
+    }
+}
+
+/// Posts one Event; a failure is logged, never fails anything.
+async fn post(recorder: &EventRecorder, regarding: &ObjectReference, event: &Event) {
+    if let Err(err) = recorder.publish(event, regarding).await {
+        warn!(reason = %event.reason, error = %err, "publishing an Event failed");
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+//! The queue against a stand-in apiserver that records each Event it is sent and answers only when the test lets
+//! it: a pass does not wait for its Events, a full queue posts in the pass, and nothing is dropped.
+
+use std::convert::Infallible;
+use std::sync::Mutex;
+
+use kube::runtime::events::EventType;
+use tokio::sync::Semaphore;
+
+use super::*;
+
+/// The reasons of the Events posted, in the order the apiserver answered them.
+type Posted = Arc<Mutex<Vec<String>>>;
+
+/// A client whose apiserver answers one request per permit of `gate`, echoing the Event it was sent.
+fn client(posted: Posted, gate: Arc<Semaphore>) -> kube::Client {
+    let service = tower::service_fn(move |req: http::Request<kube::client::Body>| {
+        let (posted, gate) = (posted.clone(), gate.clone());
+        async move {
+            let body = req.into_body().collect_bytes().await.expect("a request body");
+            gate.acquire().await.expect("the gate stays open").forget();
+            let event: serde_json::Value = serde_json::from_slice(&body).expect("an Event");
+            posted
+                .lock()
+                .unwrap()
+                .push(event["reason"].as_str().unwrap_or_default().to_string());
+            let response = http::Response::builder()
+                .status(201)
+                .header("content-type", "application/json")
+                .body(kube::client::Body::from(body.to_vec()))
+                .unwrap();
+            Ok::<_, Infallible>(response)
+        }
+    });
+    kube::Client::new(service, "shop")
+}
+
+fn queue(capacity: usize) -> (EventQueue, Worker, Posted, Arc<Semaphore>) {
+    let (posted, gate) = (Posted::default(), Arc::new(Semaphore::new(0)));
+    let recorder = EventRecorder::new(client(posted.clone(), gate.clone()), "callback-operator", None);
+    let (queue, worker) = EventQueue::start(recorder, Metrics::new(), capacity);
+    (queue, worker, posted, gate)
+}
+
+fn regarding(name: &str) -> ObjectReference {
+    ObjectReference {
+        name: Some(name.into()),
+        namespace: Some("shop".into()),
+        uid: Some(format!("uid-{name}")),
+        ..ObjectReference::default()
+    }
+}
+
+fn event(reason: &str) -> Event {
+    Event {
+        type_: EventType::Normal,
+        reason: reason.into(),
+        note: Some(format!("{reason} happened")),
+        action: "Sync".into(),
+        secondary: None,
+    }
+}
+
+#[tokio::test]
+async fn a_pass_hands_its_events_over_and_they_are_posted_in_order() {
+    let (queue, worker, posted, gate) = queue(CAPACITY);
+    // The apiserver answers nothing yet: handing the Events over must not wait for it.
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        queue.publish(&regarding("orders"), vec![event("Created"), event("Updated")]),
+    )
+    .await
+    .expect("publish returns without the apiserver's answer");
+    queue.publish(&regarding("billing"), vec![event("Adopted")]).await;
+    assert_eq!(queue.pending(), 3);
+    assert!(posted.lock().unwrap().is_empty());
+
+    gate.add_permits(10);
+    queue.drain(worker, Duration::from_secs(5)).await;
+    assert_eq!(queue.pending(), 0);
+    assert_eq!(*posted.lock().unwrap(), ["Created", "Updated", "Adopted"]);
+}
+
+#[tokio::test]
+async fn a_full_queue_posts_in_the_pass_and_drops_nothing() {
+    let (queue, worker, posted, gate) = queue(1);
+    // The worker takes the first Event and waits for the apiserver; the second fills the queue's one place.
+    queue.publish(&regarding("a"), vec![event("First")]).await;
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while queue.sender.capacity() == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("the worker takes the first Event");
+    queue.publish(&regarding("b"), vec![event("Second")]).await;
+    // The third does not fit: the pass posts it, and so waits for the apiserver.
+    let inline = tokio::spawn({
+        let queue = queue.clone();
+        async move { queue.publish(&regarding("c"), vec![event("Third")]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!inline.is_finished(), "a pass whose Event did not fit posts it itself");
+
+    gate.add_permits(10);
+    inline.await.unwrap();
+    queue.drain(worker, Duration::from_secs(5)).await;
+    let mut reasons = posted.lock().unwrap().clone();
+    reasons.sort();
+    assert_eq!(reasons, ["First", "Second", "Third"], "each Event posted once");
+}
+
+#[tokio::test]
+async fn stopping_gives_the_waiting_events_a_bounded_time() {
+    let (queue, worker, posted, _gate) = queue(CAPACITY);
+    queue.publish(&regarding("a"), vec![event("Created")]).await;
+    // The apiserver never answers: the drain gives up at its deadline instead of holding the shutdown.
+    tokio::time::timeout(Duration::from_secs(5), queue.drain(worker, Duration::from_millis(200)))
+        .await
+        .expect("the drain ends at its deadline");
+    assert!(posted.lock().unwrap().is_empty());
+}

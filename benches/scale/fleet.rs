@@ -419,10 +419,14 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
 /// Waits until no operator has an Event waiting to be posted (for at most 10 minutes); the time since `started`.
 async fn events_posted(operators: &[Operator], started: Instant) -> Duration {
     let deadline = Instant::now() + Duration::from_secs(600);
+    let mut first = true;
     loop {
         let mut pending = 0.0;
         for operator in operators {
             pending += total(&operator.metrics().await, "callback_operator_events_pending");
+        }
+        if std::mem::take(&mut first) {
+            eprintln!("   {pending} Events waiting at all Ready");
         }
         if pending == 0.0 || Instant::now() > deadline {
             let posted_in = started.elapsed();

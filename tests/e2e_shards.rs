@@ -104,8 +104,10 @@ async fn moving_an_object_to_another_shard_makes_no_provider_write_and_leaves_on
             "  labels:\n    sharding.callback-operator.io/key: b\n  namespace:",
         );
     bench.cluster.apply_ok(&labelled);
+    // The simulator applies a call before it logs it: wait for both, then count exactly.
     eventually("the change reaches the provider", Duration::from_secs(30), || async {
-        (bench.sim.webhook(&bench.creds.key, &url)?.max_parallel == 7).then_some(())
+        let changed = bench.sim.webhook(&bench.creds.key, &url)?.max_parallel == 7;
+        (changed && provider_writes(&bench) > writes).then_some(())
     })
     .await;
     assert_eq!(provider_writes(&bench), writes + 1, "one write for one change");

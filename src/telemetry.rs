@@ -299,8 +299,9 @@ impl Metrics {
             .inc();
     }
 
-    pub fn set_events_pending(&self, pending: usize) {
-        self.events_pending.set(i64::try_from(pending).unwrap_or(i64::MAX));
+    /// The Events-waiting gauge itself: the Event queue counts with it (`controller/event_queue.rs`).
+    pub fn events_pending(&self) -> Gauge {
+        self.events_pending.clone()
     }
 
     pub fn set_leader(&self, leading: bool) {

@@ -15,12 +15,11 @@
 //! `DRAIN` (`EventQueue::drain`). A deleted registration's last Events are posted by its cleanup pass itself
 //! (`EventQueue::post_now`): they must be in before the object, and the operator's rights in its namespace, go.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::Event;
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -44,9 +43,9 @@ enum Message {
 pub struct EventQueue {
     sender: mpsc::Sender<Message>,
     recorder: EventRecorder,
-    /// Handed in and not yet posted (also `callback_operator_events_pending`).
-    pending: Arc<AtomicUsize>,
-    metrics: Metrics,
+    /// Handed in and not yet posted: `callback_operator_events_pending` itself, the one count (moved up and down
+    /// atomically, never set from a copy that may be stale).
+    pending: Gauge,
 }
 
 /// The worker posting the queue's Events; `EventQueue::drain` ends it, and so does dropping it (the controller
@@ -61,24 +60,23 @@ impl Drop for Worker {
 
 impl EventQueue {
     /// The queue and its worker (spawned on the current runtime).
-    pub fn start(recorder: EventRecorder, metrics: Metrics, capacity: usize) -> (Self, Worker) {
+    pub fn start(recorder: EventRecorder, metrics: &Metrics, capacity: usize) -> (Self, Worker) {
         let (sender, mut receiver) = mpsc::channel::<Message>(capacity.max(1));
-        let pending = Arc::new(AtomicUsize::new(0));
+        let pending = metrics.events_pending();
+        // A controller started again (leadership regained) starts from an empty queue.
+        pending.set(0);
         let queue = Self {
             sender,
             recorder: recorder.clone(),
             pending: pending.clone(),
-            metrics: metrics.clone(),
         };
-        metrics.set_events_pending(0);
         let worker = tokio::spawn(async move {
             while let Some(message) = receiver.recv().await {
                 match message {
                     Message::Publish(published) => {
                         let (regarding, event) = *published;
                         post(&recorder, &regarding, &event).await;
-                        let left = pending.fetch_sub(1, Ordering::SeqCst) - 1;
-                        metrics.set_events_pending(left);
+                        pending.dec();
                     }
                     Message::Forget(uid) => recorder.forget(&uid),
                 }
@@ -92,23 +90,20 @@ impl EventQueue {
     pub async fn publish(&self, regarding: &ObjectReference, events: Vec<Event>) {
         let mut events = events.into_iter();
         for event in events.by_ref() {
-            self.pending.fetch_add(1, Ordering::SeqCst);
-            match self
+            // Counted before it is sent: the worker may post it and count it down at once.
+            self.pending.inc();
+            if let Err(full_or_closed) = self
                 .sender
                 .try_send(Message::Publish(Box::new((regarding.clone(), event))))
             {
-                Ok(()) => self.metrics.set_events_pending(self.pending.load(Ordering::SeqCst)),
-                Err(full_or_closed) => {
-                    self.pending.fetch_sub(1, Ordering::SeqCst);
-                    if let Message::Publish(published) = full_or_closed.into_inner() {
-                        post(&self.recorder, regarding, &published.1).await;
-                    }
-                    break;
+                self.pending.dec();
+                if let Message::Publish(published) = full_or_closed.into_inner() {
+                    let (_, event) = *published;
+                    self.post_now(regarding, std::iter::once(event).chain(events).collect())
+                        .await;
                 }
+                return;
             }
-        }
-        for event in events {
-            post(&self.recorder, regarding, &event).await;
         }
     }
 
@@ -131,7 +126,7 @@ impl EventQueue {
 
     /// Events handed in and not yet posted.
     pub fn pending(&self) -> usize {
-        self.pending.load(Ordering::SeqCst)
+        usize::try_from(self.pending.get()).unwrap_or(0)
     }
 
     /// Waits until every Event handed in is posted, for at most `deadline`, then stops the worker.
@@ -145,7 +140,7 @@ impl EventQueue {
         if drained.is_err() {
             warn!(pending = self.pending(), "stopping with Events not yet posted");
         }
-        worker.0.abort();
+        drop(worker);
     }
 }
 

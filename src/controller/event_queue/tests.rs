@@ -2,7 +2,7 @@
 //! it: a pass does not wait for its Events, a full queue posts in the pass, and nothing is dropped.
 
 use std::convert::Infallible;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use kube::runtime::events::EventType;
 use tokio::sync::Semaphore;
@@ -38,7 +38,7 @@ fn client(posted: Posted, gate: Arc<Semaphore>) -> kube::Client {
 fn queue(capacity: usize) -> (EventQueue, Worker, Posted, Arc<Semaphore>) {
     let (posted, gate) = (Posted::default(), Arc::new(Semaphore::new(0)));
     let recorder = EventRecorder::new(client(posted.clone(), gate.clone()), "callback-operator", None);
-    let (queue, worker) = EventQueue::start(recorder, Metrics::new(), capacity);
+    let (queue, worker) = EventQueue::start(recorder, &Metrics::new(), capacity);
     (queue, worker, posted, gate)
 }
 

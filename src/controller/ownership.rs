@@ -81,6 +81,11 @@ impl Claimant {
         (self.created.as_ref(), &self.uid)
     }
 
+    /// Whether it holds anything at the provider: it synced, or its recorded registration still holds identities.
+    fn holds_anything(&self) -> bool {
+        self.synced || !self.held.is_empty()
+    }
+
     fn same_account(&self, other: &Claimant, my_account: &str) -> bool {
         self.any_account
             || (self.namespace == other.namespace && self.secret == other.secret)
@@ -327,9 +332,15 @@ fn key_of(namespace: &str, name: &str) -> String {
 }
 
 impl ClaimIndex {
-    /// Adds or replaces `claimant`; returns the claimants to re-trigger: the younger ones that now share a claim with
-    /// it (an older claimant arrived), and every one that shared a claim it no longer makes (its identity changed:
-    /// the next claimant takes over now, not at its next resync).
+    /// Adds or replaces `claimant`; returns the claimants to re-trigger: the younger ones holding something at the
+    /// provider that now share a claim with it (an older claimant arrived), and every one that shared a claim it no
+    /// longer makes (its identity changed: the next claimant takes over now, not at its next resync).
+    ///
+    /// A younger claimant that holds nothing yet (never synced, no registration recorded) is not woken by an older
+    /// one arriving or syncing: its own next pass checks ownership before it writes, and a pass that checked before
+    /// the older one was known learns it lost from its own status write (contested, below). Waking it anyway cost a
+    /// reconcile per such claimant and change: at 10,000 registrations whose edna channels repeat across 50
+    /// namespaces, ~3,000 passes beyond the two each new object needs (docs/benchmark.md, twelfth session).
     pub fn upsert(&self, claimant: Claimant) -> Vec<(String, String)> {
         let mut inner = self.inner.lock().expect("claim index lock");
         let claimant = inner.intern(claimant);
@@ -381,14 +392,16 @@ impl ClaimIndex {
                 woken.extend(
                     entry
                         .iter()
-                        .filter(|o| o.is_older(&claimant) && o.maybe_same_account(&claimant))
+                        .filter(|o| o.is_older(&claimant) && o.maybe_same_account(&claimant) && o.holds_anything())
                         .map(|o| o.object()),
                 );
                 let mut older = entry
                     .iter()
                     .filter(|o| claimant.is_older(o) && claimant.maybe_same_account(o))
                     .peekable();
-                behind_an_older |= older.peek().is_some();
+                // Only when what it records changed: its other watch events (its finalizer, a status rewrite) bring
+                // no news its pass would not see anyway.
+                behind_an_older |= !unchanged && older.peek().is_some();
                 // Ownership is checked before the write, so a younger claimant can write on an identity the moment
                 // before an older one takes it (its spec moved there mid-pass): both wrote (soak seed 2: two
                 // envelope callbacks for one url). The younger learns it lost on its own status write (above);
@@ -582,12 +595,43 @@ mod index_tests {
     #[test]
     fn an_older_claimant_arriving_late_retriggers_the_younger() {
         let index = ClaimIndex::default();
-        assert!(index.upsert(claimant("young", 5, &["x"])).is_empty());
+        let young = Claimant {
+            synced: true,
+            ..claimant("young", 5, &["x"])
+        };
+        assert!(index.upsert(young).is_empty());
         assert_eq!(
             index.upsert(claimant("old", 1, &["x"])),
-            vec![("ns".to_string(), "young".to_string())]
+            vec![
+                ("ns".to_string(), "old".to_string()),
+                ("ns".to_string(), "young".to_string())
+            ],
+            "the younger one re-checks; the owner, whose identity it synced on, repairs it"
         );
         assert_eq!(index.sharing(&["x".into()]).len(), 2);
+    }
+
+    #[test]
+    fn a_younger_claimant_holding_nothing_yet_is_left_to_its_own_pass() {
+        let index = ClaimIndex::default();
+        assert!(index.upsert(claimant("young", 5, &["x"])).is_empty());
+        assert!(
+            index.upsert(claimant("old", 1, &["x"])).is_empty(),
+            "it never synced: its next pass checks ownership before writing anything"
+        );
+        let holding = Claimant {
+            held: vec!["x".into()],
+            ..claimant("moving", 6, &["y"])
+        };
+        index.upsert(holding);
+        assert_eq!(
+            index.upsert(Claimant {
+                synced: true,
+                ..claimant("old", 1, &["x"])
+            }),
+            vec![("ns".to_string(), "moving".to_string())],
+            "a registration it still holds on the identity counts as holding something"
+        );
     }
 
     #[test]
@@ -775,10 +819,10 @@ mod retrigger_tests {
             synced: true,
             ..claimant("a", "old", 1)
         };
-        assert_eq!(
-            index.upsert(old),
-            vec![("b".to_string(), "young".to_string())],
-            "the young one's account is not known yet: it may be the same"
+        assert!(
+            index.upsert(old).is_empty(),
+            "the young one holds nothing yet: its own pass checks ownership, and a write it made before is contested \
+             by its own status write (below)"
         );
         let young_synced = Claimant {
             account: Some("A".into()),
@@ -924,7 +968,12 @@ mod retrigger_tests {
     #[test]
     fn a_status_only_update_retriggers_nobody() {
         let index = ClaimIndex::default();
-        index.upsert(claimant("a", "young", 5));
+        // Holding a registration on the identity (its spec moved on): it is woken once when the owner arrives.
+        index.upsert(Claimant {
+            claims: vec!["z".into()],
+            held: vec!["x".into()],
+            ..claimant("a", "young", 5)
+        });
         assert_eq!(index.upsert(claimant("a", "old", 1)).len(), 1);
         assert!(index.upsert(claimant("a", "old", 1)).is_empty());
     }

@@ -28,13 +28,19 @@ fn webhook(name: &str, created: i64, url: &str) -> CallbackRegistration {
 #[test]
 fn an_older_claimant_arriving_after_a_younger_one_wakes_the_younger() {
     let indexes = indexes();
-    assert!(
-        indexes
-            .observe(&WatchEvent::Apply(webhook("young", 5, "https://a/x")))
-            .is_empty()
-    );
+    // The younger one synced: it holds the webhook at the provider, and must learn it is not the owner.
+    let mut young = webhook("young", 5, "https://a/x");
+    young.status = Some(serde_json::from_value(json!({"appliedHash": "h"})).unwrap());
+    assert!(indexes.observe(&WatchEvent::Apply(young)).is_empty());
     let woken = indexes.observe(&WatchEvent::InitApply(webhook("old", 1, "https://a/x")));
-    assert_eq!(woken, vec![ObjectRef::new("young").within("shop")]);
+    // The owner is woken too: the younger one synced on its identity (contested), it repairs what was written over.
+    assert_eq!(
+        woken,
+        vec![
+            ObjectRef::new("old").within("shop"),
+            ObjectRef::new("young").within("shop")
+        ]
+    );
     let unrelated = indexes.observe(&WatchEvent::Apply(webhook("other", 0, "https://a/other")));
     assert!(unrelated.is_empty());
 }

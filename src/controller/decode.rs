@@ -94,13 +94,13 @@ mod tests {
         no_spec.data = serde_json::json!({});
         assert!(registration(no_spec).unwrap_err().contains("spec"));
 
-        let mut bad_status = dynamic(serde_json::json!({"credentialsRef": {"name": "s"},
-            "mail": {"url": "https://a/x", "events": {"emailStatus": ["spam"]}}}));
+        let spec = serde_json::json!({"credentialsRef": {"name": "s"},
+            "mail": {"url": "https://a/x", "events": {"emailStatus": ["spam"]}}});
+        let mut bad_status = dynamic(spec.clone());
         bad_status.data["status"] = serde_json::json!("none");
         assert!(registration(bad_status).unwrap_err().starts_with("status:"));
 
-        let mut null_status = dynamic(serde_json::json!({"credentialsRef": {"name": "s"},
-            "mail": {"url": "https://a/x", "events": {"emailStatus": ["spam"]}}}));
+        let mut null_status = dynamic(spec);
         null_status.data["status"] = serde_json::Value::Null;
         assert!(registration(null_status).unwrap().status.is_none());
     }

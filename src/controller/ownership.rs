@@ -378,6 +378,11 @@ impl ClaimIndex {
         .into_iter()
         .map(|o: Arc<Claimant>| o.object())
         .collect::<Vec<_>>();
+        // It re-checks itself behind an older claimant only when what it records changed (its other watch events,
+        // its finalizer or a status rewrite, bring no news its pass would not see anyway), and only when it holds
+        // something at the provider: one that holds nothing (waiting with `Conflict`, say) decided with the older one
+        // in view.
+        let rechecks_itself = !unchanged && claimant.holds_anything();
         let claimant = Arc::new(claimant);
         let mut behind_an_older = false;
         let mut contested = Vec::new();
@@ -399,10 +404,7 @@ impl ClaimIndex {
                     .iter()
                     .filter(|o| claimant.is_older(o) && claimant.maybe_same_account(o))
                     .peekable();
-                // Only when what it records changed (its other watch events, its finalizer or a status rewrite,
-                // bring no news its pass would not see anyway), and only when it holds something at the provider: one
-                // that holds nothing (waiting with `Conflict`, say) decided with the older one in view.
-                behind_an_older |= !unchanged && claimant.holds_anything() && older.peek().is_some();
+                behind_an_older |= rechecks_itself && older.peek().is_some();
                 // Ownership is checked before the write, so a younger claimant can write on an identity the moment
                 // before an older one takes it (its spec moved there mid-pass): both wrote (soak seed 2: two
                 // envelope callbacks for one url). The younger learns it lost on its own status write (above);

@@ -197,6 +197,12 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
 
     // Create as fast as the apiserver takes them.
     let requests_before = observe::apiserver_requests(&cluster.client).await;
+    eprintln!(
+        "   apiserver before the round: {}",
+        observe::apiserver_state(&cluster.client).await
+    );
+    let cpu_before = observe::CpuSplit::now(&pids);
+    let work_before = observe::apiserver_work(&cluster.client).await;
     let started = Instant::now();
     futures::stream::iter(objects.iter().cloned())
         .for_each_concurrent(64, |(_, obj)| {
@@ -240,6 +246,39 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
         (seen.ready_at.len(), last.duration_since(started))
     };
     eprintln!("   {ready_count}/{n} Ready after {ready_in:.1?}");
+    let cpu = observe::CpuSplit::now(&pids).since(cpu_before);
+    if options.apiserver_work {
+        // The first object of each provider as the apiserver stores it (status and managedFields included).
+        for (_, obj) in objects.iter().take(options.providers.len()) {
+            let api: Api<kube::api::DynamicObject> = Api::namespaced_with(
+                cluster.client.clone(),
+                obj.metadata.namespace.as_deref().unwrap(),
+                &kube::api::ApiResource::erase::<CallbackRegistration>(&()),
+            );
+            if let Ok(got) = api.get(obj.metadata.name.as_deref().unwrap()).await {
+                let status = serde_json::to_string(&got.data["status"]).unwrap_or_default();
+                eprintln!(
+                    "   {} as stored: {} bytes, its status {} bytes",
+                    got.metadata.name.as_deref().unwrap_or("?"),
+                    serde_json::to_string(&got).unwrap_or_default().len(),
+                    status.len()
+                );
+            }
+        }
+        for (key, value) in observe::apiserver_work(&cluster.client).await {
+            let delta = value - work_before.get(&key).copied().unwrap_or(0.0);
+            if delta.abs() > 0.0 {
+                eprintln!("   apiserver work: {key} {delta:.1}");
+            }
+        }
+    }
+    eprintln!(
+        "   CPU-s from the first create to all Ready: kube-apiserver {:.1}, etcd {:.1}, bench process {:.1}, operator {:.1}",
+        cpu.apiserver.as_secs_f64(),
+        cpu.etcd.as_secs_f64(),
+        cpu.bench.as_secs_f64(),
+        cpu.operator.as_secs_f64()
+    );
     // Short of all Ready at the deadline: whether the objects are not Ready or the watch fell behind, a LIST tells.
     let ready_listed = if ready_count < n {
         let listed = observe::ready_by_list(cluster.client.clone()).await;

@@ -122,6 +122,47 @@ pub fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis((ticks(11) + ticks(12)) * 1000 / clock_ticks)
 }
 
+/// The processes whose name (`/proc/<pid>/comm`) is `name`.
+pub fn pids_named(name: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|comm| comm.trim_end() == name))
+        .collect()
+}
+
+/// CPU time of the control plane, this process and the subject's processes: where a round's CPU went.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuSplit {
+    pub apiserver: Duration,
+    pub etcd: Duration,
+    pub bench: Duration,
+    pub operator: Duration,
+}
+
+impl CpuSplit {
+    pub fn now(operators: &[u32]) -> Self {
+        let sum = |pids: Vec<u32>| pids.into_iter().map(cpu_time).sum::<Duration>();
+        Self {
+            apiserver: sum(pids_named("kube-apiserver")),
+            etcd: sum(pids_named("etcd")),
+            bench: cpu_time(std::process::id()),
+            operator: sum(operators.to_vec()),
+        }
+    }
+
+    pub fn since(self, before: Self) -> Self {
+        Self {
+            apiserver: self.apiserver.saturating_sub(before.apiserver),
+            etcd: self.etcd.saturating_sub(before.etcd),
+            bench: self.bench.saturating_sub(before.bench),
+            operator: self.operator.saturating_sub(before.operator),
+        }
+    }
+}
+
 /// Samples the operator's RSS until dropped, keeping the peak.
 pub struct RssSampler {
     pub peak: Arc<Mutex<u64>>,
@@ -184,4 +225,65 @@ pub async fn apiserver_requests(client: &kube::Client) -> HashMap<String, f64> {
         *totals.entry(key).or_default() += value.parse::<f64>().unwrap_or(0.0);
     }
     totals
+}
+
+/// The apiserver's Go heap in use and its watch cache's capacity for CallbackRegistrations, from its /metrics: what
+/// an earlier burst left behind in the apiserver process.
+pub async fn apiserver_state(client: &kube::Client) -> String {
+    let request = http::Request::get("/metrics").body(Vec::new()).expect("a request");
+    let text = client.request_text(request).await.unwrap_or_default();
+    let value = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit_once(' '))
+            .and_then(|(_, v)| v.parse::<f64>().ok())
+    };
+    let heap = value("go_memstats_heap_inuse_bytes ").map_or("?".into(), |b| format!("{:.0} MiB", b / 1048576.0));
+    let capacity =
+        value("apiserver_watch_cache_capacity{group=\"callback-operator.io\",resource=\"callbackregistrations\"}")
+            .map_or("?".into(), |c| format!("{c:.0}"));
+    format!("heap in use {heap}, watch cache capacity {capacity}")
+}
+
+/// Sums of the apiserver's own metrics that say how much work a round gave it (`--apiserver-work`): the registrations'
+/// watch events and their bytes, the bytes the apiserver allocated, and request time by verb and resource (seconds
+/// spent serving, not CPU).
+pub async fn apiserver_work(client: &kube::Client) -> std::collections::BTreeMap<String, f64> {
+    let request = http::Request::get("/metrics").body(Vec::new()).expect("a request");
+    let text = client.request_text(request).await.unwrap_or_default();
+    let mut sums = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let Some((name_labels, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else { continue };
+        let (name, labels) = name_labels.split_once('{').unwrap_or((name_labels, ""));
+        let label = |key: &str| {
+            labels
+                .split(&format!("{key}=\""))
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or("")
+                .to_string()
+        };
+        let key = match name {
+            "apiserver_watch_events_total" | "apiserver_watch_events_sizes_sum"
+                if label("resource") == "callbackregistrations" =>
+            {
+                format!("{name} callbackregistrations")
+            }
+            "apiserver_request_duration_seconds_sum" if label("verb") != "WATCH" => {
+                format!(
+                    "{name} {} {}/{}",
+                    label("verb"),
+                    label("resource"),
+                    label("subresource")
+                )
+            }
+            "go_memstats_alloc_bytes_total" => name.to_string(),
+            _ => continue,
+        };
+        *sums.entry(key).or_default() += value;
+    }
+    sums
 }

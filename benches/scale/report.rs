@@ -60,12 +60,28 @@ pub struct Figures {
     pub operator_exit: Option<i32>,
 }
 
+/// The subject of a null controller round writing the operator's status shape (`--rounds null-shaped`).
+pub const NULL_SHAPED: &str = "null controller, operator's status shape";
+
+/// The floor for `f`: the mean time to all Ready of the plain null controller's rounds of its size (before and after
+/// the operator's by default), and how many rounds that is.
+fn null_floor(f: &Figures, nulls: &[Figures]) -> Option<(f64, usize)> {
+    let times: Vec<f64> = nulls
+        .iter()
+        .filter(|null| null.n == f.n && null.subject == "null controller")
+        .map(|null| null.ready_in_s)
+        .collect();
+    (!times.is_empty()).then(|| (times.iter().sum::<f64>() / times.len() as f64, times.len()))
+}
+
 pub fn write_json(figures: &Figures) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/target/bench");
     std::fs::create_dir_all(dir).expect("creating target/bench");
     let path = match (figures.subject.as_str(), figures.shards) {
         ("operator", 1) => format!("{dir}/scale-{}.json", figures.n),
         ("operator", k) => format!("{dir}/scale-{}-{k}-shards.json", figures.n),
+        (NULL_SHAPED, _) => format!("{dir}/scale-{}-null-shaped.json", figures.n),
+        // The last of the null controller's rounds of the size (each is printed in the table).
         _ => format!("{dir}/scale-{}-null.json", figures.n),
     };
     std::fs::write(&path, serde_json::to_string_pretty(figures).unwrap()).expect("writing the JSON");
@@ -98,7 +114,6 @@ pub fn print_table(options: &Options, all: &[Figures], nulls: &[Figures]) {
         humantime::format_duration(options.rest),
         options.shards,
     );
-    let null_of = |f: &Figures| nulls.iter().find(|null| null.n == f.n);
     let header = [
         "N",
         "created s",
@@ -129,10 +144,14 @@ pub fn print_table(options: &Options, all: &[Figures], nulls: &[Figures]) {
             f.ready_after_last_create_s,
             f.latency_floor_s,
             f.ready_in_s / f.latency_floor_s.max(f64::EPSILON),
-            null_of(f).map_or("-".into(), |null| format!("{:.1}", null.ready_in_s)),
-            null_of(f).map_or("-".into(), |null| format!(
+            null_floor(f, nulls).map_or("-".into(), |(mean, rounds)| if rounds > 1 {
+                format!("{mean:.1} (mean of {rounds})")
+            } else {
+                format!("{mean:.1}")
+            }),
+            null_floor(f, nulls).map_or("-".into(), |(mean, _)| format!(
                 "{:.2}x",
-                f.ready_in_s / null.ready_in_s.max(f64::EPSILON)
+                f.ready_in_s / mean.max(f64::EPSILON)
             )),
             f.ready_count,
             f.n,
@@ -209,16 +228,22 @@ pub fn print_table(options: &Options, all: &[Figures], nulls: &[Figures]) {
     }
     if !nulls.is_empty() {
         println!(
-            "\nthe null controller (finalizer + one status write, no Secret read, no Event, no provider call), same run:"
+            "\nthe null controller (finalizer + one status write, no Secret read, no Event, no provider call), same run, \
+             in the order of its rounds (a warm-up round before them is not shown):"
         );
         for f in nulls {
+            let shape = if f.subject == NULL_SHAPED {
+                " (the operator's status shape, not in the ÷ null mean)"
+            } else {
+                ""
+            };
             let requests: Vec<String> = f
                 .apiserver_requests_per_registration
                 .iter()
                 .map(|(k, v)| format!("{k} {v:.2}"))
                 .collect();
             println!(
-                "  N={}: created {:.1} s, all Ready {:.1} s ({}/{}), status writes/reg {:.2}, delete {:.1} s; apiserver \
+                "  N={}{shape}: created {:.1} s, all Ready {:.1} s ({}/{}), status writes/reg {:.2}, delete {:.1} s; apiserver \
                  requests per registration: {}",
                 f.n,
                 f.created_in_s,

@@ -227,22 +227,16 @@ pub async fn apiserver_requests(client: &kube::Client) -> HashMap<String, f64> {
     totals
 }
 
-/// The apiserver's Go heap in use and its watch cache's capacity for CallbackRegistrations, from its /metrics: what
-/// an earlier burst left behind in the apiserver process.
+/// The apiserver's Go heap in use, from its /metrics: what an earlier burst left behind in the apiserver process.
 pub async fn apiserver_state(client: &kube::Client) -> String {
     let request = http::Request::get("/metrics").body(Vec::new()).expect("a request");
     let text = client.request_text(request).await.unwrap_or_default();
-    let value = |prefix: &str| {
-        text.lines()
-            .find(|l| l.starts_with(prefix))
-            .and_then(|l| l.rsplit_once(' '))
-            .and_then(|(_, v)| v.parse::<f64>().ok())
-    };
-    let heap = value("go_memstats_heap_inuse_bytes ").map_or("?".into(), |b| format!("{:.0} MiB", b / 1048576.0));
-    let capacity =
-        value("apiserver_watch_cache_capacity{group=\"callback-operator.io\",resource=\"callbackregistrations\"}")
-            .map_or("?".into(), |c| format!("{c:.0}"));
-    format!("heap in use {heap}, watch cache capacity {capacity}")
+    text.lines()
+        .find_map(|l| l.strip_prefix("go_memstats_heap_inuse_bytes "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or("heap in use ?".into(), |b| {
+            format!("heap in use {:.0} MiB", b / 1048576.0)
+        })
 }
 
 /// Sums of the apiserver's own metrics that say how much work a round gave it (`--apiserver-work`): the registrations'

@@ -193,25 +193,33 @@ impl Drop for RssSampler {
     }
 }
 
+/// The apiserver's /metrics text (empty when it does not answer).
+async fn apiserver_metrics(client: &kube::Client) -> String {
+    let request = http::Request::get("/metrics").body(Vec::new()).expect("a request");
+    client.request_text(request).await.unwrap_or_default()
+}
+
+/// The value of label `name` in a Prometheus sample's label text (`verb="GET",resource="secrets"`), or "".
+fn label_value(labels: &str, name: &str) -> String {
+    labels
+        .split(&format!("{name}=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// The apiserver's own request counters (`apiserver_request_total`), summed by verb and resource[/subresource]:
 /// what every client (the operator, and the bench's own creates and watch) asked of it. WATCH and the
 /// long-running counters are left out.
 pub async fn apiserver_requests(client: &kube::Client) -> HashMap<String, f64> {
-    let request = http::Request::get("/metrics").body(Vec::new()).expect("a request");
-    let text = client.request_text(request).await.unwrap_or_default();
+    let text = apiserver_metrics(client).await;
     let mut totals = HashMap::new();
     for line in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
         let Some((labels, value)) = line.rsplit_once(' ') else {
             continue;
         };
-        let label = |name: &str| {
-            labels
-                .split(&format!("{name}=\""))
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-                .unwrap_or("")
-                .to_string()
-        };
+        let label = |name: &str| label_value(labels, name);
         let verb = label("verb");
         if verb == "WATCH" || verb == "CONNECT" {
             continue;
@@ -229,8 +237,7 @@ pub async fn apiserver_requests(client: &kube::Client) -> HashMap<String, f64> {
 
 /// The apiserver's Go heap in use, from its /metrics: what an earlier burst left behind in the apiserver process.
 pub async fn apiserver_state(client: &kube::Client) -> String {
-    let request = http::Request::get("/metrics").body(Vec::new()).expect("a request");
-    let text = client.request_text(request).await.unwrap_or_default();
+    let text = apiserver_metrics(client).await;
     text.lines()
         .find_map(|l| l.strip_prefix("go_memstats_heap_inuse_bytes "))
         .and_then(|v| v.trim().parse::<f64>().ok())
@@ -243,8 +250,7 @@ pub async fn apiserver_state(client: &kube::Client) -> String {
 /// watch events and their bytes, the bytes the apiserver allocated, and request time by verb and resource (seconds
 /// spent serving, not CPU).
 pub async fn apiserver_work(client: &kube::Client) -> std::collections::BTreeMap<String, f64> {
-    let request = http::Request::get("/metrics").body(Vec::new()).expect("a request");
-    let text = client.request_text(request).await.unwrap_or_default();
+    let text = apiserver_metrics(client).await;
     let mut sums = std::collections::BTreeMap::new();
     for line in text.lines() {
         let Some((name_labels, value)) = line.rsplit_once(' ') else {
@@ -252,14 +258,7 @@ pub async fn apiserver_work(client: &kube::Client) -> std::collections::BTreeMap
         };
         let Ok(value) = value.parse::<f64>() else { continue };
         let (name, labels) = name_labels.split_once('{').unwrap_or((name_labels, ""));
-        let label = |key: &str| {
-            labels
-                .split(&format!("{key}=\""))
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-                .unwrap_or("")
-                .to_string()
-        };
+        let label = |key: &str| label_value(labels, key);
         let key = match name {
             "apiserver_watch_events_total" | "apiserver_watch_events_sizes_sum"
                 if label("resource") == "callbackregistrations" =>

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::Options;
 use crate::observe::{self, RssSampler};
-use crate::report::{Figures, ShardFigures};
+use crate::report::{self, Figures, ShardFigures};
 use crate::support::metrics::total;
 use crate::support::{Cluster, Operator, TestNamespace};
 
@@ -24,8 +24,20 @@ use crate::support::{Cluster, Operator, TestNamespace};
 pub enum Subject {
     /// The operator's release binary: one process, or one per shard (`--watch-label-selector`, docs/scaling.md).
     Operator { shards: usize },
-    /// The do-nothing controller in this process (`null_controller.rs`): finalizer + one status write.
-    Null,
+    /// The do-nothing controller in this process (`null_controller.rs`): finalizer + one status write, shaped like
+    /// the operator's with `operator_status`.
+    Null { operator_status: bool },
+}
+
+impl Subject {
+    /// The name its figures carry.
+    fn name(self) -> &'static str {
+        match self {
+            Subject::Operator { .. } => "operator",
+            Subject::Null { operator_status: false } => report::NULL,
+            Subject::Null { operator_status: true } => report::NULL_SHAPED,
+        }
+    }
 }
 
 /// The label a registration of shard `k` carries (shard 0 is the default shard: no label), and each shard's selector.
@@ -57,7 +69,7 @@ fn mailbox(ns_index: usize) -> String {
 pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: Subject) -> Figures {
     let shards = match subject {
         Subject::Operator { shards } => shards.max(1),
-        Subject::Null => 1,
+        Subject::Null { .. } => 1,
     };
     let run = &uuid::Uuid::new_v4().simple().to_string()[..6];
     let namespaces = options.namespaces.min(n).max(1);
@@ -184,10 +196,11 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
                 operators.push(Operator::start(cluster, &[], &args));
             }
         }
-        Subject::Null => {
+        Subject::Null { operator_status } => {
             null_controller = Some(crate::null_controller::start(
                 cluster.client.clone(),
                 options.concurrency,
+                operator_status,
             ));
         }
     }
@@ -196,13 +209,13 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // Create as fast as the apiserver takes them.
-    let requests_before = observe::apiserver_requests(&cluster.client).await;
+    let metrics_before = observe::apiserver_metrics(&cluster.client).await;
+    let requests_before = observe::apiserver_requests(&metrics_before);
     eprintln!(
-        "   apiserver before the round: {}",
-        observe::apiserver_state(&cluster.client).await
+        "   apiserver before the round: heap in use {}",
+        observe::apiserver_heap_in_use(&metrics_before)
     );
     let cpu_before = observe::CpuSplit::now(&pids);
-    let work_before = observe::apiserver_work(&cluster.client).await;
     let started = Instant::now();
     futures::stream::iter(objects.iter().cloned())
         .for_each_concurrent(64, |(_, obj)| {
@@ -248,24 +261,8 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
     eprintln!("   {ready_count}/{n} Ready after {ready_in:.1?}");
     let cpu = observe::CpuSplit::now(&pids).since(cpu_before);
     if options.apiserver_work {
-        // The first object of each provider as the apiserver stores it (status and managedFields included).
-        for (_, obj) in objects.iter().take(options.providers.len()) {
-            let api: Api<kube::api::DynamicObject> = Api::namespaced_with(
-                cluster.client.clone(),
-                obj.metadata.namespace.as_deref().unwrap(),
-                &kube::api::ApiResource::erase::<CallbackRegistration>(&()),
-            );
-            if let Ok(got) = api.get(obj.metadata.name.as_deref().unwrap()).await {
-                let status = serde_json::to_string(&got.data["status"]).unwrap_or_default();
-                eprintln!(
-                    "   {} as stored: {} bytes, its status {} bytes",
-                    got.metadata.name.as_deref().unwrap_or("?"),
-                    serde_json::to_string(&got).unwrap_or_default().len(),
-                    status.len()
-                );
-            }
-        }
-        for (key, value) in observe::apiserver_work(&cluster.client).await {
+        let work_before = observe::apiserver_work(&metrics_before);
+        for (key, value) in observe::apiserver_work(&observe::apiserver_metrics(&cluster.client).await) {
             let delta = value - work_before.get(&key).copied().unwrap_or(0.0);
             if delta.abs() > 0.0 {
                 eprintln!("   apiserver work: {key} {delta:.1}");
@@ -296,9 +293,29 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
     // are counted once they are all posted, so every request a new registration costs is in the figure.
     let events_posted_in = match subject {
         Subject::Operator { .. } => Some(events_posted(&operators, started).await),
-        Subject::Null => None,
+        Subject::Null { .. } => None,
     };
-    let requests_at_ready = observe::apiserver_requests(&cluster.client).await;
+    let requests_at_ready = observe::apiserver_requests(&observe::apiserver_metrics(&cluster.client).await);
+    if options.apiserver_work {
+        // The first object of each provider as the apiserver stores it (status and managedFields included); read
+        // after the requests are counted, so these GETs are not in the figures.
+        for (_, obj) in objects.iter().take(options.providers.len()) {
+            let api: Api<kube::api::DynamicObject> = Api::namespaced_with(
+                cluster.client.clone(),
+                obj.metadata.namespace.as_deref().unwrap(),
+                &kube::api::ApiResource::erase::<CallbackRegistration>(&()),
+            );
+            if let Ok(got) = api.get(obj.metadata.name.as_deref().unwrap()).await {
+                let status = serde_json::to_string(&got.data["status"]).unwrap_or_default();
+                eprintln!(
+                    "   {} as stored: {} bytes, its status {} bytes",
+                    got.metadata.name.as_deref().unwrap_or("?"),
+                    serde_json::to_string(&got).unwrap_or_default().len(),
+                    status.len()
+                );
+            }
+        }
+    }
     let apiserver_requests_per_registration: BTreeMap<String, f64> = requests_at_ready
         .iter()
         .map(|(k, v)| {
@@ -348,7 +365,7 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
     let writes_before = provider_writes(&calls_at_ready);
     let rest = match subject {
         Subject::Operator { .. } => options.rest,
-        Subject::Null => Duration::ZERO,
+        Subject::Null { .. } => Duration::ZERO,
     };
     let cpu_window = rest.min(Duration::from_secs(60));
     tokio::time::sleep(rest - cpu_window).await;
@@ -421,10 +438,7 @@ pub async fn run_round(cluster: &Cluster, options: &Options, n: usize, subject: 
 
     Figures {
         n,
-        subject: match subject {
-            Subject::Operator { .. } => "operator".into(),
-            Subject::Null => "null controller".into(),
-        },
+        subject: subject.name().into(),
         shards,
         per_shard,
         by_provider: by_provider.clone(),

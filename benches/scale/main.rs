@@ -110,43 +110,33 @@ async fn main() {
     for &n in &options.sizes {
         for &round in &options.rounds {
             let started = Instant::now();
-            let shaped = round == Round::NullShaped;
-            null_controller::OPERATOR_SHAPED.store(shaped, std::sync::atomic::Ordering::Relaxed);
             let subject = match round {
                 Round::WarmUp => {
                     eprintln!("== N = {n}, null controller (warm-up, not compared)");
-                    fleet::Subject::Null
+                    fleet::Subject::Null { operator_status: false }
                 }
                 Round::Null => {
                     eprintln!("== N = {n}, null controller");
-                    fleet::Subject::Null
+                    fleet::Subject::Null { operator_status: false }
                 }
                 Round::NullShaped => {
                     eprintln!("== N = {n}, null controller writing the operator's status shape");
-                    fleet::Subject::Null
+                    fleet::Subject::Null { operator_status: true }
                 }
                 Round::Operator => {
                     eprintln!("== N = {n}, operator ({} shard(s))", options.shards);
                     fleet::Subject::Operator { shards: options.shards }
                 }
             };
-            let mut figures = fleet::run_round(&cluster, &options, n, subject).await;
+            let figures = fleet::run_round(&cluster, &options, n, subject).await;
             eprintln!("   round took {:.0?}", started.elapsed());
+            if round == Round::WarmUp {
+                continue;
+            }
+            report::write_json(&figures);
             match round {
-                Round::WarmUp => {}
-                Round::Null => {
-                    report::write_json(&figures);
-                    nulls.push(figures);
-                }
-                Round::NullShaped => {
-                    figures.subject = report::NULL_SHAPED.into();
-                    report::write_json(&figures);
-                    nulls.push(figures);
-                }
-                Round::Operator => {
-                    report::write_json(&figures);
-                    all.push(figures);
-                }
+                Round::Operator => all.push(figures),
+                _ => nulls.push(figures),
             }
         }
     }

@@ -15,10 +15,6 @@ use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
 use serde_json::json;
 
-/// Whether the null controller writes a status shaped like the operator's (`--rounds null-shaped`): the same fields
-/// and about the same sizes, so the floor can be measured with the operator's status as well as with one condition.
-pub static OPERATOR_SHAPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 #[derive(Debug)]
 struct NullError(String);
 
@@ -30,8 +26,10 @@ impl std::fmt::Display for NullError {
 
 impl std::error::Error for NullError {}
 
-/// Runs until the returned task is aborted.
-pub fn start(client: kube::Client, concurrency: u16) -> tokio::task::JoinHandle<()> {
+/// Runs until the returned task is aborted. `operator_status`: write a status shaped like the operator's (`--rounds
+/// null-shaped`: the same fields and about the same sizes), so the floor can be measured with the operator's status
+/// as well as with one condition.
+pub fn start(client: kube::Client, concurrency: u16, operator_status: bool) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let api: Api<CallbackRegistration> = Api::all(client.clone());
         Controller::new(api, watcher::Config::default().any_semantic())
@@ -39,14 +37,15 @@ pub fn start(client: kube::Client, concurrency: u16) -> tokio::task::JoinHandle<
             .run(
                 reconcile,
                 |_, _, _| Action::requeue(std::time::Duration::from_secs(2)),
-                Arc::new(client),
+                Arc::new((client, operator_status)),
             )
             .for_each(|_| async {})
             .await;
     })
 }
 
-async fn reconcile(obj: Arc<CallbackRegistration>, client: Arc<kube::Client>) -> Result<Action, NullError> {
+async fn reconcile(obj: Arc<CallbackRegistration>, ctx: Arc<(kube::Client, bool)>) -> Result<Action, NullError> {
+    let (client, operator_status) = (&ctx.0, ctx.1);
     let namespace = obj.namespace().unwrap_or_default();
     let api: Api<CallbackRegistration> = Api::namespaced((*client).clone(), &namespace);
     finalizer(&api, FINALIZER, obj, |event| async {
@@ -70,7 +69,7 @@ async fn reconcile(obj: Arc<CallbackRegistration>, client: Arc<kube::Client>) ->
                             }],
                         },
                     });
-                    if OPERATOR_SHAPED.load(std::sync::atomic::Ordering::Relaxed) {
+                    if operator_status {
                         let url = format!("https://127.0.0.1:46021/{namespace}/{}", obj.name_any());
                         status["status"]["conditions"][0]["message"] = json!(format!("Unisender Go holds {url}"));
                         status["status"]["appliedHash"] = json!("306fc2dce8a4464aa9e07046");

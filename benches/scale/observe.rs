@@ -194,7 +194,7 @@ impl Drop for RssSampler {
 }
 
 /// The apiserver's /metrics text (empty when it does not answer).
-async fn apiserver_metrics(client: &kube::Client) -> String {
+pub async fn apiserver_metrics(client: &kube::Client) -> String {
     let request = http::Request::get("/metrics").body(Vec::new()).expect("a request");
     client.request_text(request).await.unwrap_or_default()
 }
@@ -212,10 +212,9 @@ fn label_value(labels: &str, name: &str) -> String {
 /// The apiserver's own request counters (`apiserver_request_total`), summed by verb and resource[/subresource]:
 /// what every client (the operator, and the bench's own creates and watch) asked of it. WATCH and the
 /// long-running counters are left out.
-pub async fn apiserver_requests(client: &kube::Client) -> HashMap<String, f64> {
-    let text = apiserver_metrics(client).await;
+pub fn apiserver_requests(metrics: &str) -> HashMap<String, f64> {
     let mut totals = HashMap::new();
-    for line in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
+    for line in metrics.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
         let Some((labels, value)) = line.rsplit_once(' ') else {
             continue;
         };
@@ -236,23 +235,20 @@ pub async fn apiserver_requests(client: &kube::Client) -> HashMap<String, f64> {
 }
 
 /// The apiserver's Go heap in use, from its /metrics: what an earlier burst left behind in the apiserver process.
-pub async fn apiserver_state(client: &kube::Client) -> String {
-    let text = apiserver_metrics(client).await;
-    text.lines()
+pub fn apiserver_heap_in_use(metrics: &str) -> String {
+    metrics
+        .lines()
         .find_map(|l| l.strip_prefix("go_memstats_heap_inuse_bytes "))
         .and_then(|v| v.trim().parse::<f64>().ok())
-        .map_or("heap in use ?".into(), |b| {
-            format!("heap in use {:.0} MiB", b / 1048576.0)
-        })
+        .map_or("?".into(), |b| format!("{:.0} MiB", b / 1048576.0))
 }
 
 /// Sums of the apiserver's own metrics that say how much work a round gave it (`--apiserver-work`): the registrations'
 /// watch events and their bytes, the bytes the apiserver allocated, and request time by verb and resource (seconds
 /// spent serving, not CPU).
-pub async fn apiserver_work(client: &kube::Client) -> std::collections::BTreeMap<String, f64> {
-    let text = apiserver_metrics(client).await;
+pub fn apiserver_work(metrics: &str) -> std::collections::BTreeMap<String, f64> {
     let mut sums = std::collections::BTreeMap::new();
-    for line in text.lines() {
+    for line in metrics.lines() {
         let Some((name_labels, value)) = line.rsplit_once(' ') else {
             continue;
         };

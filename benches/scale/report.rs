@@ -22,7 +22,7 @@ pub struct ShardFigures {
 #[derive(Debug, Serialize)]
 pub struct Figures {
     pub n: usize,
-    /// "operator" or "null controller".
+    /// "operator", `NULL` or `NULL_SHAPED`.
     pub subject: String,
     pub shards: usize,
     pub per_shard: Vec<ShardFigures>,
@@ -60,6 +60,8 @@ pub struct Figures {
     pub operator_exit: Option<i32>,
 }
 
+/// The subject of a null controller round.
+pub const NULL: &str = "null controller";
 /// The subject of a null controller round writing the operator's status shape (`--rounds null-shaped`).
 pub const NULL_SHAPED: &str = "null controller, operator's status shape";
 
@@ -68,7 +70,7 @@ pub const NULL_SHAPED: &str = "null controller, operator's status shape";
 fn null_floor(f: &Figures, nulls: &[Figures]) -> Option<(f64, usize)> {
     let times: Vec<f64> = nulls
         .iter()
-        .filter(|null| null.n == f.n && null.subject == "null controller")
+        .filter(|null| null.n == f.n && null.subject == NULL)
         .map(|null| null.ready_in_s)
         .collect();
     (!times.is_empty()).then(|| (times.iter().sum::<f64>() / times.len() as f64, times.len()))

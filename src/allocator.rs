@@ -20,16 +20,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// pages, microseconds.
 #[cfg(feature = "mimalloc")]
 pub async fn returning_freed_memory<T>(operator: impl Future<Output = T>) -> T {
-    // Each thread keeps its own empty pages until it collects: the main thread (the operator's own future runs
-    // there) and one of the runtime's workers (its tasks: connections, timers) collect; the returns themselves are
-    // process-wide.
-    let worker = tokio::spawn(collect_forever());
-    let result = tokio::select! {
+    // Each thread keeps its own empty pages until it collects; the operator runs on one thread (`main.rs`), so the
+    // collect runs beside it on that thread.
+    tokio::select! {
         result = operator => result,
         never = collect_forever() => match never {},
-    };
-    worker.abort();
-    result
+    }
 }
 
 #[cfg(not(feature = "mimalloc"))]

@@ -23,17 +23,18 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::mpsc;
 use tracing::warn;
 
+use self::packed::PackedEvent;
 use super::recorder::EventRecorder;
 use crate::telemetry::Metrics;
 
-/// At most this many Events wait (~0.5 KiB each with their strings: ~8 MiB when full, returned once posted).
+/// At most this many Events wait (~0.35 KiB each with their strings: ~6 MiB when full, returned once posted).
 pub const CAPACITY: usize = 16_384;
 /// How long the Events still waiting when the controller stops are given to be posted.
 pub const DRAIN: Duration = Duration::from_secs(5);
 
 enum Message {
-    /// Boxed: the channel's slots hold a pointer, not the ~400-byte pair.
-    Publish(Box<(ObjectReference, Event)>),
+    /// One allocation per waiting Event (`packed.rs`).
+    Publish(PackedEvent),
     /// The object is gone: its series ends (after its last Events are posted).
     Forget(String),
 }
@@ -73,8 +74,8 @@ impl EventQueue {
         let worker = tokio::spawn(async move {
             while let Some(message) = receiver.recv().await {
                 match message {
-                    Message::Publish(published) => {
-                        let (regarding, event) = *published;
+                    Message::Publish(packed) => {
+                        let (regarding, event) = packed.unpack();
                         post(&recorder, &regarding, &event).await;
                         pending.dec();
                     }
@@ -90,18 +91,21 @@ impl EventQueue {
     pub async fn publish(&self, regarding: &ObjectReference, events: Vec<Event>) {
         let mut events = events.into_iter();
         for event in events.by_ref() {
-            // Counted before it is sent: the worker may post it and count it down at once.
-            self.pending.inc();
-            if let Err(full_or_closed) = self
-                .sender
-                .try_send(Message::Publish(Box::new((regarding.clone(), event))))
-            {
-                self.pending.dec();
-                if let Message::Publish(published) = full_or_closed.into_inner() {
-                    let (_, event) = *published;
-                    self.post_now(regarding, std::iter::once(event).chain(events).collect())
-                        .await;
+            let sent = match PackedEvent::pack(regarding, &event) {
+                Some(packed) => {
+                    // Counted before it is sent: the worker may post it and count it down at once.
+                    self.pending.inc();
+                    let sent = self.sender.try_send(Message::Publish(packed)).is_ok();
+                    if !sent {
+                        self.pending.dec();
+                    }
+                    sent
                 }
+                None => false,
+            };
+            if !sent {
+                self.post_now(regarding, std::iter::once(event).chain(events).collect())
+                    .await;
                 return;
             }
         }
@@ -151,5 +155,6 @@ async fn post(recorder: &EventRecorder, regarding: &ObjectReference, event: &Eve
     }
 }
 
+mod packed;
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,12 @@
 //! "Events off the reconciliation slots"). Posted from here, one at a time, they take a small share of the apiserver
 //! while a burst lasts and the rest after it; when nothing is waiting, an Event is posted as soon as it is handed in.
 //!
+//! While registrations wait for a reconciliation slot (`TriggerQueue::backlog`), the worker holds each Event back,
+//! for at most `HOLD` after it was handed in: Events are for people reading `kubectl describe`, conditions for the
+//! tools waiting on Ready, and during a burst each Event posted was apiserver work taken from the passes (~500 of
+//! them before all Ready at 10,000, docs/benchmark.md, fourteenth session). A backlog longer than `HOLD` gets its
+//! Events at the apiserver's pace again, one minute late; a stop posts what waits at once (`drain`).
+//!
 //! Nothing is dropped (client-go drops Events when its queue is full): once `capacity` Events wait, a pass posts its
 //! own, as it did before this queue. One worker posts them in the order they were handed in, so an object's Events
 //! keep their order and the recorder's series (`recorder.rs`) sees them as they happened; the `forget` that ends a
@@ -15,12 +21,14 @@
 //! `DRAIN` (`EventQueue::drain`). A deleted registration's last Events are posted by its cleanup pass itself
 //! (`EventQueue::post_now`): they must be in before the object, and the operator's rights in its namespace, go.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::Event;
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tracing::warn;
 
 use self::packed::PackedEvent;
@@ -31,10 +39,12 @@ use crate::telemetry::Metrics;
 pub const CAPACITY: usize = 16_384;
 /// How long the Events still waiting when the controller stops are given to be posted.
 pub const DRAIN: Duration = Duration::from_secs(5);
+/// How long after it was handed in an Event may be held back while registrations wait for a slot.
+pub const HOLD: Duration = Duration::from_secs(60);
 
 enum Message {
-    /// One allocation per waiting Event (`packed.rs`).
-    Publish(PackedEvent),
+    /// One allocation per waiting Event (`packed.rs`), and when it was handed in.
+    Publish(PackedEvent, Instant),
     /// The object is gone: its series ends (after its last Events are posted).
     Forget(String),
 }
@@ -47,6 +57,8 @@ pub struct EventQueue {
     /// Handed in and not yet posted: `callback_operator_events_pending` itself, the one count (moved up and down
     /// atomically, never set from a copy that may be stale).
     pending: Gauge,
+    /// Set by `drain`: nothing is held back any more.
+    stopping: Arc<watch::Sender<bool>>,
 }
 
 /// The worker posting the queue's Events; `EventQueue::drain` ends it, and so does dropping it (the controller
@@ -60,9 +72,16 @@ impl Drop for Worker {
 }
 
 impl EventQueue {
-    /// The queue and its worker (spawned on the current runtime).
-    pub fn start(recorder: EventRecorder, metrics: &Metrics, capacity: usize) -> (Self, Worker) {
+    /// The queue and its worker (spawned on the current runtime); `backlog` says whether registrations wait for a
+    /// reconciliation slot (a closed channel: never).
+    pub fn start(
+        recorder: EventRecorder,
+        metrics: &Metrics,
+        capacity: usize,
+        mut backlog: watch::Receiver<bool>,
+    ) -> (Self, Worker) {
         let (sender, mut receiver) = mpsc::channel::<Message>(capacity.max(1));
+        let (stopping, mut stopped) = watch::channel(false);
         let pending = metrics.events_pending();
         // A controller started again (leadership regained) starts from an empty queue.
         pending.set(0);
@@ -70,11 +89,13 @@ impl EventQueue {
             sender,
             recorder: recorder.clone(),
             pending: pending.clone(),
+            stopping: Arc::new(stopping),
         };
         let worker = tokio::spawn(async move {
             while let Some(message) = receiver.recv().await {
                 match message {
-                    Message::Publish(packed) => {
+                    Message::Publish(packed, handed_in) => {
+                        yield_to_reconciliations(&mut backlog, &mut stopped, handed_in + HOLD).await;
                         let (regarding, event) = packed.unpack();
                         post(&recorder, &regarding, &event).await;
                         pending.dec();
@@ -95,7 +116,7 @@ impl EventQueue {
                 Some(packed) => {
                     // Counted before it is sent: the worker may post it and count it down at once.
                     self.pending.inc();
-                    let sent = self.sender.try_send(Message::Publish(packed)).is_ok();
+                    let sent = self.sender.try_send(Message::Publish(packed, Instant::now())).is_ok();
                     if !sent {
                         self.pending.dec();
                     }
@@ -135,6 +156,7 @@ impl EventQueue {
 
     /// Waits until every Event handed in is posted, for at most `deadline`, then stops the worker.
     pub async fn drain(&self, worker: Worker, deadline: Duration) {
+        self.stopping.send_replace(true);
         let drained = tokio::time::timeout(deadline, async {
             while self.pending() > 0 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -145,6 +167,20 @@ impl EventQueue {
             warn!(pending = self.pending(), "stopping with Events not yet posted");
         }
         drop(worker);
+    }
+}
+
+/// Waits while registrations wait for a slot, until `until` or a stop.
+async fn yield_to_reconciliations(
+    backlog: &mut watch::Receiver<bool>,
+    stopped: &mut watch::Receiver<bool>,
+    until: Instant,
+) {
+    // A closed channel ends its wait at once: nothing to yield to, or nothing to wait for.
+    tokio::select! {
+        _ = backlog.wait_for(|backlogged| !backlogged) => {}
+        _ = stopped.wait_for(|stopped| *stopped) => {}
+        () = tokio::time::sleep_until(until) => {}
     }
 }
 

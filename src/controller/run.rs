@@ -101,7 +101,7 @@ pub async fn run_controller(
     let (deleted_filter, deleted_resync) = (wake_filter.clone(), resync.clone());
     let (deleted_guard, deleted_store) = (guard.clone(), store.clone());
     let recorder = EventRecorder::new(client.clone(), "callback-operator", options.instance.clone());
-    let (events, events_worker) = EventQueue::start(recorder, &metrics, event_queue::CAPACITY);
+    let (events, events_worker) = EventQueue::start(recorder, &metrics, event_queue::CAPACITY, triggers.backlog());
     let deleted_events = events.clone();
     // Whether the current Apply wakes the reconciler, decided before the annotations are stripped (the filter
     // reads them) and read after the reflector and the indexes took the event. The stream is pulled one event at a

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::Stream;
 use kube::runtime::reflector::ObjectRef;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use super::object_key::{Namespaces, ObjectKey};
 use crate::api::CallbackRegistration;
@@ -133,6 +133,11 @@ impl Queue {
         true
     }
 
+    /// Whether a registration waits for a slot.
+    pub fn backlogged(&self) -> bool {
+        !self.order.is_empty()
+    }
+
     #[cfg(test)]
     fn is_empty(&self) -> bool {
         self.states.is_empty()
@@ -165,6 +170,8 @@ impl Queue {
 pub struct TriggerQueue {
     queue: Mutex<Queue>,
     changed: Notify,
+    /// Whether registrations wait for a slot, for what yields to them (the Events, `event_queue.rs`).
+    backlog: watch::Sender<bool>,
 }
 
 impl TriggerQueue {
@@ -174,12 +181,15 @@ impl TriggerQueue {
         Self {
             queue: Mutex::new(Queue::new(limit)),
             changed: Notify::new(),
+            backlog: watch::Sender::new(false),
         }
     }
 
     /// A trigger for the registration (`namespace`, `name`).
     pub fn push(&self, namespace: &str, name: &str) {
-        if self.lock().push(namespace, name) {
+        let mut queue = self.lock();
+        if queue.push(namespace, name) {
+            self.report_backlog(&queue);
             self.changed.notify_one();
         }
     }
@@ -197,9 +207,22 @@ impl TriggerQueue {
     /// The controller ended a pass of `obj_ref`'s registration.
     pub fn finished<K: kube::Resource>(&self, obj_ref: &ObjectRef<K>) {
         let namespace = obj_ref.namespace.as_deref().unwrap_or_default();
-        if self.lock().finished(namespace, &obj_ref.name) {
+        let mut queue = self.lock();
+        if queue.finished(namespace, &obj_ref.name) {
+            self.report_backlog(&queue);
             self.changed.notify_one();
         }
+    }
+
+    /// Whether registrations wait for a slot, as it changes.
+    pub fn backlog(&self) -> watch::Receiver<bool> {
+        self.backlog.subscribe()
+    }
+
+    fn report_backlog(&self, queue: &Queue) {
+        let backlogged = queue.backlogged();
+        self.backlog
+            .send_if_modified(|was| std::mem::replace(was, backlogged) != backlogged);
     }
 
     /// The triggers, as the controller has room for them. One consumer: `Notify` keeps a wake that comes while it
@@ -207,7 +230,12 @@ impl TriggerQueue {
     pub fn handed(self: Arc<Self>) -> impl Stream<Item = ObjectRef<CallbackRegistration>> + Send + 'static {
         futures::stream::unfold(self, |queue| async move {
             loop {
-                let next = queue.lock().hand();
+                let next = {
+                    let mut locked = queue.lock();
+                    let next = locked.hand();
+                    queue.report_backlog(&locked);
+                    next
+                };
                 if let Some((namespace, name)) = next {
                     return Some((ObjectRef::new(&name).within(&namespace), queue));
                 }
@@ -241,6 +269,23 @@ mod tests {
         q.started("ns", "a");
         assert!(q.finished("ns", "a"), "a slot came free");
         assert_eq!(hand_all(&mut q), ["ns/c"]);
+    }
+
+    #[test]
+    fn a_backlog_is_what_waits_for_a_slot_not_what_runs() {
+        let mut q = Queue::new(1);
+        assert!(!q.backlogged());
+        q.push("ns", "a");
+        assert!(q.backlogged(), "a waits");
+        assert_eq!(hand_all(&mut q), ["ns/a"]);
+        assert!(!q.backlogged(), "a runs; nothing waits");
+        q.push("ns", "b");
+        assert_eq!(hand_all(&mut q), Vec::<String>::new(), "the one slot is taken");
+        assert!(q.backlogged(), "b waits for the slot");
+        q.started("ns", "a");
+        q.finished("ns", "a");
+        assert_eq!(hand_all(&mut q), ["ns/b"]);
+        assert!(!q.backlogged());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use kube::runtime::events::EventType;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 
 use super::*;
 
@@ -35,11 +35,27 @@ fn client(posted: Posted, gate: Arc<Semaphore>) -> kube::Client {
     kube::Client::new(service, "shop")
 }
 
+/// A queue with nothing to yield to (its backlog channel closed).
 fn queue(capacity: usize) -> (EventQueue, Worker, Posted, Arc<Semaphore>) {
+    queue_yielding_to(capacity, watch::channel(false).1)
+}
+
+fn queue_yielding_to(capacity: usize, backlog: watch::Receiver<bool>) -> (EventQueue, Worker, Posted, Arc<Semaphore>) {
     let (posted, gate) = (Posted::default(), Arc::new(Semaphore::new(0)));
     let recorder = EventRecorder::new(client(posted.clone(), gate.clone()), "callback-operator", None);
-    let (queue, worker) = EventQueue::start(recorder, &Metrics::new(), capacity);
+    let (queue, worker) = EventQueue::start(recorder, &Metrics::new(), capacity, backlog);
     (queue, worker, posted, gate)
+}
+
+/// Waits (in the test's clock) until the apiserver was sent `reasons`.
+async fn until_posted(posted: &Posted, reasons: &[&str]) {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while *posted.lock().unwrap() != reasons {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("posted {:?}, expected {reasons:?}", posted.lock().unwrap()));
 }
 
 fn regarding(name: &str) -> ObjectReference {
@@ -119,4 +135,41 @@ async fn stopping_gives_the_waiting_events_a_bounded_time() {
         .await
         .expect("the drain ends at its deadline");
     assert!(posted.lock().unwrap().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_wait_while_registrations_wait_for_a_slot_but_no_longer_than_the_hold() {
+    let backlog = watch::Sender::new(true);
+    let (queue, _worker, posted, gate) = queue_yielding_to(CAPACITY, backlog.subscribe());
+    gate.add_permits(10);
+
+    queue.publish(&regarding("orders"), vec![event("Created")]).await;
+    tokio::time::sleep(HOLD / 2).await;
+    assert!(posted.lock().unwrap().is_empty(), "held while registrations wait");
+    backlog.send_replace(false);
+    until_posted(&posted, &["Created"]).await;
+
+    // A backlog that outlasts the hold: the Event goes once it has waited `HOLD`, not later.
+    backlog.send_replace(true);
+    queue.publish(&regarding("orders"), vec![event("Updated")]).await;
+    tokio::time::sleep(HOLD - Duration::from_secs(1)).await;
+    assert_eq!(*posted.lock().unwrap(), ["Created"], "still within the hold");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    until_posted(&posted, &["Created", "Updated"]).await;
+    assert_eq!(queue.pending(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_posts_the_held_events_at_once() {
+    let backlog = watch::Sender::new(true);
+    let (queue, worker, posted, gate) = queue_yielding_to(CAPACITY, backlog.subscribe());
+    gate.add_permits(10);
+    queue.publish(&regarding("orders"), vec![event("Created")]).await;
+    let started = tokio::time::Instant::now();
+    queue.drain(worker, DRAIN).await;
+    assert_eq!(*posted.lock().unwrap(), ["Created"]);
+    assert!(
+        started.elapsed() < DRAIN,
+        "posted at the stop, not at the drain's deadline"
+    );
 }

@@ -73,9 +73,6 @@ impl Operator {
             .env_remove("KUBECONFIG")
             // As the chart and the image set it (the allocator reads it at process start).
             .env("MIMALLOC_ARENA_EAGER_COMMIT", "0")
-            // One runtime worker thread, as the chart's default CPU limit gives the operator: the runtime sizes itself
-            // from the CPUs the process may use, which Rust reads from the cgroup quota (500m: one).
-            .env("TOKIO_WORKER_THREADS", "1")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(log.try_clone().unwrap())
             .stderr(log)

@@ -21,7 +21,6 @@
 //! `DRAIN` (`EventQueue::drain`). A deleted registration's last Events are posted by its cleanup pass itself
 //! (`EventQueue::post_now`): they must be in before the object, and the operator's rights in its namespace, go.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -58,7 +57,7 @@ pub struct EventQueue {
     /// atomically, never set from a copy that may be stale).
     pending: Gauge,
     /// Set by `drain`: nothing is held back any more.
-    stopping: Arc<watch::Sender<bool>>,
+    stopping: watch::Sender<bool>,
 }
 
 /// The worker posting the queue's Events; `EventQueue::drain` ends it, and so does dropping it (the controller
@@ -89,7 +88,7 @@ impl EventQueue {
             sender,
             recorder: recorder.clone(),
             pending: pending.clone(),
-            stopping: Arc::new(stopping),
+            stopping,
         };
         let worker = tokio::spawn(async move {
             while let Some(message) = receiver.recv().await {

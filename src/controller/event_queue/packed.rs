@@ -28,18 +28,18 @@ impl PackedEvent {
     /// Packs `event` about `regarding`; `None` if its strings together do not fit the offsets (4 GiB: never for a
     /// valid Event, whose note is at most 1 KiB).
     pub fn pack(regarding: &ObjectReference, event: &Event) -> Option<Self> {
-        let mut fields: Vec<Option<&str>> = Vec::with_capacity(FIELDS);
-        fields.extend([
+        let fields = [
             Some(event.reason.as_str()),
             event.note.as_deref(),
             Some(event.action.as_str()),
-        ]);
-        fields.extend(reference_fields(Some(regarding)));
-        fields.extend(reference_fields(event.secondary.as_ref()));
+        ]
+        .into_iter()
+        .chain(reference_fields(Some(regarding)))
+        .chain(reference_fields(event.secondary.as_ref()));
 
-        let mut text = String::with_capacity(fields.iter().flatten().map(|f| f.len()).sum());
+        let mut text = String::with_capacity(fields.clone().flatten().map(str::len).sum());
         let mut ends = [ABSENT; FIELDS];
-        for (end, field) in ends.iter_mut().zip(&fields) {
+        for (end, field) in ends.iter_mut().zip(fields) {
             if let Some(field) = field {
                 text.push_str(field);
                 *end = u32::try_from(text.len()).ok().filter(|&e| e != ABSENT)?;
@@ -128,6 +128,16 @@ mod tests {
         }
     }
 
+    fn event(type_: EventType, reason: &str, note: Option<&str>) -> Event {
+        Event {
+            type_,
+            reason: reason.into(),
+            note: note.map(Into::into),
+            action: "Sync".into(),
+            secondary: None,
+        }
+    }
+
     fn assert_round_trip(regarding: &ObjectReference, event: &Event) {
         let packed = PackedEvent::pack(regarding, event).expect("packs");
         let (unpacked_regarding, unpacked) = packed.unpack();
@@ -141,13 +151,11 @@ mod tests {
 
     #[test]
     fn an_event_comes_back_as_it_was_handed_in() {
-        let event = Event {
-            type_: EventType::Warning,
-            reason: "InvalidCredentials".into(),
-            note: Some("Unisender Go rejected the API key (HTTP 401) — ключ отклонён".into()),
-            action: "Sync".into(),
-            secondary: None,
-        };
+        let event = event(
+            EventType::Warning,
+            "InvalidCredentials",
+            Some("Unisender Go rejected the API key (HTTP 401) — ключ отклонён"),
+        );
         assert_round_trip(&regarding(), &event);
     }
 
@@ -155,11 +163,9 @@ mod tests {
     fn absent_and_empty_fields_stay_apart() {
         // An empty note is not a missing one, and an empty secondary reference is not a missing secondary.
         let event = Event {
-            type_: EventType::Normal,
-            reason: String::new(),
-            note: Some(String::new()),
             action: "Cleanup".into(),
             secondary: Some(ObjectReference::default()),
+            ..event(EventType::Normal, "", Some(""))
         };
         assert_round_trip(&ObjectReference::default(), &event);
         let event = Event {
@@ -176,13 +182,11 @@ mod tests {
 
     #[test]
     fn the_strings_share_one_allocation_of_their_size() {
-        let event = Event {
-            type_: EventType::Normal,
-            reason: "Registered".into(),
-            note: Some("Unisender Go holds https://hooks.example.com/orders".into()),
-            action: "Sync".into(),
-            secondary: None,
-        };
+        let event = event(
+            EventType::Normal,
+            "Registered",
+            Some("Unisender Go holds https://hooks.example.com/orders"),
+        );
         let packed = PackedEvent::pack(&regarding(), &event).expect("packs");
         let r = regarding();
         let expected = [

@@ -137,13 +137,18 @@ async fn stopping_gives_the_waiting_events_a_bounded_time() {
     assert!(posted.lock().unwrap().is_empty());
 }
 
+/// A queue whose registrations wait for a slot, an apiserver that answers, and a `Created` Event handed in.
+async fn holding_created() -> (watch::Sender<bool>, EventQueue, Worker, Posted) {
+    let backlog = watch::Sender::new(true);
+    let (queue, worker, posted, gate) = queue_yielding_to(CAPACITY, backlog.subscribe());
+    gate.add_permits(10);
+    queue.publish(&regarding("orders"), vec![event("Created")]).await;
+    (backlog, queue, worker, posted)
+}
+
 #[tokio::test(start_paused = true)]
 async fn events_wait_while_registrations_wait_for_a_slot_but_no_longer_than_the_hold() {
-    let backlog = watch::Sender::new(true);
-    let (queue, _worker, posted, gate) = queue_yielding_to(CAPACITY, backlog.subscribe());
-    gate.add_permits(10);
-
-    queue.publish(&regarding("orders"), vec![event("Created")]).await;
+    let (backlog, queue, _worker, posted) = holding_created().await;
     tokio::time::sleep(HOLD / 2).await;
     assert!(posted.lock().unwrap().is_empty(), "held while registrations wait");
     backlog.send_replace(false);
@@ -161,10 +166,7 @@ async fn events_wait_while_registrations_wait_for_a_slot_but_no_longer_than_the_
 
 #[tokio::test(start_paused = true)]
 async fn a_stop_posts_the_held_events_at_once() {
-    let backlog = watch::Sender::new(true);
-    let (queue, worker, posted, gate) = queue_yielding_to(CAPACITY, backlog.subscribe());
-    gate.add_permits(10);
-    queue.publish(&regarding("orders"), vec![event("Created")]).await;
+    let (_backlog, queue, worker, posted) = holding_created().await;
     let started = tokio::time::Instant::now();
     queue.drain(worker, DRAIN).await;
     assert_eq!(*posted.lock().unwrap(), ["Created"]);
